@@ -1,0 +1,257 @@
+"""Accounts (A-1..A-3): one PrestaShop shop each, with its key and options.
+
+The webservice key is a secret: ``Account`` never shows it (repr, masks), the
+hub stores it only in its own 0600 file, and ``resolve_key`` reads a key kept
+in an environment variable only when a sync needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from core.errors import ConfigError, NotFound
+from core.store.db import Database
+from core.timeutil import iso, machine_zone, utcnow, zone
+
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")
+KEY_RE = re.compile(r"^[A-Z0-9]{32}$")
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Options later issues read; defaults live here so every reader agrees.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    # shop order states that are NOT importable (6 Canceled, 8 Payment error)
+    "excluded_states": [6, 8],
+    "merge_guests": True,
+    "article_prefix": "PS",
+    "coding_rule": "reference",  # "reference" or "prefix"
+    "full_sync_allowance": None,  # per month; None = unlimited
+    "state_map": {"cancelled": 6, "shipped": 4, "invoiced": None},
+    "send_email": False,
+    "recipients": [],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    name: str
+    url: str
+    tz: str
+    key: str | None = field(default=None, repr=False)
+    key_env: str | None = None
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    def __repr__(self) -> str:  # the key never appears, not even masked
+        return f"Account(name={self.name!r}, url={self.url!r}, tz={self.tz!r})"
+
+    @property
+    def masked_key(self) -> str:
+        if self.key_env:
+            return f"${self.key_env}"
+        return mask(self.key or "")
+
+    def option(self, name: str) -> Any:
+        return self.options.get(name, DEFAULT_OPTIONS.get(name))
+
+    def resolve_key(self) -> str:
+        """The key to send to the shop; reads the environment at use time."""
+        if self.key:
+            return self.key
+        value = os.environ.get(self.key_env or "")
+        if not value:
+            raise ConfigError(
+                f"account {self.name}: the environment variable {self.key_env} that holds "
+                "its webservice key is not set",
+                hint=f"export {self.key_env}=<key> before starting Sincro, or store the key with "
+                f"'sincro account edit {self.name} --key KEY'",
+            )
+        value = value.strip()
+        if not KEY_RE.match(value):
+            raise ConfigError(
+                f"account {self.name}: the environment variable {self.key_env} does not hold "
+                "a webservice key (32 characters, A-Z and 0-9)",
+                hint="copy the key from the shop's Advanced Parameters > Webservice page",
+            )
+        return value
+
+    def public_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "key": self.masked_key,
+            "key_env": self.key_env,
+            "tz": self.tz,
+            "enabled": self.enabled,
+            "options": {**DEFAULT_OPTIONS, **self.options},
+        }
+
+
+def mask(secret: str) -> str:
+    """First four characters and an ellipsis: enough to tell keys apart."""
+    return (secret[:4] + "…") if secret else ""
+
+
+# -- validation ------------------------------------------------------------
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise ConfigError(
+            f"invalid account name {name!r}",
+            hint="use 1-40 lowercase letters, digits, '-' or '_', starting and ending "
+            "with a letter or digit (e.g. shop1)",
+        )
+    return name
+
+
+def normalise_url(url: str) -> str:
+    """The shop root as ``scheme://host[:port]/path/``; /api/ is the client's business."""
+    raw = (url or "").strip()
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"invalid shop URL {raw!r}",
+            hint="give the shop's root address with http:// or https://, e.g. https://shop.example",
+        )
+    if parts.username or parts.password:
+        raise ConfigError(
+            "the shop URL must not contain credentials",
+            hint="give the key with --key or --key-env, and the URL without user:password@",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"invalid shop URL {raw!r}: it has a query or fragment",
+            hint="give the shop's root address only, e.g. https://shop.example",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"invalid shop URL {raw!r}: bad port", hint="e.g. https://shop.example:8443"
+        ) from None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    path = re.sub(r"/+", "/", parts.path or "/")
+    path = re.sub(r"/api/?$", "/", path)  # a pasted webservice URL: keep the shop root
+    if not path.endswith("/"):
+        path += "/"
+    return urlunsplit((scheme, host, path, "", ""))
+
+
+def check_key(key: str) -> str:
+    if not KEY_RE.match(key or ""):
+        raise ConfigError(
+            "invalid webservice key: PrestaShop keys are 32 characters of A-Z and 0-9",
+            hint="copy the key from the shop's Advanced Parameters > Webservice page",
+        )
+    return key
+
+
+def check_env_name(var: str) -> str:
+    if not ENV_RE.match(var or ""):
+        raise ConfigError(
+            f"invalid environment variable name {var!r}",
+            hint="use letters, digits and '_', e.g. SHOP1_KEY",
+        )
+    return var
+
+
+def build_account(
+    name: str,
+    url: str,
+    *,
+    key: str | None = None,
+    key_env: str | None = None,
+    tz: str | None = None,
+    enabled: bool = True,
+    options: dict[str, Any] | None = None,
+) -> Account:
+    if (key is None) == (key_env is None):
+        raise ConfigError("give the webservice key with exactly one of --key or --key-env")
+    tz = tz or machine_zone()
+    zone(tz)
+    return Account(
+        name=check_name(name),
+        url=normalise_url(url),
+        key=check_key(key) if key is not None else None,
+        key_env=check_env_name(key_env) if key_env is not None else None,
+        tz=tz,
+        enabled=enabled,
+        options=dict(options or {}),
+    )
+
+
+# -- persistence -------------------------------------------------------------
+def _from_row(row: Any) -> Account:
+    return Account(
+        id=row["id"],
+        name=row["name"],
+        url=row["url"],
+        key=row["key"],
+        key_env=row["key_env"],
+        tz=row["tz"],
+        enabled=bool(row["enabled"]),
+        options=json.loads(row["options"] or "{}"),
+    )
+
+
+async def list_accounts(db: Database) -> list[Account]:
+    rows = await db.fetchall("SELECT * FROM accounts ORDER BY name")
+    return [_from_row(r) for r in rows]
+
+
+async def get_account(db: Database, name: str) -> Account:
+    row = await db.fetchone("SELECT * FROM accounts WHERE name = ?", (name,))
+    if row is None:
+        names = [a.name for a in await list_accounts(db)]
+        known = f"known accounts: {', '.join(names)}" if names else "there are no accounts yet"
+        raise NotFound(
+            f"no account named {name!r} ({known})",
+            hint="add one with 'sincro account add NAME --url URL --key KEY'",
+        )
+    return _from_row(row)
+
+
+async def add_account(db: Database, account: Account) -> Account:
+    now = iso(utcnow())
+    async with db.transaction() as conn:
+        exists = await (await conn.execute(
+            "SELECT 1 FROM accounts WHERE name = ?", (account.name,)
+        )).fetchone()
+        if exists:
+            raise ConfigError(
+                f"an account named {account.name!r} already exists",
+                hint=f"choose another name, or change it with 'sincro account edit {account.name}'",
+            )
+        cur = await conn.execute(
+            "INSERT INTO accounts (name, url, key, key_env, tz, enabled, options, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (account.name, account.url, account.key, account.key_env, account.tz,
+             int(account.enabled), json.dumps(account.options), now, now),
+        )
+        return replace(account, id=cur.lastrowid)
+
+
+async def save_account(db: Database, account: Account) -> Account:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE accounts SET url = ?, key = ?, key_env = ?, tz = ?, enabled = ?, options = ?, "
+            "updated_at = ? WHERE name = ?",
+            (account.url, account.key, account.key_env, account.tz, int(account.enabled),
+             json.dumps(account.options), iso(utcnow()), account.name),
+        )
+    return account
+
+
+async def remove_account(db: Database, name: str) -> None:
+    await get_account(db, name)
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM accounts WHERE name = ?", (name,))

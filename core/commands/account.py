@@ -1,0 +1,160 @@
+"""`sincro account ...`: add, list, show, edit, remove."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import replace
+
+from rich.table import Table
+from rich.text import Text
+
+from core import accounts as acc
+from core.commands.base import Context, set_handler
+from core.errors import ConfigError
+from core.timeutil import zone
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("account", help="manage shop accounts", description="Manage shop accounts.")
+    asub = p.add_subparsers(dest="account_cmd", metavar="COMMAND", required=True)
+
+    add = asub.add_parser("add", help="add a shop account")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--url", required=True, help="the shop's root URL (https://shop.example)")
+    _key_options(add, required=True)
+    add.add_argument("--tz", help="the shop's IANA time zone (default: this machine's)")
+    add.add_argument("--disabled", action="store_true", help="add it disabled")
+    set_handler(add, cmd_add)
+
+    ls = asub.add_parser("list", help="list accounts")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    set_handler(ls, cmd_list)
+
+    show = asub.add_parser("show", help="show one account")
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    set_handler(show, cmd_show)
+
+    edit = asub.add_parser("edit", help="change an account")
+    edit.add_argument("name", metavar="NAME")
+    edit.add_argument("--url")
+    _key_options(edit, required=False)
+    edit.add_argument("--tz")
+    en = edit.add_mutually_exclusive_group()
+    en.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    en.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    set_handler(edit, cmd_edit)
+
+    rm = asub.add_parser("remove", help="remove an account and everything Sincro keeps for it")
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    set_handler(rm, cmd_remove)
+
+
+def _key_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    g = p.add_mutually_exclusive_group(required=required)
+    g.add_argument("--key", help="the webservice key (32 characters A-Z0-9)")
+    g.add_argument("--key-env", metavar="VAR", help="read the key from this environment variable")
+
+
+async def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
+    account = acc.build_account(
+        args.name, args.url, key=args.key, key_env=args.key_env, tz=args.tz,
+        enabled=not args.disabled,
+    )
+    db = await ctx.hub()
+    account = await acc.add_account(db, account)
+    ctx.out.print(Text(f"added account {account.name} ({account.url}, key {account.masked_key})"))
+    return 0
+
+
+async def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    db = await ctx.hub()
+    accounts = await acc.list_accounts(db)
+    if args.json:
+        print(json.dumps([a.public_dict() for a in accounts], indent=2, ensure_ascii=False))
+        return 0
+    if not accounts:
+        ctx.out.print("no accounts yet: add one with 'sincro account add NAME --url URL --key KEY'")
+        return 0
+    table = Table("name", "url", "key", "time zone", "enabled", box=None, pad_edge=False)
+    for a in accounts:
+        table.add_row(Text(a.name), Text(a.url), Text(a.masked_key), Text(a.tz),
+                      "yes" if a.enabled else "no")
+    ctx.out.print(table)
+    return 0
+
+
+async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    db = await ctx.hub()
+    account = await acc.get_account(db, args.name)
+    data = account.public_dict()
+    extra = await _extra_details(ctx, account)
+    data.update(extra)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        return 0
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for k, v in data.items():
+        if k == "options":
+            for ok, ov in v.items():
+                table.add_row(Text(f"option {ok}"), Text(json.dumps(ov, ensure_ascii=False)))
+        else:
+            table.add_row(Text(k), Text("" if v is None else str(v)))
+    ctx.out.print(table)
+    return 0
+
+
+async def _extra_details(ctx: Context, account: acc.Account) -> dict:
+    """Details other modules add to `account show` (quota, schedule...)."""
+    from core.commands import account_extras
+
+    return await account_extras.collect(ctx, account)
+
+
+async def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
+    db = await ctx.hub()
+    account = await acc.get_account(db, args.name)
+    changes: dict = {}
+    if args.url is not None:
+        changes["url"] = acc.normalise_url(args.url)
+    if args.key is not None:
+        changes.update(key=acc.check_key(args.key), key_env=None)
+    if args.key_env is not None:
+        changes.update(key=None, key_env=acc.check_env_name(args.key_env))
+    if args.tz is not None:
+        zone(args.tz)
+        changes["tz"] = args.tz
+    if args.enabled is not None:
+        changes["enabled"] = args.enabled
+    if not changes:
+        raise ConfigError(
+            "nothing to change",
+            hint="give at least one of --url, --key, --key-env, --tz, --enable, --disable",
+        )
+    account = await acc.save_account(db, replace(account, **changes))
+    ctx.out.print(Text(f"updated account {account.name}"))
+    return 0
+
+
+async def cmd_remove(args: argparse.Namespace, ctx: Context) -> int:
+    db = await ctx.hub()
+    account = await acc.get_account(db, args.name)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(
+                f"refusing to remove account {account.name} without confirmation",
+                hint="add --yes",
+            )
+        answer = await asyncio.to_thread(
+            input, f"Remove account {account.name} and all Sincro keeps for it? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            ctx.out.print("nothing removed")
+            return 1
+    await acc.remove_account(db, account.name)
+    ctx.out.print(Text(f"removed account {account.name}"))
+    return 0

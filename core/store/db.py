@@ -1,0 +1,176 @@
+"""One aiosqlite connection per process, explicit write transactions.
+
+Writes go through ``transaction()``: ``BEGIN IMMEDIATE`` behind an asyncio
+lock, so the one connection never interleaves two transactions and a second
+process waits on ``busy_timeout`` instead of failing halfway through.
+Schema changes are an ordered list of migrations applied by
+``PRAGMA user_version`` in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import StoreError
+
+# A migration is a SQL script, or a callable run on the connection for the
+# rare change that needs code.
+Migration = str | Callable[[aiosqlite.Connection], Any]
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    """A SQLite file with its migrations, opened as an async context manager."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        migrations: Sequence[Migration],
+        *,
+        label: str = "database",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
+        self.path = Path(path)
+        self.migrations = list(migrations)
+        self.label = label
+        self.busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle -----------------------------------------------------
+    async def open(self) -> Database:
+        new = not self.path.exists()
+        try:
+            if new:
+                # Create the file ourselves so that it is 0600 from the start.
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+                os.close(fd)
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the {self.label} {self.path}: {_reason(exc)}",
+                hint="check that the directory exists and is writable, or choose another --home",
+            ) from None
+        conn = self._conn
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await self._migrate()
+        except sqlite3.DatabaseError as exc:
+            await self.close()
+            raise StoreError(
+                f"the {self.label} {self.path} cannot be used: {_reason(exc)}",
+                hint="if another Sincro holds it, wait for it to finish; if the file is damaged, restore it from a backup",
+            ) from None
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def __aenter__(self) -> Database:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"{self.label} is not open")
+        return self._conn
+
+    # -- schema --------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return len(self.migrations)
+
+    async def _migrate(self) -> None:
+        current = await self.scalar("PRAGMA user_version")
+        target = self.schema_version
+        if current > target:
+            raise StoreError(
+                f"the {self.label} {self.path} was written by a newer Sincro "
+                f"(schema {current}, this version knows {target})",
+                hint="upgrade Sincro, or point --home at another directory",
+            )
+        if current == target:
+            return
+        async with self.transaction() as conn:
+            for migration in self.migrations[current:]:
+                if isinstance(migration, str):
+                    for statement in _split_sql(migration):
+                        await conn.execute(statement)
+                else:
+                    await migration(conn)
+            await conn.execute(f"PRAGMA user_version = {target}")
+
+    # -- queries -------------------------------------------------------
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+        async with self._lock:
+            conn = self.conn
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(
+                    f"the {self.label} {self.path} is locked by another process ({_reason(exc)})",
+                    hint="wait for the other Sincro to finish, or stop it",
+                ) from None
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (complete_statement-aware)."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
