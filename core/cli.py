@@ -18,7 +18,7 @@ def _command_modules() -> list:
     from core.commands import account
 
     modules = [account]
-    for name in ("core.commands.erp", "emulator.cli", "core.commands.demo"):
+    for name in ("core.commands.sync", "core.commands.schedule", "core.commands.erp", "emulator.cli", "core.commands.demo"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet
@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", metavar="DIR",
         help="data directory (default: $SINCRO_HOME, else the platform's user data dir)",
     )
+    parser.add_argument("--daemon", action="store_true",
+                        help="run headless: schedules fire, logs go to stdout")
+    parser.add_argument("--log-format", choices=("logfmt", "json"), default="logfmt",
+                        help="daemon log lines (default: logfmt)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         register = getattr(module, "register", None) or module.add_parser
@@ -57,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.daemon:
+            if getattr(args, "handler", None) is not None:
+                parser.error("--daemon takes no command")
+            return asyncio.run(_daemon(args))
         if getattr(args, "handler", None) is None:
             return open_console(args)
         return asyncio.run(_run(args))
@@ -75,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+async def _daemon(args: argparse.Namespace) -> int:
+    from core.daemon import run_daemon
+
+    return await run_daemon(resolve_home(args.home), log_format=args.log_format)
 
 
 def open_console(args: argparse.Namespace) -> int:

@@ -27,3 +27,155 @@ HUB_MIGRATIONS: list[str] = [
     );
     """,
 ]
+
+HUB_MIGRATIONS.append(
+    # 2: runs and their logs, run leases, cursors, imported records, the outbox
+    """
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        kind        TEXT NOT NULL,
+        trigger     TEXT NOT NULL,
+        owner       TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        outcome     TEXT,
+        counts      TEXT NOT NULL DEFAULT '{}',
+        errors      TEXT NOT NULL DEFAULT '[]',
+        steps       TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX runs_by_account ON runs(account_id, id);
+    CREATE TABLE run_logs (
+        id       INTEGER PRIMARY KEY,
+        run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        at       TEXT NOT NULL,
+        level    TEXT NOT NULL,
+        message  TEXT NOT NULL
+    );
+    CREATE INDEX run_logs_by_run ON run_logs(run_id, id);
+    CREATE TABLE leases (
+        account_id    INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        owner         TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        host          TEXT NOT NULL,
+        what          TEXT NOT NULL,
+        run_id        INTEGER,
+        acquired_at   TEXT NOT NULL,
+        heartbeat_at  TEXT NOT NULL,
+        expires_at    TEXT NOT NULL
+    );
+    CREATE TABLE cursors (
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+    );
+    CREATE TABLE customers (
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        shop_id      INTEGER NOT NULL,
+        email        TEXT,
+        is_guest     INTEGER NOT NULL DEFAULT 0,
+        date_upd     TEXT,
+        data         TEXT NOT NULL,
+        erp_ref      TEXT NOT NULL,
+        erp_code     TEXT,
+        erp_hash     TEXT,
+        imported_at  TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        PRIMARY KEY (account_id, shop_id)
+    );
+    CREATE TABLE addresses (
+        account_id        INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        shop_id           INTEGER NOT NULL,
+        customer_shop_id  INTEGER NOT NULL,
+        data              TEXT NOT NULL,
+        erp_destination   TEXT,
+        erp_hash          TEXT,
+        PRIMARY KEY (account_id, shop_id)
+    );
+    CREATE TABLE orders (
+        account_id        INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        shop_id           INTEGER NOT NULL,
+        reference         TEXT,
+        customer_shop_id  INTEGER NOT NULL,
+        state             INTEGER NOT NULL,
+        date_add          TEXT,
+        data              TEXT NOT NULL,
+        erp_number        TEXT,
+        imported_at       TEXT NOT NULL,
+        pushed_at         TEXT,
+        PRIMARY KEY (account_id, shop_id)
+    );
+    CREATE TABLE pending_orders (
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        shop_id     INTEGER NOT NULL,
+        state       INTEGER NOT NULL,
+        seen_at     TEXT NOT NULL,
+        PRIMARY KEY (account_id, shop_id)
+    );
+    CREATE TABLE articles (
+        account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        product_id    INTEGER NOT NULL,
+        attribute_id  INTEGER NOT NULL,
+        code          TEXT NOT NULL,
+        reference     TEXT,
+        name          TEXT,
+        auto_coded    INTEGER NOT NULL DEFAULT 1,
+        created_at    TEXT NOT NULL,
+        PRIMARY KEY (account_id, product_id, attribute_id)
+    );
+    CREATE UNIQUE INDEX articles_by_code ON articles(account_id, code);
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        kind        TEXT NOT NULL,
+        ref         INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,
+        done_at     TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT
+    );
+    CREATE UNIQUE INDEX outbox_open ON outbox(account_id, kind, ref) WHERE done_at IS NULL;
+    CREATE INDEX outbox_todo ON outbox(account_id, done_at, id);
+    CREATE TABLE full_syncs (
+        id          INTEGER PRIMARY KEY,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        month       TEXT NOT NULL,
+        run_id      INTEGER,
+        at          TEXT NOT NULL
+    );
+    """
+)
+
+HUB_MIGRATIONS.append(
+    # 3: schedules, the scheduler lease, e-mail notices waiting to be sent
+    """
+    CREATE TABLE schedules (
+        account_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        spec        TEXT NOT NULL,
+        next_run    TEXT,
+        last_run    TEXT,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE scheduler_lease (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        owner        TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        host         TEXT NOT NULL,
+        acquired_at  TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+    );
+    CREATE TABLE notices (
+        id          INTEGER PRIMARY KEY,
+        run_id      INTEGER,
+        message     BLOB NOT NULL,
+        recipients  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        sent_at     TEXT
+    );
+    """
+)

@@ -1,0 +1,131 @@
+"""`sincro sync NAME ...`, `sincro runs [NAME]`, `sincro logs RUN_ID`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.table import Table
+from rich.text import Text
+
+from core.commands.base import Context, set_handler
+from core.errors import NotFound
+from core.events import LogLine
+from core.runs import RunSummary, get_run, list_runs, run_log
+
+OUTCOME_EXIT = {"ok": 0}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sync", help="run one sync of an account now, without the console")
+    p.add_argument("name", metavar="NAME")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--orders", dest="kind", action="store_const", const="orders",
+                      help="import new orders, then push them to the ERP")
+    what.add_argument("--customers", dest="kind", action="store_const", const="customers",
+                      help="refresh every customer of the account from the shop (can be long)")
+    what.add_argument("--full", dest="kind", action="store_const", const="full",
+                      help="realign all customers and articles with the ERP (counts against "
+                      "the monthly allowance)")
+    what.add_argument("--states", dest="kind", action="store_const", const="states",
+                      help="send ERP document states back to the shop")
+    what.add_argument("--scheduled", dest="kind", action="store_const", const="scheduled",
+                      help="run the whole scheduled pipeline now")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what would be done; write nothing on the shop, hub or ERP")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no log lines, only the summary")
+    set_handler(p, cmd_sync)
+
+    r = sub.add_parser("runs", help="list recorded runs")
+    r.add_argument("name", nargs="?", metavar="NAME")
+    r.add_argument("--limit", type=int, default=30)
+    r.add_argument("--json", action="store_true")
+    set_handler(r, cmd_runs)
+
+    lg = sub.add_parser("logs", help="print a run's log")
+    lg.add_argument("run_id", type=int, metavar="RUN_ID")
+    lg.add_argument("--json", action="store_true")
+    set_handler(lg, cmd_logs)
+
+
+async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
+    from core.engine import Engine
+
+    async with Engine(ctx.home) as engine:
+        sub = engine.subscribe()
+        import asyncio
+
+        printer = None
+        if not args.json and not args.quiet:
+            printer = asyncio.create_task(_print_lines(sub, dry=args.dry_run))
+        try:
+            summary = await engine.run_sync(args.name, args.kind, trigger="cli",
+                                            dry_run=args.dry_run)
+        finally:
+            if printer:
+                await asyncio.sleep(0)
+                printer.cancel()
+            sub.close()
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_summary(ctx, summary)
+    return 0 if summary.outcome == "ok" else 1
+
+
+async def _print_lines(sub, dry: bool) -> None:
+    async for event in sub:
+        if isinstance(event, LogLine) and (event.level != "debug" or dry):
+            stamp = event.at.astimezone().strftime("%H:%M:%S")
+            stream = sys.stderr if event.level in ("warning", "error") else sys.stdout
+            print(f"{stamp} {event.level:<7} {event.message}", file=stream, flush=True)
+
+
+def _print_summary(ctx: Context, s: RunSummary) -> None:
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(s.counts.items()) if v)
+    dur = f"{s.duration_s:.1f}s" if s.duration_s is not None else "-"
+    ctx.out.print(Text(f"{s.kind} sync of {s.account}: {s.outcome} in {dur}"
+                       + (f" (run {s.id})" if s.id else "") + (f": {counts}" if counts else "")))
+    for err in s.errors:
+        ctx.out.print(Text(f"  error: {err}"))
+
+
+async def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
+    db = await ctx.hub()
+    if args.name:
+        from core.accounts import get_account
+
+        await get_account(db, args.name)
+    runs = await list_runs(db, args.name, args.limit)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in runs], indent=2, ensure_ascii=False))
+        return 0
+    if not runs:
+        ctx.out.print("no runs yet")
+        return 0
+    t = Table("id", "account", "kind", "trigger", "started", "outcome", "duration", "counts",
+              box=None, pad_edge=False)
+    for r in runs:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(r.counts.items()) if v)
+        t.add_row(str(r.id), Text(r.account), r.kind, r.trigger, r.started_at.replace("T", " ")[:19],
+                  r.outcome or "running", f"{r.duration_s:.1f}s" if r.duration_s is not None else "",
+                  Text(counts))
+    ctx.out.print(t)
+    return 0
+
+
+async def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
+    db = await ctx.hub()
+    run = await get_run(db, args.run_id)
+    if run is None:
+        raise NotFound(f"no run with id {args.run_id}", hint="list runs with 'sincro runs'")
+    lines = await run_log(db, args.run_id)
+    if args.json:
+        print(json.dumps([{"at": a, "level": lv, "message": m} for _, a, lv, m in lines],
+                         ensure_ascii=False))
+        return 0
+    for _, at, level, message in lines:
+        print(f"{at} {level:<7} {message}")
+    return 0

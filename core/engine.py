@@ -1,0 +1,230 @@
+"""The engine: one per process, shared by the CLI, the console and the daemon.
+
+``async with Engine(home) as engine:`` opens the hub; ``run_sync`` runs one
+pipeline for one account under the account's lease (R-1), records it (R-3) and
+publishes events to every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from core import accounts as acc
+from core.errors import ConfigError, SincroError
+from core.events import Event, RunFinished, RunRefused, RunStarted
+from core.home import ERP_FILE, HUB_FILE, ensure_home
+from core.locks import DEFAULT_TTL, AccountBusy, Lease, current_lease, new_owner
+from core.runs import RunRecorder, RunSummary, create_run, finish_run, get_run, prune
+from core.store.db import Database
+from core.store.hub import open_hub
+from core.sync.context import RunContext
+from core.sync.pipeline import KINDS, steps_for
+from core.timeutil import utcnow
+
+log = logging.getLogger("sincro.engine")
+
+ShopFactory = Callable[[acc.Account], Any]  # returns an async context manager -> ShopReader
+ErpFactory = Callable[["Engine"], Awaitable[Any]]
+
+
+class Subscription:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.engine._subs.remove(self)
+
+
+class Engine:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        shop_factory: ShopFactory | None = None,
+        erp_factory: ErpFactory | None = None,
+        lease_ttl: float = DEFAULT_TTL,
+        log_retention_days: int = 90,
+    ) -> None:
+        self.home = home
+        self.owner = new_owner()
+        self.shop_factory = shop_factory or default_shop_factory
+        self.erp_factory = erp_factory or default_erp_factory
+        self.lease_ttl = lease_ttl
+        self.log_retention_days = log_retention_days
+        self.hub: Database | None = None
+        self._erp: Any = None
+        self._erp_lock = asyncio.Lock()
+        self._subs: list[Subscription] = []
+        self.running: dict[str, int] = {}  # account -> run id, in this process
+        self.finished_hooks: list[Callable[[RunSummary], Awaitable[None]]] = []
+
+    async def __aenter__(self) -> Engine:
+        ensure_home(self.home)
+        self.hub = await open_hub(self.home / HUB_FILE)
+        try:
+            await self._tidy()
+        except BaseException:
+            await self.hub.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._erp is not None:
+            await self._erp.close()
+            self._erp = None
+        if self.hub is not None:
+            await self.hub.close()
+            self.hub = None
+
+    async def _tidy(self) -> None:
+        """Runs left open by a dead process become 'interrupted'; old runs go."""
+        assert self.hub is not None
+        rows = await self.hub.fetchall(
+            "SELECT runs.id, runs.account_id, runs.owner FROM runs WHERE ended_at IS NULL")
+        dead = []
+        for r in rows:
+            lease = await current_lease(self.hub, r["account_id"])
+            if lease is None or lease.owner != r["owner"] or lease.expires_at <= utcnow():
+                dead.append(r["id"])
+        if dead:
+            async with self.hub.transaction() as conn:
+                await conn.executemany(
+                    "UPDATE runs SET ended_at = started_at, outcome = 'interrupted' WHERE id = ?",
+                    [(i,) for i in dead])
+        await prune(self.hub, self.log_retention_days)
+
+    # -- events ---------------------------------------------------------
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        self._subs.append(sub)
+        return sub
+
+    def publish(self, event: Event) -> None:
+        for sub in list(self._subs):
+            sub.queue.put_nowait(event)
+
+    # -- the ERP ---------------------------------------------------------
+    async def erp(self) -> Any:
+        async with self._erp_lock:
+            if self._erp is None:
+                self._erp = await self.erp_factory(self)
+            return self._erp
+
+    # -- runs -----------------------------------------------------------
+    async def run_sync(self, account_name: str, kind: str, *, trigger: str = "cli",
+                       dry_run: bool = False) -> RunSummary:
+        assert self.hub is not None
+        if kind not in KINDS:
+            raise ConfigError(f"unknown kind of sync {kind!r}", hint=f"one of {', '.join(KINDS)}")
+        account = await acc.get_account(self.hub, account_name)
+        if not account.enabled and trigger == "schedule":
+            raise ConfigError(f"account {account.name} is disabled",
+                              hint=f"enable it with 'sincro account edit {account.name} --enable'")
+        account.resolve_key()  # an unset --key-env variable is a configuration error
+        if kind == "full" and not dry_run:
+            from core.sync.full import check_quota
+
+            await check_quota(self.hub, account)
+
+        lease = Lease(self.hub, account.id, account.name, self.owner, ttl=self.lease_ttl)
+        if not dry_run:
+            try:
+                await lease.acquire(f"{kind} sync ({trigger})")
+            except AccountBusy as exc:
+                self.publish(RunRefused(account.name, kind, str(exc)))
+                raise
+        try:
+            run_id = 0 if dry_run else await create_run(self.hub, account.id, kind, trigger,
+                                                        self.owner)
+            if not dry_run:
+                await lease.set_run(run_id)
+                lease.keep_alive()
+            return await self._run(account, kind, trigger, run_id, dry_run)
+        finally:
+            if not dry_run:
+                await asyncio.shield(lease.release())
+
+    async def _run(self, account: acc.Account, kind: str, trigger: str, run_id: int,
+                   dry_run: bool) -> RunSummary:
+        assert self.hub is not None
+        rec = RunRecorder(self.hub, run_id, account.name, self.publish, record=not dry_run)
+        started = utcnow()
+        self.running[account.name] = run_id
+        self.publish(RunStarted(run_id, account.name, kind, trigger, started))
+        rec.info(f"{kind} sync of {account.name} started ({trigger})"
+                 + (" — dry run, nothing is written" if dry_run else ""))
+        outcome = "ok"
+        try:
+            erp = await self.erp()
+            async with self.shop_factory(account) as shop:
+                ctx = RunContext(account=account, hub=self.hub, shop=shop, erp=erp, run=rec,
+                                 kind=kind, trigger=trigger, dry_run=dry_run)
+                for _name, step in steps_for(kind):
+                    await step(ctx)
+                    await rec.flush()
+        except asyncio.CancelledError:
+            outcome = "interrupted"
+            rec.warning("run interrupted; it resumes where it stopped on the next run")
+            await asyncio.shield(self._finish(rec, account, kind, trigger, outcome, started))
+            raise
+        except SincroError as exc:
+            rec.error(str(exc))
+            outcome = "failed"
+        except Exception as exc:  # a bug: keep the process alive, record it
+            log.exception("run %s failed", run_id)
+            rec.error(f"internal error: {type(exc).__name__}: {exc}")
+            outcome = "failed"
+        if outcome == "ok" and rec.errors:
+            outcome = "partial"
+        return await self._finish(rec, account, kind, trigger, outcome, started)
+
+    async def _finish(self, rec: RunRecorder, account: acc.Account, kind: str, trigger: str,
+                      outcome: str, started) -> RunSummary:
+        assert self.hub is not None
+        duration = (utcnow() - started).total_seconds()
+        rec.info(f"{kind} sync of {account.name}: {outcome} in {duration:.1f}s "
+                 + " ".join(f"{k}={v}" for k, v in sorted(rec.counts.items()) if v))
+        if rec.record:
+            await finish_run(self.hub, rec, outcome)
+            summary = await get_run(self.hub, rec.id)
+        else:
+            summary = None
+        self.running.pop(account.name, None)
+        if summary is None:
+            summary = RunSummary(rec.id, account.name, kind, trigger, outcome, started.isoformat(),
+                                 utcnow().isoformat(), dict(rec.counts), list(rec.errors),
+                                 list(rec.steps))
+        self.publish(RunFinished(rec.id, account.name, kind, trigger, outcome, dict(rec.counts),
+                                 tuple(rec.errors), duration))
+        for hook in self.finished_hooks:
+            try:
+                await hook(summary)
+            except Exception:  # a notice must never fail the run
+                log.exception("after-run hook failed")
+        return summary
+
+
+def default_shop_factory(account: acc.Account):
+    from core.sync.shop import open_shop
+
+    return open_shop(account)
+
+
+async def default_erp_factory(engine: Engine):
+    from core.erp.embedded import EmbeddedErp
+
+    return await EmbeddedErp.open(engine.home / ERP_FILE)

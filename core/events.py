@@ -1,0 +1,68 @@
+"""What the engine tells its clients (console, daemon): frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    run_id: int
+    account: str
+    kind: str
+    trigger: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress(Event):
+    run_id: int
+    account: str
+    step: str
+    done: int
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine(Event):
+    run_id: int | None
+    account: str | None
+    at: datetime
+    level: str  # debug, info, warning, error
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    run_id: int
+    account: str
+    kind: str
+    trigger: str
+    outcome: str  # ok, partial, failed, interrupted
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunRefused(Event):
+    account: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    """Anything else worth a line: scheduler decisions, notices sent..."""
+
+    message: str
+    level: str = "info"
+    account: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)

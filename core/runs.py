@@ -1,0 +1,182 @@
+"""Runs (R-3): each sync recorded with its trigger, steps, counts, errors and log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.events import Event, LogLine, RunProgress
+from core.store.db import Database
+from core.timeutil import iso, utcnow
+
+log = logging.getLogger("sincro.run")
+
+COUNT_NAMES = (
+    "orders_imported", "orders_skipped", "customers_created", "customers_updated",
+    "destinations", "articles_coded", "documents_inserted", "states_pushed",
+    "listing_actions", "articles_created", "customers_changed", "errors",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    id: int
+    account: str
+    kind: str
+    trigger: str
+    outcome: str | None
+    started_at: str
+    ended_at: str | None
+    counts: dict[str, int]
+    errors: list[str]
+    steps: list[str]
+
+    @property
+    def duration_s(self) -> float | None:
+        if not self.ended_at:
+            return None
+        return (datetime.fromisoformat(self.ended_at)
+                - datetime.fromisoformat(self.started_at)).total_seconds()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "account": self.account, "kind": self.kind, "trigger": self.trigger,
+            "outcome": self.outcome, "started_at": self.started_at, "ended_at": self.ended_at,
+            "duration_s": self.duration_s, "counts": self.counts, "errors": self.errors,
+            "steps": self.steps,
+        }
+
+
+class RunRecorder:
+    """Collects a run's counts, errors and log lines; writes them in batches."""
+
+    def __init__(self, db: Database, run_id: int, account: str, publish: Callable[[Event], None],
+                 *, record: bool = True):
+        self.db = db
+        self.record = record
+        self.id = run_id
+        self.account = account
+        self.publish = publish
+        self.counts: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self.steps: list[str] = []
+        self._pending: list[tuple[int, str, str, str]] = []
+        self._t0 = time.monotonic()
+
+    def log(self, level: str, message: str) -> None:
+        now = utcnow()
+        self._pending.append((self.id, iso(now), level, message))
+        log.log(getattr(logging, level.upper(), logging.INFO), "%s run=%s %s",
+                self.account, self.id, message)
+        self.publish(LogLine(self.id, self.account, now, level, message))
+
+    def info(self, message: str) -> None:
+        self.log("info", message)
+
+    def warning(self, message: str) -> None:
+        self.log("warning", message)
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+        self.counts["errors"] += 1
+        self.log("error", message)
+
+    def progress(self, step: str, done: int, total: int | None = None) -> None:
+        self.publish(RunProgress(self.id, self.account, step, done, total))
+
+    async def flush(self) -> None:
+        if not self._pending or not self.record:
+            self._pending.clear()
+            return
+        rows, self._pending = self._pending, []
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)", rows)
+            await conn.execute(
+                "UPDATE runs SET counts = ?, errors = ?, steps = ? WHERE id = ?",
+                (json.dumps(dict(self.counts)), json.dumps(self.errors), json.dumps(self.steps),
+                 self.id),
+            )
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._t0
+
+
+async def create_run(db: Database, account_id: int, kind: str, trigger: str, owner: str) -> int:
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "INSERT INTO runs (account_id, kind, trigger, owner, started_at) VALUES (?, ?, ?, ?, ?)",
+            (account_id, kind, trigger, owner, iso(utcnow())),
+        )
+        return cur.lastrowid
+
+
+async def finish_run(db: Database, rec: RunRecorder, outcome: str) -> None:
+    await rec.flush()
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE runs SET ended_at = ?, outcome = ?, counts = ?, errors = ?, steps = ? "
+            "WHERE id = ?",
+            (iso(utcnow()), outcome, json.dumps(dict(rec.counts)), json.dumps(rec.errors),
+             json.dumps(rec.steps), rec.id),
+        )
+
+
+def _summary(row) -> RunSummary:
+    return RunSummary(
+        id=row["id"], account=row["account"], kind=row["kind"], trigger=row["trigger"],
+        outcome=row["outcome"], started_at=row["started_at"], ended_at=row["ended_at"],
+        counts=json.loads(row["counts"]), errors=json.loads(row["errors"]),
+        steps=json.loads(row["steps"]),
+    )
+
+
+_SELECT = ("SELECT runs.*, accounts.name AS account FROM runs "
+           "JOIN accounts ON accounts.id = runs.account_id")
+
+
+async def list_runs(db: Database, account: str | None = None, limit: int = 50) -> list[RunSummary]:
+    if account:
+        rows = await db.fetchall(_SELECT + " WHERE accounts.name = ? ORDER BY runs.id DESC LIMIT ?",
+                                 (account, limit))
+    else:
+        rows = await db.fetchall(_SELECT + " ORDER BY runs.id DESC LIMIT ?", (limit,))
+    return [_summary(r) for r in rows]
+
+
+async def get_run(db: Database, run_id: int) -> RunSummary | None:
+    row = await db.fetchone(_SELECT + " WHERE runs.id = ?", (run_id,))
+    return _summary(row) if row else None
+
+
+async def run_log(db: Database, run_id: int, after_id: int = 0) -> list[tuple[int, str, str, str]]:
+    rows = await db.fetchall(
+        "SELECT id, at, level, message FROM run_logs WHERE run_id = ? AND id > ? ORDER BY id",
+        (run_id, after_id))
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def mark_abandoned(db: Database, owner_alive: Callable[[str], bool]) -> int:
+    """Runs left without an end by a process that died: outcome 'interrupted'."""
+    rows = await db.fetchall("SELECT id, owner FROM runs WHERE ended_at IS NULL")
+    dead = [r["id"] for r in rows if not owner_alive(r["owner"])]
+    if dead:
+        async with db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE runs SET ended_at = started_at, outcome = 'interrupted' WHERE id = ?",
+                [(i,) for i in dead])
+    return len(dead)
+
+
+async def prune(db: Database, keep_days: int) -> None:
+    cutoff = iso(utcnow() - timedelta(days=keep_days))
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM runs WHERE ended_at IS NOT NULL AND started_at < ?",
+                           (cutoff,))

@@ -1,0 +1,50 @@
+"""What a sync step works with: the account, the hub, the shop, the ERP, the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.accounts import Account
+from core.erp.port import ErpConnector
+from core.runs import RunRecorder
+from core.store.db import Database
+from core.timeutil import iso, utcnow
+
+
+@dataclass
+class RunContext:
+    account: Account
+    hub: Database
+    shop: Any  # core.sync.shop.ShopReader
+    erp: ErpConnector
+    run: RunRecorder
+    kind: str
+    trigger: str
+    dry_run: bool = False
+    # what earlier steps of this run leave for later ones
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def account_id(self) -> int:
+        assert self.account.id is not None
+        return self.account.id
+
+    def ref(self, kind: str, value: object) -> str:
+        """An external reference for the ERP: ``shop1:o:1234``."""
+        return f"{self.account.name}:{kind}:{value}"
+
+
+async def get_cursor(db: Database, account_id: int, name: str) -> str | None:
+    return await db.scalar("SELECT value FROM cursors WHERE account_id = ? AND name = ?",
+                           (account_id, name))
+
+
+async def set_cursor(conn, account_id: int, name: str, value: str) -> None:
+    """Inside the caller's transaction: a cursor moves with what it covers."""
+    await conn.execute(
+        "INSERT INTO cursors (account_id, name, value, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (account_id, name) DO UPDATE SET value = excluded.value, "
+        "updated_at = excluded.updated_at",
+        (account_id, name, value, iso(utcnow())),
+    )
