@@ -58,6 +58,7 @@ class Engine:
         erp_factory: ErpFactory | None = None,
         lease_ttl: float = DEFAULT_TTL,
         log_retention_days: int = 90,
+        notify: bool = True,
     ) -> None:
         self.home = home
         self.owner = new_owner()
@@ -71,6 +72,10 @@ class Engine:
         self._subs: list[Subscription] = []
         self.running: dict[str, int] = {}  # account -> run id, in this process
         self.finished_hooks: list[Callable[[RunSummary], Awaitable[None]]] = []
+        if notify:
+            from core.notices import Notifier
+
+            self.finished_hooks.append(Notifier(self))
 
     async def __aenter__(self) -> Engine:
         ensure_home(self.home)

@@ -1,0 +1,11 @@
+"""PrestaShop Webservice emulator (1.6 / 1.7 / 8 / 9) for Sincro's tests, demos and benches.
+
+* :mod:`emulator.data` — in-memory shop (:class:`~emulator.data.ShopState`), ``load_dir(path)``,
+  ``dump_dir(state, path)``, seeded ``generate(n_orders, seed, ...)``, ``add_generated_orders``.
+* :mod:`emulator.app` — ``create_app(state)``: Starlette app serving ``/api/``,
+  ``/webservice/dispatcher.php?url=`` and the JSON side channel ``/_emulator/``.
+* :mod:`emulator.server` — ``EmulatorServer`` (async context manager, free port) and blocking ``serve()``.
+* :mod:`emulator.faults` — fault injection (latency, 5xx rate, 429, timeout, truncated/malformed body,
+  maintenance page, redirect, "500 code 46 after the state changed").
+* :mod:`emulator.cli` — ``add_parser(subparsers)`` for ``sincro emulator``.
+"""

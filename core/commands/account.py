@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     edit.add_argument("--url")
     _key_options(edit, required=False)
     edit.add_argument("--tz")
+    _option_flags(edit)
     en = edit.add_mutually_exclusive_group()
     en.add_argument("--enable", dest="enabled", action="store_const", const=True)
     en.add_argument("--disable", dest="enabled", action="store_const", const=False)
@@ -52,6 +53,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("name", metavar="NAME")
     rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     set_handler(rm, cmd_remove)
+
+
+def _option_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("options")
+    g.add_argument("--notify", metavar="EMAILS",
+                   help="comma-separated recipients of the e-mail notices ('' for none)")
+    g.add_argument("--excluded-states", metavar="IDS",
+                   help="shop order states that are not importable (default 6,8)")
+    g.add_argument("--coding-rule", choices=("reference", "prefix"),
+                   help="how new articles are coded: the shop reference, or PREFIX<id>-<combination>")
+    g.add_argument("--article-prefix", metavar="PREFIX")
+    g.add_argument("--allowance", metavar="N", help="full syncs allowed per month ('unlimited')")
+    g.add_argument("--merge-guests", choices=("yes", "no"),
+                   help="guest checkouts with one e-mail become one ERP customer")
+
+
+def _options_from(args: argparse.Namespace, options: dict) -> dict:
+    out = dict(options)
+    if args.notify is not None:
+        emails = [e.strip() for e in args.notify.split(",") if e.strip()]
+        for e in emails:
+            if "@" not in e or " " in e:
+                raise ConfigError(f"invalid e-mail address {e!r}", hint="e.g. office@example.com")
+        out["recipients"] = emails
+    if args.excluded_states is not None:
+        try:
+            out["excluded_states"] = [int(x) for x in args.excluded_states.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"invalid state ids {args.excluded_states!r}",
+                              hint="give numbers separated by commas, e.g. 6,8") from None
+    if args.coding_rule is not None:
+        out["coding_rule"] = args.coding_rule
+    if args.article_prefix is not None:
+        if not acc.re.match(r"^[A-Za-z0-9_.-]{0,10}$", args.article_prefix):
+            raise ConfigError("invalid article prefix", hint="up to 10 letters, digits, . _ -")
+        out["article_prefix"] = args.article_prefix
+    if args.allowance is not None:
+        if args.allowance == "unlimited":
+            out["full_sync_allowance"] = None
+        elif args.allowance.isdigit():
+            out["full_sync_allowance"] = int(args.allowance)
+        else:
+            raise ConfigError(f"invalid allowance {args.allowance!r}",
+                              hint="a number of full syncs per month, or 'unlimited'")
+    if args.merge_guests is not None:
+        out["merge_guests"] = args.merge_guests == "yes"
+    return out
 
 
 def _key_options(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -130,6 +178,9 @@ async def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
         changes["tz"] = args.tz
     if args.enabled is not None:
         changes["enabled"] = args.enabled
+    options = _options_from(args, account.options)
+    if options != account.options:
+        changes["options"] = options
     if not changes:
         raise ConfigError(
             "nothing to change",

@@ -9,4 +9,12 @@ from core.commands.base import Context
 
 
 async def collect(ctx: Context, account: Account) -> dict[str, Any]:
-    return {}
+    from core.schedules_store import get_schedule
+    from core.sync.full import quota
+
+    db = await ctx.hub()
+    out: dict[str, Any] = {"full_syncs": await quota(db, account)}
+    stored = await get_schedule(db, account.id)
+    out["schedule"] = stored.schedule.describe() if stored else "off"
+    out["next_run"] = stored.next_run.isoformat() if stored and stored.next_run else None
+    return out

@@ -45,6 +45,7 @@ class Database:
         self.busy_timeout_ms = busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task | None = None  # the task inside transaction()
 
     # -- lifecycle -----------------------------------------------------
     async def open(self) -> Database:
@@ -126,28 +127,42 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
         async with self._lock:
+            self._holder = asyncio.current_task()
             conn = self.conn
             try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(
-                    f"the {self.label} {self.path} is locked by another process ({_reason(exc)})",
-                    hint="wait for the other Sincro to finish, or stop it",
-                ) from None
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
-                await conn.execute("COMMIT")
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise StoreError(
+                        f"the {self.label} {self.path} is locked by another process "
+                        f"({_reason(exc)})",
+                        hint="wait for the other Sincro to finish, or stop it",
+                    ) from None
+                try:
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        await asyncio.shield(conn.execute("ROLLBACK"))
+                    raise
+            finally:
+                self._holder = None
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[None]:
+        """Reads wait for a transaction of another task: they never see uncommitted rows."""
+        if self._holder is not None and self._holder is asyncio.current_task():
+            yield
+            return
+        async with self._lock:
+            yield
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, params) as cur:
+        async with self._reading(), self.conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
+        async with self._reading(), self.conn.execute(sql, params) as cur:
             return await cur.fetchone()
 
     async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:

@@ -1,0 +1,342 @@
+"""`sincro erp ...`: look into the embedded ERP and do what its operator would.
+
+Shop data is shown as text, never as markup: every cell is a ``Text``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from core.commands.base import Context, set_handler
+from core.erp.embedded import TRANSITIONS, EmbeddedErp, export_document
+from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument
+from core.errors import ConfigError
+from core.home import ensure_home
+
+ErpHandler = Callable[[argparse.Namespace, Context, EmbeddedErp], Awaitable[int]]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("erp", help="look into the embedded ERP, ship, invoice, set stock",
+                       description="The embedded ERP (erp.db in the data directory).")
+    esub = p.add_subparsers(dest="erp_cmd", metavar="COMMAND", required=True)
+
+    c = esub.add_parser("customers", help="list customers")
+    _json(c)
+    set_handler(c, cmd_customers)
+
+    c = esub.add_parser("customer", help="show one customer and its destinations")
+    c.add_argument("code", metavar="CODE")
+    _json(c)
+    set_handler(c, cmd_customer)
+
+    c = esub.add_parser("articles", help="list articles")
+    c.add_argument("--pattern", metavar="GLOB", help="only codes matching this glob (e.g. 'PS-*')")
+    _json(c)
+    set_handler(c, cmd_articles)
+
+    c = esub.add_parser("article", help="show one article")
+    c.add_argument("code", metavar="CODE")
+    _json(c)
+    set_handler(c, cmd_article)
+
+    c = esub.add_parser("documents", help="list order documents, newest first")
+    c.add_argument("--state", choices=list(TRANSITIONS), help="only documents in this state")
+    _json(c)
+    set_handler(c, cmd_documents)
+
+    c = esub.add_parser("document", help="show one document with its lines")
+    c.add_argument("number", metavar="NUMBER", help="e.g. 2026/000123")
+    _json(c)
+    set_handler(c, cmd_document)
+
+    c = esub.add_parser("set-state", help="cancel, ship or invoice a document")
+    c.add_argument("number", metavar="DOC", help="document number, e.g. 2026/000123")
+    c.add_argument("state", choices=["cancelled", "shipped", "invoiced"])
+    c.add_argument("--tracking", metavar="T", help="carrier tracking number (with shipped)")
+    set_handler(c, cmd_set_state)
+
+    c = esub.add_parser("set-stock", help="set an article's stock")
+    c.add_argument("code", metavar="CODE")
+    c.add_argument("stock", metavar="N")
+    set_handler(c, cmd_set_stock)
+
+    c = esub.add_parser("set-price", help="set an article's price (tax excluded)")
+    c.add_argument("code", metavar="CODE")
+    c.add_argument("price", metavar="PRICE", help="e.g. 12.50")
+    set_handler(c, cmd_set_price)
+
+    c = esub.add_parser("export", help="everything in the ERP as JSON")
+    _json(c)
+    set_handler(c, cmd_export)
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _with_erp(handler: ErpHandler):
+    @wraps(handler)
+    async def run(args: argparse.Namespace, ctx: Context) -> int:
+        ensure_home(ctx.home)
+        erp = await EmbeddedErp.open(ctx.erp_path)
+        try:
+            return await handler(args, ctx, erp)
+        finally:
+            await erp.close()
+
+    return run
+
+
+def _print_json(ctx: Context, data: Any) -> None:
+    # out() writes as is: no markup, no emoji codes, no wrapping.
+    ctx.out.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)
+
+
+def _t(value: Any) -> Text:
+    return Text("" if value is None else str(value))
+
+
+_NUMERIC = {"Price", "Stock", "Qty", "Total", "Unit", "Unit incl.", "VAT %", "Disc. %"}
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in _NUMERIC
+                         else "left", overflow="fold")
+    return table
+
+
+# -- customers ---------------------------------------------------------------
+def _customer_dict(c: ErpCustomer) -> dict[str, Any]:
+    return {"code": c.code, "name": c.name, "company": c.company, "vat_number": c.vat_number,
+            "tax_code": c.tax_code, "email": c.email, "phone": c.phone,
+            "external_ref": c.external_ref}
+
+
+def _destination_dict(d: ErpDestination) -> dict[str, Any]:
+    return {"code": d.code, "name": d.name, "company": d.company, "address1": d.address1,
+            "address2": d.address2, "postcode": d.postcode, "city": d.city,
+            "province": d.province, "country": d.country, "phone": d.phone,
+            "external_ref": d.external_ref}
+
+
+@_with_erp
+async def cmd_customers(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    customers = await erp.list_customers()
+    if args.json:
+        _print_json(ctx, [_customer_dict(c) for c in customers])
+        return 0
+    if not customers:
+        ctx.out.print(Text("no customers in the embedded ERP yet"))
+        return 0
+    table = _table(f"Customers ({len(customers)})",
+                   ["Code", "Name", "Company", "VAT number", "Tax code", "E-mail", "Phone", "Ref"])
+    for c in customers:
+        table.add_row(*(_t(v) for v in (c.code, c.name, c.company, c.vat_number, c.tax_code,
+                                         c.email, c.phone, c.external_ref)))
+    ctx.out.print(table)
+    return 0
+
+
+@_with_erp
+async def cmd_customer(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    c = await erp.get_customer(args.code)
+    destinations = await erp.list_destinations(c.code)
+    if args.json:
+        _print_json(ctx, {**_customer_dict(c),
+                          "destinations": [_destination_dict(d) for d in destinations]})
+        return 0
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for label, value in _customer_dict(c).items():
+        table.add_row(Text(label.replace("_", " ")), _t(value))
+    ctx.out.print(table)
+    if destinations:
+        dt = _table("Destinations", ["Code", "Name", "Company", "Address", "Postcode", "City",
+                                     "Province", "Country", "Phone"])
+        for d in destinations:
+            address = ", ".join(x for x in (d.address1, d.address2) if x)
+            dt.add_row(*(_t(v) for v in (d.code, d.name, d.company, address, d.postcode, d.city,
+                                          d.province, d.country, d.phone)))
+        ctx.out.print(dt)
+    return 0
+
+
+# -- articles ----------------------------------------------------------------
+def _article_dict(a: ErpArticle) -> dict[str, Any]:
+    return {"code": a.code, "description": a.description, "price": str(a.price),
+            "vat_rate": str(a.vat_rate), "stock": a.stock, "active": a.active}
+
+
+@_with_erp
+async def cmd_articles(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    articles = await erp.list_articles(args.pattern)
+    if args.json:
+        _print_json(ctx, [_article_dict(a) for a in articles])
+        return 0
+    if not articles:
+        ctx.out.print(Text("no articles" + (f" matching {args.pattern}" if args.pattern else "")))
+        return 0
+    table = _table(f"Articles ({len(articles)})",
+                   ["Code", "Description", "Price", "VAT %", "Stock", "Active"])
+    for a in articles:
+        table.add_row(_t(a.code), _t(a.description), _t(a.price), _t(a.vat_rate), _t(a.stock),
+                      _t("yes" if a.active else "no"))
+    ctx.out.print(table)
+    return 0
+
+
+@_with_erp
+async def cmd_article(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    a = await erp.get_article(args.code)
+    if args.json:
+        _print_json(ctx, _article_dict(a))
+        return 0
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for label, value in _article_dict(a).items():
+        shown = ("yes" if value else "no") if label == "active" else value
+        table.add_row(Text(label.replace("_", " ")), _t(shown))
+    ctx.out.print(table)
+    return 0
+
+
+@_with_erp
+async def cmd_set_stock(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    text = args.stock.strip()
+    if not (text.isascii() and text.isdigit()):
+        if text.startswith("-") and text[1:].isdigit():
+            raise ConfigError(f"the stock cannot be negative: {args.stock}")
+        raise ConfigError(f"the stock must be a whole number, not {args.stock!r}")
+    a = await erp.set_stock(args.code, int(text))
+    ctx.out.print(Text(f"article {a.code}: stock {a.stock}"))
+    return 0
+
+
+@_with_erp
+async def cmd_set_price(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    price = parse_price(args.price)
+    a = await erp.set_price(args.code, price)
+    ctx.out.print(Text(f"article {a.code}: price {a.price}"))
+    return 0
+
+
+def parse_price(text: str) -> Decimal:
+    hint = "write it like 12.50 (a dot for decimals, tax excluded)"
+    try:
+        price = Decimal(text.strip())
+    except InvalidOperation:
+        raise ConfigError(f"the price must be a number, not {text!r}", hint=hint) from None
+    if not price.is_finite():
+        raise ConfigError(f"the price must be a number, not {text!r}", hint=hint)
+    if price < 0:
+        raise ConfigError(f"the price cannot be negative: {text}")
+    exponent = price.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        raise ConfigError(f"the price has more than 6 decimals: {text}")
+    if price >= Decimal(10) ** 12:
+        raise ConfigError(f"the price is too large: {text}")
+    return price
+
+
+# -- documents ---------------------------------------------------------------
+@_with_erp
+async def cmd_documents(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    docs = await erp.list_documents(args.state)
+    if args.json:
+        _print_json(ctx, [_document_summary(d) for d in docs])
+        return 0
+    if not docs:
+        ctx.out.print(Text("no documents" + (f" {args.state}" if args.state else "")))
+        return 0
+    table = _table(f"Documents ({len(docs)})", ["Number", "Date", "Customer", "State", "Total",
+                                                "Currency", "Shop ref", "External ref"])
+    for d in docs:
+        table.add_row(*(_t(v) for v in (d.number, d.date, d.customer_code, d.state,
+                                         d.total_tax_incl, d.currency, d.shop_reference,
+                                         d.external_ref)))
+    ctx.out.print(table)
+    return 0
+
+
+def _document_summary(d: ErpDocument) -> dict[str, Any]:
+    full = export_document(d)
+    for key in ("lines", "shipping", "discounts"):
+        full.pop(key)
+    return full
+
+
+@_with_erp
+async def cmd_document(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    d = await erp.get_document(args.number)
+    if args.json:
+        data = export_document(d)
+        data["all_lines"] = [{"kind": ln.kind, "article_code": ln.article_code,
+                              "description": ln.description, "quantity": ln.quantity,
+                              "unit_price": str(ln.unit_price),
+                              "unit_price_tax_incl": str(ln.unit_price_tax_incl),
+                              "vat_rate": str(ln.vat_rate), "discount_pct": str(ln.discount_pct)}
+                             for ln in d.lines]
+        _print_json(ctx, data)
+        return 0
+    _print_document(ctx, d)
+    return 0
+
+
+def _print_document(ctx: Context, d: ErpDocument) -> None:
+    head = Table(show_header=False, box=None)
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    rows = [("number", d.number), ("date", d.date), ("state", d.state),
+            ("customer", d.customer_code), ("destination", d.destination_code),
+            ("invoice destination", d.invoice_destination_code), ("currency", d.currency),
+            ("payment", d.payment), ("carrier", d.carrier), ("shop reference", d.shop_reference),
+            ("external ref", d.external_ref), ("total tax excl.", d.total_tax_excl),
+            ("total", d.total_tax_incl), ("delivery note", d.delivery_note_number),
+            ("delivery note date", d.delivery_note_date), ("tracking", d.tracking_number),
+            ("invoice", d.invoice_number), ("invoice date", d.invoice_date)]
+    for label, value in rows:
+        if value is not None:
+            head.add_row(Text(label), _t(value))
+    ctx.out.print(head)
+    table = _table("Lines", ["Kind", "Article", "Description", "Qty", "Unit", "Unit incl.",
+                             "VAT %", "Disc. %"])
+    for ln in d.lines:
+        table.add_row(*(_t(v) for v in (ln.kind, ln.article_code, ln.description, ln.quantity,
+                                         ln.unit_price, ln.unit_price_tax_incl, ln.vat_rate,
+                                         ln.discount_pct)))
+    ctx.out.print(table)
+
+
+@_with_erp
+async def cmd_set_state(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    if args.tracking is not None and args.state != "shipped":
+        raise ConfigError("--tracking goes only with shipped")
+    d = await erp.set_state(args.number, args.state, tracking_number=args.tracking)
+    extra = ""
+    if args.state == "shipped":
+        extra = f", delivery note {d.delivery_note_number}"
+        if d.tracking_number:
+            extra += f", tracking {d.tracking_number}"
+    elif args.state == "invoiced":
+        extra = f", invoice {d.invoice_number}"
+    ctx.out.print(Text(f"document {d.number}: {d.state}{extra}"))
+    return 0
+
+
+@_with_erp
+async def cmd_export(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    _print_json(ctx, await erp.export())
+    return 0

@@ -1,0 +1,221 @@
+"""The embedded ERP's schema (erp.db) and the row <-> dataclass mapping.
+
+Money is stored as TEXT (the exact Decimal string), stock and quantities as
+INTEGER, dates as ISO text, instants as ISO UTC text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from core.erp.port import (
+    DestinationData,
+    ErpArticle,
+    ErpCustomer,
+    ErpDestination,
+    ErpDocument,
+    ErpDocumentLine,
+    Outcome,
+    StateChange,
+)
+
+MIGRATIONS: list[str] = [
+    # 1: the whole first schema
+    """
+    CREATE TABLE sequences (
+        name TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (name, year)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE customers (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        company TEXT,
+        vat_number TEXT,
+        tax_code TEXT,
+        email TEXT,
+        email_key TEXT,
+        phone TEXT,
+        external_ref TEXT UNIQUE,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX customers_email_key ON customers (email_key);
+
+    CREATE TABLE destinations (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        customer_code TEXT NOT NULL REFERENCES customers (code),
+        name TEXT NOT NULL,
+        company TEXT,
+        address1 TEXT NOT NULL,
+        address2 TEXT,
+        postcode TEXT,
+        city TEXT NOT NULL,
+        province TEXT,
+        country TEXT NOT NULL,
+        phone TEXT,
+        external_ref TEXT,
+        content_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (customer_code, content_hash)
+    );
+
+    CREATE TABLE articles (
+        code TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        price TEXT NOT NULL,
+        vat_rate TEXT NOT NULL,
+        stock INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        number TEXT NOT NULL UNIQUE,
+        date TEXT NOT NULL,
+        customer_code TEXT NOT NULL REFERENCES customers (code),
+        destination_code TEXT REFERENCES destinations (code),
+        invoice_destination_code TEXT REFERENCES destinations (code),
+        currency TEXT NOT NULL,
+        payment TEXT,
+        carrier TEXT,
+        shop_reference TEXT,
+        external_ref TEXT UNIQUE,
+        total_tax_excl TEXT NOT NULL,
+        total_tax_incl TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open'
+            CHECK (state IN ('open', 'cancelled', 'shipped', 'invoiced')),
+        delivery_note_number TEXT UNIQUE,
+        delivery_note_date TEXT,
+        tracking_number TEXT,
+        invoice_number TEXT UNIQUE,
+        invoice_date TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (year, seq)
+    );
+    CREATE INDEX documents_state ON documents (state);
+    CREATE INDEX documents_customer ON documents (customer_code);
+
+    CREATE TABLE document_lines (
+        document_id INTEGER NOT NULL REFERENCES documents (id),
+        line_no INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('article', 'shipping', 'discount')),
+        article_code TEXT REFERENCES articles (code),
+        description TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        unit_price TEXT NOT NULL,
+        unit_price_tax_incl TEXT NOT NULL,
+        vat_rate TEXT NOT NULL,
+        discount_pct TEXT NOT NULL,
+        PRIMARY KEY (document_id, line_no)
+    ) WITHOUT ROWID;
+    CREATE INDEX document_lines_article ON document_lines (article_code);
+
+    -- Every state change, in order; the id is the cursor handed to Sincro.
+    CREATE TABLE state_journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        document_id INTEGER NOT NULL REFERENCES documents (id),
+        event TEXT NOT NULL CHECK (event IN ('cancelled', 'shipped', 'invoiced')),
+        at TEXT NOT NULL,
+        delivery_note_number TEXT,
+        delivery_note_date TEXT,
+        tracking_number TEXT,
+        invoice_number TEXT,
+        invoice_date TEXT
+    );
+    """,
+]
+
+CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone")
+ADDRESS_FIELDS = ("name", "company", "address1", "address2", "postcode", "city", "province",
+                  "country", "phone")
+
+
+def email_key(email: str | None) -> str | None:
+    return email.strip().casefold() if email and email.strip() else None
+
+
+def content_hash(data: DestinationData) -> str:
+    """Same address text (ignoring case and runs of spaces) -> same hash."""
+    parts = []
+    for name in ADDRESS_FIELDS:
+        value = getattr(data, name) or ""
+        parts.append(" ".join(str(value).split()).casefold())
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def customer(row: Any, outcome: Outcome | None = None) -> ErpCustomer:
+    return ErpCustomer(
+        code=row["code"], name=row["name"], company=row["company"],
+        vat_number=row["vat_number"], tax_code=row["tax_code"], email=row["email"],
+        phone=row["phone"], external_ref=row["external_ref"], outcome=outcome,
+    )
+
+
+def destination(row: Any, outcome: Outcome | None = None) -> ErpDestination:
+    return ErpDestination(
+        code=row["code"], customer_code=row["customer_code"], name=row["name"],
+        address1=row["address1"], city=row["city"], country=row["country"],
+        company=row["company"], address2=row["address2"], postcode=row["postcode"],
+        province=row["province"], phone=row["phone"], external_ref=row["external_ref"],
+        outcome=outcome,
+    )
+
+
+def article(row: Any, outcome: Outcome | None = None) -> ErpArticle:
+    return ErpArticle(
+        code=row["code"], description=row["description"], price=Decimal(row["price"]),
+        vat_rate=Decimal(row["vat_rate"]), stock=int(row["stock"]), active=bool(row["active"]),
+        outcome=outcome,
+    )
+
+
+def line(row: Any) -> ErpDocumentLine:
+    return ErpDocumentLine(
+        kind=row["kind"], article_code=row["article_code"], description=row["description"],
+        quantity=int(row["quantity"]), unit_price=Decimal(row["unit_price"]),
+        unit_price_tax_incl=Decimal(row["unit_price_tax_incl"]),
+        vat_rate=Decimal(row["vat_rate"]), discount_pct=Decimal(row["discount_pct"]),
+    )
+
+
+def document(row: Any, lines: tuple[ErpDocumentLine, ...] = ()) -> ErpDocument:
+    return ErpDocument(
+        number=row["number"], external_ref=row["external_ref"], date=date.fromisoformat(row["date"]),
+        customer_code=row["customer_code"], destination_code=row["destination_code"],
+        invoice_destination_code=row["invoice_destination_code"], currency=row["currency"],
+        payment=row["payment"], carrier=row["carrier"], shop_reference=row["shop_reference"],
+        total_tax_excl=Decimal(row["total_tax_excl"]), total_tax_incl=Decimal(row["total_tax_incl"]),
+        state=row["state"], lines=lines,
+        delivery_note_number=row["delivery_note_number"],
+        delivery_note_date=_d(row["delivery_note_date"]),
+        tracking_number=row["tracking_number"], invoice_number=row["invoice_number"],
+        invoice_date=_d(row["invoice_date"]),
+    )
+
+
+def state_change(row: Any) -> StateChange:
+    return StateChange(
+        document_number=row["number"], external_ref=row["external_ref"], event=row["event"],
+        at=datetime.fromisoformat(row["at"]),
+        delivery_note_number=row["delivery_note_number"],
+        delivery_note_date=_d(row["delivery_note_date"]),
+        tracking_number=row["tracking_number"], invoice_number=row["invoice_number"],
+        invoice_date=_d(row["invoice_date"]), cursor=str(row["id"]),
+    )

@@ -1,0 +1,218 @@
+"""Checks on what crosses the port, shared by every connector.
+
+Each check raises ``ErpError`` with one line that names the record (its
+external reference) and the field at fault, and returns the data normalised
+(text stripped, codes upper-cased, ``datetime`` dates cut to ``date``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from core.erp.port import (
+    ArticleData,
+    CustomerData,
+    DestinationData,
+    DiscountData,
+    ErpError,
+    OrderDocumentData,
+    OrderLineData,
+    ShippingData,
+)
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_TEXT = 1000
+MAX_CODE = 64
+
+
+def text(value: Any, what: str, *, required: bool = False, ref: str | None = None,
+         limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        if required:
+            raise ErpError(f"{_who(ref)}{what} is missing", external_ref=ref)
+        return None
+    if not isinstance(value, str):
+        raise ErpError(f"{_who(ref)}{what} must be text, not {type(value).__name__}",
+                       external_ref=ref)
+    # Shop text is untrusted but an order must not fail on a stray control character.
+    value = _CONTROL.sub(" ", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not value:
+        if required:
+            raise ErpError(f"{_who(ref)}{what} is empty", external_ref=ref)
+        return None
+    if len(value) > limit:
+        raise ErpError(f"{_who(ref)}{what} is longer than {limit} characters", external_ref=ref)
+    return value
+
+
+def code(value: Any, what: str, *, ref: str | None = None) -> str:
+    result = text(value, what, required=True, ref=ref, limit=MAX_CODE)
+    assert result is not None
+    if "\n" in result or "\t" in result:
+        raise ErpError(f"{_who(ref)}{what} {result!r} spans lines", external_ref=ref)
+    return result
+
+
+def amount(value: Any, what: str, *, ref: str | None = None, negative: bool = False,
+           maximum: Decimal | None = None) -> Decimal:
+    """A finite Decimal (ints and numeric strings accepted, floats refused: they are inexact)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ErpError(f"{_who(ref)}{what} must be a Decimal, not {value!r}", external_ref=ref)
+    try:
+        result = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ErpError(f"{_who(ref)}{what} is not a number: {value!r}", external_ref=ref) from None
+    if not result.is_finite():
+        raise ErpError(f"{_who(ref)}{what} is not a finite number: {value!r}", external_ref=ref)
+    if not negative and result < 0:
+        raise ErpError(f"{_who(ref)}{what} is negative: {result}", external_ref=ref)
+    if maximum is not None and result > maximum:
+        raise ErpError(f"{_who(ref)}{what} is above {maximum}: {result}", external_ref=ref)
+    return result
+
+
+def whole(value: Any, what: str, *, ref: str | None = None, positive: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            value = int(value)
+        else:
+            raise ErpError(f"{_who(ref)}{what} must be a whole number, not {value!r}",
+                           external_ref=ref)
+    if positive and value <= 0:
+        raise ErpError(f"{_who(ref)}{what} must be positive, not {value}", external_ref=ref)
+    if abs(value) >= 2**62:
+        raise ErpError(f"{_who(ref)}{what} is too large: {value}", external_ref=ref)
+    return value
+
+
+def rate(value: Any, what: str, *, ref: str | None = None) -> Decimal:
+    return amount(value, what, ref=ref, maximum=Decimal(100))
+
+
+def customer(data: CustomerData) -> CustomerData:
+    ref = code(data.external_ref, "external_ref", ref=None)
+    return replace(
+        data,
+        external_ref=ref,
+        name=text(data.name, "name", required=True, ref=ref),
+        company=text(data.company, "company", ref=ref),
+        vat_number=text(data.vat_number, "vat_number", ref=ref, limit=64),
+        tax_code=text(data.tax_code, "tax_code", ref=ref, limit=64),
+        email=text(data.email, "email", ref=ref, limit=254),
+        phone=text(data.phone, "phone", ref=ref, limit=64),
+    )
+
+
+def destination(data: DestinationData) -> DestinationData:
+    ref = text(data.external_ref, "external_ref", limit=MAX_CODE)
+    country = text(data.country, "country", required=True, ref=ref)
+    assert country is not None
+    country = country.upper()
+    if not _COUNTRY.fullmatch(country):
+        raise ErpError(f"{_who(ref)}country must be an ISO 3166 code such as IT, not {country!r}",
+                       external_ref=ref)
+    return replace(
+        data,
+        external_ref=ref,
+        name=text(data.name, "name", required=True, ref=ref),
+        company=text(data.company, "company", ref=ref),
+        address1=text(data.address1, "address1", required=True, ref=ref),
+        address2=text(data.address2, "address2", ref=ref),
+        postcode=text(data.postcode, "postcode", ref=ref, limit=32),
+        city=text(data.city, "city", required=True, ref=ref),
+        province=text(data.province, "province", ref=ref, limit=64),
+        country=country,
+        phone=text(data.phone, "phone", ref=ref, limit=64),
+    )
+
+
+def article(data: ArticleData) -> ArticleData:
+    c = code(data.code, "article code")
+    return replace(
+        data,
+        code=c,
+        description=text(data.description, "description", required=True, ref=c),
+        price=amount(data.price, "price", ref=c),
+        vat_rate=rate(data.vat_rate, "vat_rate", ref=c),
+        stock=whole(data.stock, "stock", ref=c),
+        active=bool(data.active),
+    )
+
+
+def order(doc: OrderDocumentData) -> OrderDocumentData:
+    ref = code(doc.external_ref, "order external_ref")
+    day = doc.date
+    if isinstance(day, datetime):
+        day = day.date()
+    if not isinstance(day, date):
+        raise ErpError(f"order {ref}: date must be a date, not {day!r}", external_ref=ref)
+    currency = (text(doc.currency, "currency", required=True, ref=ref) or "").upper()
+    if not _CURRENCY.fullmatch(currency):
+        raise ErpError(f"order {ref}: currency must be an ISO 4217 code such as EUR, not "
+                       f"{doc.currency!r}", external_ref=ref)
+    if not doc.lines:
+        raise ErpError(f"order {ref} has no lines", external_ref=ref)
+    lines = tuple(_line(ln, i, ref) for i, ln in enumerate(doc.lines, 1))
+    shipping = None
+    if doc.shipping is not None:
+        s = doc.shipping
+        shipping = ShippingData(
+            amount_tax_excl=amount(s.amount_tax_excl, "shipping amount_tax_excl", ref=ref),
+            amount_tax_incl=amount(s.amount_tax_incl, "shipping amount_tax_incl", ref=ref),
+            vat_rate=rate(s.vat_rate, "shipping vat_rate", ref=ref),
+            description=text(s.description, "shipping description", ref=ref) or "Shipping",
+        )
+    discounts = tuple(
+        DiscountData(
+            description=text(d.description, "discount description", ref=ref) or "Discount",
+            amount_tax_excl=amount(d.amount_tax_excl, "discount amount_tax_excl", ref=ref),
+            amount_tax_incl=amount(d.amount_tax_incl, "discount amount_tax_incl", ref=ref),
+            vat_rate=rate(d.vat_rate, "discount vat_rate", ref=ref),
+        )
+        for d in doc.discounts
+    )
+    return replace(
+        doc,
+        external_ref=ref,
+        customer_code=code(doc.customer_code, "customer_code", ref=ref),
+        date=day,
+        currency=currency,
+        lines=lines,
+        total_tax_excl=amount(doc.total_tax_excl, "total_tax_excl", ref=ref),
+        total_tax_incl=amount(doc.total_tax_incl, "total_tax_incl", ref=ref),
+        destination_code=_opt_code(doc.destination_code, "destination_code", ref),
+        invoice_destination_code=_opt_code(doc.invoice_destination_code,
+                                           "invoice_destination_code", ref),
+        payment=text(doc.payment, "payment", ref=ref),
+        carrier=text(doc.carrier, "carrier", ref=ref),
+        shop_reference=text(doc.shop_reference, "shop_reference", ref=ref, limit=64),
+        shipping=shipping,
+        discounts=discounts,
+    )
+
+
+def _line(ln: OrderLineData, i: int, ref: str) -> OrderLineData:
+    where = f"line {i} "
+    return OrderLineData(
+        article_code=_opt_code(ln.article_code, where + "article_code", ref),
+        description=text(ln.description, where + "description", required=True, ref=ref) or "",
+        quantity=whole(ln.quantity, where + "quantity", ref=ref, positive=True),
+        unit_price=amount(ln.unit_price, where + "unit_price", ref=ref),
+        unit_price_tax_incl=amount(ln.unit_price_tax_incl, where + "unit_price_tax_incl", ref=ref),
+        vat_rate=rate(ln.vat_rate, where + "vat_rate", ref=ref),
+        discount_pct=rate(ln.discount_pct, where + "discount_pct", ref=ref),
+    )
+
+
+def _opt_code(value: Any, what: str, ref: str | None) -> str | None:
+    return None if value is None else code(value, what, ref=ref)
+
+
+def _who(ref: str | None) -> str:
+    return f"{ref}: " if ref else ""

@@ -1,0 +1,1100 @@
+"""Starlette application emulating PrestaShop's Webservice (``/api/``) plus a JSON side channel.
+
+See PROTOCOL.md §11. Entry point: :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+from defusedxml import ElementTree as SafeET
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import render
+from .data import ALL_METHODS, KeySpec, Obj, ShopState, add_generated_orders, normalize
+from .faults import GATEWAY_HTML, MAINTENANCE_HTML, Fault
+from .render import Ctx
+from .schema import DATE_KINDS, KIND_DEFAULTS, NUMERIC_KINDS, Field, Resource
+
+REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as '
+         'the login. No password required."')
+XML_CT = "text/xml;charset=utf-8"
+JSON_CT = "application/json"
+REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
+           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented",
+           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND", "SEARCH"]
+FILTER_KEY_RE = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$")
+FILTER_RE = re.compile(r"^(.*)\[(.*)\](.*)$", re.S)
+BETWEEN_RE = re.compile(r"^([\d.:\-\s]+),([\d.:\-\s]+)$")
+NUM_PREFIX_RE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+INT_RE = re.compile(r"^-?\d+$")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, errors: list[tuple[int | None, str]], *, auth: bool = False,
+                 php_warning: bool = False) -> None:
+        super().__init__(errors[0][1] if errors else "")
+        self.status = status
+        self.errors = errors
+        self.auth = auth
+        self.php_warning = php_warning
+
+
+def _err(status: int, code: int | None, msg: str, **kw: Any) -> ApiError:
+    return ApiError(status, [(code, msg)], **kw)
+
+
+def levenshtein(a: str, b: str) -> int:
+    if a == b:
+        return 0
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def closest(value: str, words: list[str]) -> str:
+    """PrestaShop's ``getClosest()`` (ties go to the later word)."""
+    shortest = -1
+    best = ""
+    for w in words:
+        lev = levenshtein(value, w)
+        if lev == 0:
+            return w
+        if lev <= shortest or shortest < 0:
+            best, shortest = w, lev
+    return best
+
+
+def did_you_mean(status: int, label: str, value: str, available: list[str], code: int) -> ApiError:
+    msg = f'{label}. Did you mean: "{closest(value, available)}"?'
+    if len(available) > 1:
+        msg += ' The full list is: "' + '", "'.join(available) + '"'
+    return _err(status, code, msg)
+
+
+def php_int(s: str) -> int:
+    m = re.match(r"^\s*[-+]?\d+", s or "")
+    return int(m.group(0)) if m else 0
+
+
+def mysql_num(v: Any) -> float:
+    if v is None:
+        return 0.0
+    m = NUM_PREFIX_RE.match(str(v))
+    return float(m.group(0)) if m else 0.0
+
+
+def class_name(res: Resource) -> str:
+    return "".join(p.capitalize() for p in res.node.split("_"))
+
+
+def exec_time(t0: float) -> str:
+    r = round(time.perf_counter() - t0, 3)
+    return "0" if r == 0 else f"{r:.3f}".rstrip("0").rstrip(".")
+
+
+# ---------------------------------------------------------------------- filters
+class Pred:
+    """One ``filter[field]=value`` compiled like PrestaShop's SQLUtils (MySQL semantics)."""
+
+    def __init__(self, f: Field, raw: str, langs: list[int]) -> None:
+        self.f = f
+        self.langs = langs
+        self.numeric = f.kind in NUMERIC_KINDS or f.name == "id"
+        self.date = f.kind in DATE_KINDS
+        self.ops: list[tuple[str, Any]] = []  # all must hold
+        self.id_candidates: list[int] | None = None
+        m = FILTER_RE.match(raw)
+        if not m:
+            self.ops.append(("eq", self._conv(raw)))
+            return
+        pre, inner, post = m.groups()
+        if pre == "%" or post == "%":
+            pattern = pre + inner + post
+            rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+            self.ops.append(("like", re.compile(rx, re.I | re.S)))
+        elif pre == "" and post == "":
+            if inner.find("|") > 0:
+                vals = inner.split("|")
+                self.ops.append(("in", [self._conv(v) for v in vals]))
+            else:
+                bm = BETWEEN_RE.match(inner)
+                if bm:
+                    lo, hi = sorted([bm.group(1), bm.group(2)], key=self._php_sort_key)
+                    self.ops.append(("between", (self._conv(lo), self._conv(hi))))
+                else:
+                    self.ops.append(("eq", self._conv(inner)))
+        elif pre == ">":
+            self.ops.append(("gt", self._conv(inner)))
+        elif pre == "<":
+            self.ops.append(("lt", self._conv(inner)))
+        elif pre == "!":
+            for v in inner.split("|"):
+                self.ops.append(("ne", self._conv(v)))
+        # any other prefix: PrestaShop adds no condition at all
+        if f.name == "id" and len(self.ops) == 1 and self.ops[0][0] in ("eq", "in"):
+            vals = self.ops[0][1] if self.ops[0][0] == "in" else [self.ops[0][1]]
+            if all(float(v).is_integer() for v in vals):
+                self.id_candidates = sorted({int(v) for v in vals})
+
+    @staticmethod
+    def _php_sort_key(s: str) -> tuple[int, Any]:
+        try:
+            return (0, float(s))
+        except ValueError:
+            return (1, s)
+
+    def _conv(self, s: str) -> Any:
+        if self.numeric:
+            return mysql_num(s)
+        if self.date:
+            s = s.strip()
+            if self.f.kind == "date" and len(s) == 10:
+                s += " 00:00:00"
+            return s
+        return s.lower().rstrip(" ")
+
+    def _val(self, v: Any) -> Any:
+        if self.numeric:
+            return mysql_num(v)
+        if self.date:
+            return str(v)
+        return str(v).lower().rstrip(" ")
+
+    def _test(self, raw: Any) -> bool:
+        if raw is None:
+            return False
+        v = self._val(raw)
+        for op, arg in self.ops:
+            if op == "eq":
+                ok = v == arg
+            elif op == "in":
+                ok = v in arg
+            elif op == "between":
+                ok = arg[0] <= v <= arg[1]
+            elif op == "gt":
+                ok = v > arg
+            elif op == "lt":
+                ok = v < arg
+            elif op == "ne":
+                ok = v != arg
+            else:  # like
+                ok = arg.fullmatch(str(raw)) is not None
+            if not ok:
+                return False
+        return True
+
+    def __call__(self, obj: Obj) -> bool:
+        f = self.f
+        raw = obj["id"] if f.name == "id" else obj.get(f.name, f.default_value)
+        if f.kind == "i18n":
+            vals = raw if isinstance(raw, dict) else {}
+            return any(self._test(vals.get(lid, "")) for lid in self.langs)
+        return self._test(raw)
+
+
+def _sort_key(f: Field):
+    numeric = f.kind in NUMERIC_KINDS or f.name == "id"
+
+    def key(o: Obj) -> Any:
+        raw = o["id"] if f.name == "id" else o.get(f.name, f.default_value)
+        if isinstance(raw, dict):
+            raw = next(iter(raw.values()), "")
+        if numeric:
+            return mysql_num(raw)
+        return "" if raw is None else str(raw).lower()
+
+    return key
+
+
+# ---------------------------------------------------------------------- XML input
+def parse_body(body: bytes, res: Resource, state: ShopState) -> list[dict[str, Any]]:
+    text = body.decode("utf-8", errors="replace")
+    if text.startswith("xml="):
+        text = text[4:]
+    try:
+        root = SafeET.fromstring(text.encode("utf-8"))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is PrestaShop's code 127
+        raise _err(500, 127, f"XML error : String could not be parsed as XML\nXML length : {len(text)}\n"
+                   f"Original XML : {text}") from exc
+    fields = {f.name: f for f in res.fields_for(state.version)}
+    entities = []
+    for ent in list(root):
+        values: dict[str, Any] = {}
+        assocs: dict[str, list[dict[str, str]]] = {}
+        for child in list(ent):
+            tag = child.tag
+            if tag == "associations":
+                for a in list(child):
+                    assocs[a.tag] = [{sub.tag: (sub.text or "") for sub in list(item)} for item in list(a)]
+                continue
+            f = fields.get(tag)
+            if f is None:
+                continue  # unknown elements are silently ignored
+            if f.kind == "i18n":
+                values[tag] = {php_int(lang.get("id", "0")): (lang.text or "") for lang in child.iter("language")}
+            else:
+                values[tag] = child.text or ""
+        entities.append({"values": values, "associations": assocs})
+    return entities
+
+
+# ---------------------------------------------------------------------- the API
+class Api:
+    def __init__(self, state: ShopState) -> None:
+        self.state = state
+
+    # ------------------------------------------------------------- helpers
+    def headers(self, t0: float, ctype: str | None, authed: bool = True) -> dict[str, str]:
+        h = {"Access-Time": str(int(time.time())), "X-Powered-By": "PrestaShop Webservice"}
+        if authed or self.state.version < (1, 7):
+            h["PSWS-Version"] = self.state.version_str
+        if ctype:
+            h["Content-Type"] = ctype
+        h["Execution-Time"] = exec_time(t0)
+        if self.state.connection_close:
+            h["Connection"] = "close"
+        return h
+
+    def error_response(self, e: ApiError, as_json: bool, t0: float, method: str) -> Response:
+        errors = list(e.errors)
+        status = e.status
+        if e.php_warning:
+            status = 500
+            errors.append((3, "[PHP Warning #2] Trying to access array offset on value of type bool "
+                              "(/var/www/html/classes/webservice/WebserviceRequest.php, line 1207)"))
+        body = render.json_errors(errors) if as_json else render.xml_errors(errors)
+        h = self.headers(t0, JSON_CT if as_json else XML_CT, authed=not e.auth)
+        if status == 401:
+            h = {"WWW-Authenticate": REALM, **h}
+        return Response(b"" if method == "HEAD" else body.encode(), status, headers=h)
+
+    def ok(self, body: str, status: int, as_json: bool, t0: float, method: str, request: Request) -> Response:
+        raw = body.encode()
+        sha = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        h = self.headers(t0, JSON_CT if as_json else XML_CT)
+        h["Content-Sha1"] = sha
+        local = request.headers.get("local-content-sha1")
+        if local and local == sha and method in ("GET", "HEAD"):
+            if self.state.version >= (8,):
+                return Response(b"", 304, headers=h)
+            return Response(b"", 200, headers=h)
+        return Response(b"" if method == "HEAD" else raw, status, headers=h)
+
+    # ------------------------------------------------------------- entry
+    async def handle(self, request: Request) -> Response:
+        t0 = time.perf_counter()
+        st = self.state
+        q = request.query_params
+        if request.url.path.startswith("/webservice/dispatcher.php"):
+            url = q.get("url", "")
+        else:
+            url = request.url.path[len("/api"):].lstrip("/")
+        segments = [s for s in url.split("/") if s != ""]
+        resource = segments[0] if segments else ""
+        method = request.method.upper()
+        if method == "POST" and q.get("ps_method"):
+            method = q["ps_method"].upper()
+        st.count_request(method, resource)
+
+        latency, fault = st.faults.pick(method, resource)
+        stop = getattr(st, "stop_event", None)
+        if latency:
+            await asyncio.sleep(latency)
+        if fault is not None and fault.kind == "timeout":
+            await _hold(fault.seconds or 30.0, stop)
+        early = self.fault_response(fault, request, resource)
+        if early is not None:
+            return early
+
+        as_json = (request.headers.get("io-format") or request.headers.get("output-format")
+                   or q.get("output_format") or q.get("io_format")) == "JSON"
+        try:
+            resp = await self.dispatch(request, method, segments, as_json, t0, fault)
+        except ApiError as e:
+            resp = self.error_response(e, as_json, t0, method)
+        if fault is not None and fault.kind == "truncate" and resp.body:
+            resp = Response(resp.body[: max(1, len(resp.body) // 2)], resp.status_code,
+                            headers={k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
+        return resp
+
+    def fault_response(self, fault: Fault | None, request: Request, resource: str) -> Response | None:
+        if fault is None or fault.kind in ("timeout", "truncate", "code46", "latency"):
+            return None
+        if fault.kind == "status":
+            if fault.body is not None:
+                body = fault.body
+            elif fault.status == 500:
+                body = ""
+            else:
+                body = GATEWAY_HTML.format(status=fault.status, reason=REASONS.get(fault.status, "Error"))
+            return Response(body.encode(), fault.status,
+                            headers={"Content-Type": "text/html; charset=utf-8"} if body else {})
+        if fault.kind == "rate_limit":
+            return Response(b"<html><body><h1>429 Too Many Requests</h1></body></html>", 429,
+                            headers={"Retry-After": str(fault.retry_after),
+                                     "Content-Type": "text/html; charset=utf-8"})
+        if fault.kind == "maintenance":
+            return Response(MAINTENANCE_HTML.encode(), 503,
+                            headers={"Content-Type": "text/html; charset=utf-8", "Retry-After": "3600"})
+        if fault.kind == "redirect":
+            loc = fault.location or f"http://other-host.invalid{request.url.path}" + (
+                f"?{request.url.query}" if request.url.query else "")
+            return Response(b"", 302, headers={"Location": loc})
+        if fault.kind == "malformed":
+            as_json = (request.headers.get("io-format") or request.headers.get("output-format")
+                       or request.query_params.get("output_format")
+                       or request.query_params.get("io_format")) == "JSON"
+            body = '{"%s":[{"id":1,"reference":"' % (resource or "orders") if as_json else (
+                render.XML_HEAD + f"<{resource or 'orders'}>\n<order id=\"1\" xlink:href=")
+            return Response(body.encode(), 200, headers={"Content-Type": JSON_CT if as_json else XML_CT})
+        return None
+
+    # ------------------------------------------------------------- auth & routing
+    def authenticate(self, request: Request) -> KeySpec:
+        st = self.state
+        auth = request.headers.get("authorization")
+        key: str | None = None
+        if auth and auth[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(auth[6:].strip()).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                decoded = ""
+            key = decoded.split(":", 1)[0]
+        elif "ws_key" in request.query_params:
+            key = request.query_params["ws_key"]
+        if key is None:
+            raise _NoCredentials()
+        if not st.enabled:
+            raise _err(503, 22, "The PrestaShop webservice is disabled. Please activate it in the PrestaShop Back Office")
+        if key == "":
+            raise _err(401, 17, "Authentication key is empty", auth=True)
+        if len(key) != 32:
+            raise _err(401, 18, "Invalid authentication key format", auth=True)
+        spec = st.keys.get(key)
+        if spec is None or not spec.active:
+            raise ApiError(401, [(20, "Authentification key is not active"),
+                                 (21, "No permission for this authentication key")], auth=True)
+        if not any(spec.permissions.values()):
+            raise _err(401, 21, "No permission for this authentication key", auth=True)
+        return spec
+
+    async def dispatch(self, request: Request, method: str, segments: list[str], as_json: bool,
+                       t0: float, fault: Fault | None) -> Response:
+        st = self.state
+        try:
+            spec = self.authenticate(request)
+        except _NoCredentials:
+            return Response(b"401 Unauthorized", 401, headers={
+                "X-Powered-By": "PHP/7.4.33", "Content-Type": "text/html; charset=utf-8",
+                "WWW-Authenticate": REALM})
+        id_shop = request.query_params.get("id_shop")
+        if id_shop is not None and id_shop != "all":
+            if not id_shop.isdigit():
+                raise _err(404, 999, "This shop id does not exist")
+            if id_shop != "1":
+                raise _err(403, 132, "No permission for this key on this shop")
+        resource = segments[0] if segments else ""
+        valid_methods = {"GET", "POST", "PUT", "DELETE", "HEAD"} | ({"PATCH"} if st.version >= (8,) else set())
+        if not resource:
+            if method not in valid_methods:
+                raise _err(405, 23, f"Method {method} is not valid")
+            return self.index(spec, as_json, t0, method, request)
+        res = st.resources.get(resource)
+        if res is None:
+            raise did_you_mean(400, f'Resource of type "{resource}" does not exists', resource,
+                               sorted(st.resources), 27)
+        if not spec.allows_resource(resource):
+            raise _err(401, 26, f'Resource of type "{resource}" is not allowed with this authentication key')
+        if method not in valid_methods:
+            raise _err(405, 23, f"Method {method} is not valid")
+        if method in res.forbidden:
+            raise _err(405, 101, f"Method {method} is not allowed for the resource {resource}")
+        if method not in spec.methods_for(resource):
+            raise _err(405, 25, f"Method {method} is not allowed for the resource {resource} with this authentication key")
+        ctx = Ctx(st, str(request.base_url), st.lang_ids)
+        if method in ("GET", "HEAD"):
+            return self.get(request, res, segments, ctx, as_json, t0, method)
+        if method == "DELETE":
+            return self.delete(request, res, segments, t0)
+        body = await request.body()
+        if method == "POST":
+            return self.post(request, res, body, ctx, as_json, t0, fault)
+        return self.put(request, res, body, ctx, as_json, t0, patch=(method == "PATCH"))
+
+    def index(self, spec: KeySpec, as_json: bool, t0: float, method: str, request: Request) -> Response:
+        st = self.state
+        names = [(n, r.description, spec.methods_for(n)) for n, r in sorted(st.resources.items())
+                 if spec.allows_resource(n)]
+        if as_json:
+            if st.version >= (8,):
+                return Response(b"", 500, headers=self.headers(t0, JSON_CT))
+            return self.ok(render.dumps([n for n, _d, _m in names]), 200, True, t0, method, request)
+        ctx = Ctx(st, str(request.base_url), st.lang_ids)
+        return self.ok(render.xml_index(ctx, names), 200, False, t0, method, request)
+
+    # ------------------------------------------------------------- GET
+    def list_error(self, e: ApiError) -> ApiError:
+        if self.state.version >= (8,):
+            e.php_warning = True
+        return e
+
+    def parse_display(self, res: Resource, raw: str | None, date_on: bool) -> render.Display:
+        if raw is None:
+            return None
+        if raw == "full":
+            return "full"
+        fields = [f.name for f in res.fields_for(self.state.version)]
+        assocs = [a.name for a in res.assocs_for(self.state.version)]
+        if not (raw.startswith("[") and raw.endswith("]")):
+            raise _err(400, 36, "The 'display' syntax is wrong. You can set 'full' or "
+                       "'[field_1,field_2,field_3,...]'. These are available: " + ", ".join(fields))
+        inner = raw[1:-1]
+        out: list[tuple[str, list[str] | None]] = []
+        for m in re.finditer(r"([^,\[\]]+)(?:\[([^\]]*)\])?", inner):
+            name, sub = m.group(1).strip(), m.group(2)
+            if name in fields:
+                out.append((name, None))
+            elif name in assocs and sub is not None:
+                out.append((name, [s.strip() for s in sub.split(",") if s.strip()]))
+            else:
+                raise _err(400, 35, f'Unable to display this field "{name}". However, these are available: '
+                           + ", ".join(fields))
+        return out
+
+    def get(self, request: Request, res: Resource, segments: list[str], ctx: Ctx, as_json: bool,
+            t0: float, method: str) -> Response:
+        st = self.state
+        q = request.query_params
+        date_on = q.get("date") == "1"
+        self.apply_language(q.get("language"), ctx)
+        if len(segments) >= 2:
+            oid = php_int(segments[1])
+            obj = st.tables[res.name].get(oid)
+            if obj is None:
+                h = self.headers(t0, None)
+                return Response(b"", 404, headers=h)
+            if "display" in q:
+                display = self.parse_display(res, q.get("display"), date_on)
+                if as_json:
+                    body = render.json_single(ctx, res, obj, display or "full", plural=True)
+                else:
+                    body = render.xml_single(ctx, res, obj, display or "full")
+            elif as_json:
+                body = render.json_single(ctx, res, obj)
+            else:
+                body = render.xml_single(ctx, res, obj)
+            return self.ok(body, 200, as_json, t0, method, request)
+        schema = q.get("schema")
+        if schema is not None:
+            if schema not in ("blank", "synopsis"):
+                raise _err(400, 28, "Please select a schema of type 'synopsis' to get the whole schema "
+                           "informations (which fields are required, which kind of content...) or 'blank' "
+                           "to get an empty schema to fill before using POST request")
+            if as_json:
+                d = {f.name: "" for f in res.fields_for(st.version) if not (schema == "synopsis" and f.name == "id")}
+                if st.version >= (8,):
+                    d = {}
+                assocs = {a.name: [{f.name: "" for f in a.fields if f.active(st.version)}]
+                          for a in res.assocs_for(st.version)}
+                if assocs:
+                    d["associations"] = assocs
+                return self.ok(render.dumps({res.node: d}), 200, True, t0, method, request)
+            return self.ok(render.xml_schema(ctx, res, schema), 200, False, t0, method, request)
+        try:
+            display = self.parse_display(res, q.get("display"), date_on)
+            objs = self.select(res, q, date_on, ctx)
+        except ApiError as e:
+            raise self.list_error(e) from None
+        if as_json:
+            body = render.json_list(ctx, res, objs, display)
+        else:
+            body = render.xml_list(ctx, res, objs, display)
+        return self.ok(body, 200, as_json, t0, method, request)
+
+    def apply_language(self, raw: str | None, ctx: Ctx) -> None:
+        if raw is None:
+            return
+        avail = self.state.lang_ids
+        inner = raw[1:-1] if raw.startswith("[") and raw.endswith("]") else raw
+        if "|" in inner:
+            parts = inner.split("|")
+        elif "," in inner:
+            lo, hi = (php_int(p) for p in inner.split(",", 1))
+            parts = [str(i) for i in avail if lo <= i <= hi]
+        else:
+            parts = [inner]
+        langs = []
+        for p in parts:
+            if not p.strip().isdigit():
+                raise _err(400, 78, f'Language ID "{p}" must be numeric')
+            if int(p) not in avail:
+                raise _err(400, 79, f'Language ID "{p}" does not exist')
+            langs.append(int(p))
+        ctx.langs = langs or avail
+
+    def filterable(self, res: Resource, date_on: bool) -> list[str]:
+        return [f.name for f in res.fields_for(self.state.version)
+                if date_on or f.name not in ("date_add", "date_upd")]
+
+    def select(self, res: Resource, q: Any, date_on: bool, ctx: Ctx) -> list[Obj]:
+        st = self.state
+        fmap = {f.name: f for f in res.fields_for(st.version)}
+        preds: list[Pred] = []
+        for k, v in q.multi_items():
+            if not k.startswith("filter"):
+                continue
+            m = FILTER_KEY_RE.match(k)
+            if not m:
+                continue
+            name = m.group(1)
+            if m.group(2) is not None:
+                raise _err(400, 31, f'The resource "{res.name}" has no linked table')
+            f = fmap.get(name)
+            if f is None or (not date_on and name in ("date_add", "date_upd")):
+                raise did_you_mean(400, "This filter does not exist", name, self.filterable(res, date_on), 32)
+            if f.getter:
+                raise _err(400, 34, f'The field "{name}" is dynamic. It is not possible to filter GET query with this field.')
+            if v == "":
+                raise _err(400, 33, f'The filter "{name}" is malformed.')
+            preds.append(Pred(f, v, ctx.langs))
+        sorts: list[tuple[Field, bool]] = []
+        raw_sort = q.get("sort")
+        if raw_sort:
+            inner = raw_sort[1:-1] if raw_sort.startswith("[") and raw_sort.endswith("]") else raw_sort
+            for part in inner.split(","):
+                if "_" not in part:
+                    raise _err(400, 37, 'The "sort" value has to be formed as this example: "field_ASC" or '
+                               "'[field_1_DESC,field_2_ASC,field_3_ASC,...]' (\"field\" has to be an available field)")
+                name, direction = part.rsplit("_", 1)
+                direction = direction.upper()
+                if direction not in ("ASC", "DESC"):
+                    raise _err(400, 37, 'The "sort" value has to be formed as this example: "field_ASC" or '
+                               "'[field_1_DESC,field_2_ASC,field_3_ASC,...]' (\"field\" has to be an available field)")
+                f = fmap.get(name)
+                if f is None or f.getter or (not date_on and name in ("date_add", "date_upd")):
+                    i18n = [n for n, ff in fmap.items() if ff.kind == "i18n"]
+                    plain = [n for n in self.filterable(res, date_on) if fmap[n].kind != "i18n" and not fmap[n].getter]
+                    raise _err(400, 38, "Unable to filter by this field. However, these are available: "
+                               + ", ".join(plain) + ", for i18n fields: " + ", ".join(i18n))
+                sorts.append((f, direction == "DESC"))
+        limit = q.get("limit")
+        offset, count = 0, None
+        if limit is not None:
+            parts = limit.split(",")
+            if len(parts) > 2:
+                raise _err(400, 39, 'The "limit" value has to be formed as this example: "5,25" or "10"')
+            if len(parts) == 2:
+                offset, count = max(0, php_int(parts[0])), max(0, php_int(parts[1]))
+            else:
+                count = max(0, php_int(parts[0]))
+        table = st.table(res.name)
+        id_pred = next((p for p in preds if p.id_candidates is not None), None)
+        if id_pred is not None:
+            objs = [table[i] for i in id_pred.id_candidates if i in table]
+            rest = [p for p in preds if p is not id_pred]
+        else:
+            objs = list(table.values())
+            rest = preds
+        for p in rest:
+            objs = [o for o in objs if p(o)]
+        for f, desc in reversed(sorts):
+            objs.sort(key=_sort_key(f), reverse=desc)
+        if count is not None:
+            objs = objs[offset: offset + count]
+        return objs
+
+    # ------------------------------------------------------------- writes
+    def validate_value(self, res: Resource, f: Field, v: str) -> None:
+        if v == "":
+            return
+        ok = True
+        if f.kind == "int" or f.kind == "bool":
+            ok = INT_RE.match(v.strip()) is not None
+        elif f.kind.startswith("dec"):
+            ok = re.match(r"^-?\d*\.?\d+$|^-?\d+\.$", v.strip()) is not None
+        elif f.kind == "date":
+            ok = re.match(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$", v) is not None
+        elif f.name == "email":
+            ok = re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v) is not None
+        if not ok:
+            raise _err(400, 85, f'Validation error: "Property {class_name(res)}->{f.name} is not valid"')
+
+    def check_i18n(self, res: Resource, obj: Obj) -> None:
+        default_lang = self.state.lang_ids[0]
+        for f in res.fields_for(self.state.version):
+            if f.kind == "i18n" and f.required:
+                vals = obj.get(f.name) or {}
+                if not vals.get(default_lang):
+                    lang = self.state.tables["languages"].get(default_lang, {}).get("name", "English (English)")
+                    raise _err(400, 84, f'Validation error: "The field {f.name} is required at least in {lang}."')
+
+    def post(self, request: Request, res: Resource, body: bytes, ctx: Ctx, as_json: bool,
+             t0: float, fault: Fault | None) -> Response:
+        st = self.state
+        entities = parse_body(body, res, st)
+        created: list[Obj] = []
+        echo: list[Obj] = []
+        now = st.now()
+        for ent in entities:
+            vals = ent["values"]
+            if vals.get("id"):
+                raise _err(400, 91, "id is forbidden when adding a new resource")
+            for f in res.fields_for(st.version):
+                if f.name == "id":
+                    continue
+                if f.readonly and f.name in vals:
+                    raise _err(400, 93, f'parameter "{f.name}" not writable. Please remove this attribute of this XML')
+                if f.name not in vals and f.required and f.kind != "i18n":
+                    raise _err(400, 41, f'parameter "{f.name}" required')
+                if f.name in vals and f.kind != "i18n":
+                    self.validate_value(res, f, vals[f.name])
+            obj: Obj = {k: v for k, v in vals.items() if k != "id"}
+            self.check_i18n(res, obj)
+            if res.name == "order_histories":
+                oid = php_int(vals.get("id_order", ""))
+                sid = php_int(vals.get("id_order_state", ""))
+                if oid not in st.tables["orders"] or sid not in st.tables["order_states"]:
+                    raise _err(500, 46, "Unable to save resource")
+                sendemail = request.query_params.get("sendemail", "") not in ("", "0")
+                hist = st.change_order_state(oid, sid, id_employee=vals.get("id_employee") or "0",
+                                             sendemail=sendemail)
+                assert hist is not None
+                shown = dict(hist)
+                shown["id_employee"] = vals.get("id_employee", "")
+                echo.append(shown)
+                created.append(hist)
+                continue
+            if res.name == "customers":
+                email = vals.get("email", "").lower()
+                if any(c.get("email", "").lower() == email and c.get("is_guest", "0") != "1"
+                       for c in st.tables["customers"].values()) and vals.get("is_guest", "0") != "1":
+                    raise _err(500, 140, "The email is already used, please choose another one")
+                obj["secure_key"] = hashlib.md5(f"{email}{time.time()}".encode(), usedforsecurity=False).hexdigest()
+                obj["last_passwd_gen"] = now
+                if "passwd" in obj:
+                    obj["passwd"] = hashlib.md5(obj["passwd"].encode(), usedforsecurity=False).hexdigest()
+            obj["id"] = st.next_id(res.name)
+            fnames = {f.name for f in res.fields_for(st.version)}
+            if "date_add" in fnames:
+                obj["date_add"] = now
+            if "date_upd" in fnames:
+                obj["date_upd"] = now
+            if ent["associations"]:
+                obj["associations"] = self.assocs_from_body(res, ent["associations"])
+            st.add(res.name, obj)
+            created.append(obj)
+            echo.append(obj)
+        if fault is not None and fault.kind == "code46":
+            raise _err(500, 46, "Unable to save resource")
+        return self.write_response(res, echo, ctx, as_json, t0, 201, request, echo_assocs=False)
+
+    def assocs_from_body(self, res: Resource, assocs: dict[str, list[dict[str, str]]]) -> dict:
+        known = {a.name: a for a in res.assocs_for(self.state.version)}
+        out = {}
+        for name, items in assocs.items():
+            a = known.get(name)
+            if a is None:
+                raise _err(400, 86, f'The association "{name}" does not exists')
+            if a.api is None or name in ("stock_availables", "combinations"):
+                continue  # read-only associations are silently ignored
+            out[name] = items
+        return out
+
+    def write_response(self, res: Resource, objs: list[Obj], ctx: Ctx, as_json: bool, t0: float,
+                       status: int, request: Request, echo_assocs: bool = True) -> Response:
+        if as_json:
+            if len(objs) == 1:
+                d = render.json_object(ctx, res, objs[0], "full")
+                d["id"] = str(objs[0]["id"])
+                if not echo_assocs and "associations" not in objs[0]:
+                    d.pop("associations", None)
+                body = render.dumps({res.node: d})
+            else:
+                body = render.dumps({res.name: [render.json_object(ctx, res, o, "full") for o in objs]})
+        else:
+            body = render.xml_many(ctx, res, objs)
+        return self.ok(body, status, as_json, t0, "GET", request)
+
+    def put(self, request: Request, res: Resource, body: bytes, ctx: Ctx, as_json: bool, t0: float,
+            *, patch: bool) -> Response:
+        st = self.state
+        entities = parse_body(body, res, st)
+        seen: set[int] = set()
+        plans: list[tuple[Obj, Obj]] = []
+        for ent in entities:
+            vals = ent["values"]
+            if not vals.get("id"):
+                raise _err(400, 90, "id is required when modifying a resource")
+            oid = php_int(vals["id"])
+            if oid in seen:
+                raise _err(400, 89, "id is duplicate in request")
+            seen.add(oid)
+            current = st.tables[res.name].get(oid)
+            if current is None:
+                raise _err(404, 92, "Invalid ID")
+            new = dict(current)
+            for f in res.fields_for(st.version):
+                if f.name == "id":
+                    continue
+                present = f.name in vals
+                if f.readonly and present:
+                    raise _err(400, 93, f'parameter "{f.name}" not writable. Please remove this attribute of this XML')
+                if f.getter and not present:
+                    continue
+                if not present:
+                    if patch:
+                        continue
+                    if f.required and f.kind != "i18n":
+                        raise _err(400, 41, f'parameter "{f.name}" required')
+                    if f.kind == "i18n":
+                        new[f.name] = {lid: "" for lid in st.lang_ids}
+                    else:
+                        new[f.name] = KIND_DEFAULTS[f.kind] if f.kind != "date" else KIND_DEFAULTS["date"]
+                    continue
+                v = vals[f.name]
+                if f.kind == "i18n":
+                    merged = dict(current.get(f.name) or {})
+                    merged.update(v)
+                    new[f.name] = merged
+                else:
+                    self.validate_value(res, f, v)
+                    new[f.name] = v
+            self.check_i18n(res, new)
+            if ent["associations"]:
+                assocs = dict(current.get("associations") or {})
+                assocs.update(self.assocs_from_body(res, ent["associations"]))
+                new["associations"] = assocs
+            plans.append((current, new))
+        now = st.now()
+        out = []
+        for current, new in plans:
+            if res.name == "stock_availables" and new.get("depends_on_stock") == "1":
+                raise _err(500, 133, "You cannot update the available stock when it depends on stock.")
+            if res.name == "customers":
+                email = str(new.get("email", "")).lower()
+                if any(c["id"] != new["id"] and c.get("email", "").lower() == email and c.get("is_guest", "0") != "1"
+                       for c in st.tables["customers"].values()) and new.get("is_guest", "0") != "1":
+                    raise _err(500, 141, "The email is already used, please choose another one")
+            new_state = new.get("current_state") if res.name == "orders" else None
+            old_state = current.get("current_state")
+            fields = {f.name for f in res.fields_for(st.version)}
+            if "date_upd" in fields:
+                new["date_upd"] = now
+            if "date_add" in fields and new.get("date_add") in (None, "", KIND_DEFAULTS["date"]):
+                new["date_add"] = now
+            if res.name == "orders":
+                new["current_state"] = old_state if old_state is not None else "0"
+            current.clear()
+            current.update(new)
+            if res.name == "orders" and new_state not in (None, "", "0"):
+                if new_state != old_state or st.version < (1, 7):
+                    if php_int(new_state) in st.tables["order_states"]:
+                        st.change_order_state(current["id"], php_int(new_state), sendemail=True)
+            out.append(current)
+        return self.write_response(res, out, ctx, as_json, t0, 200, request)
+
+    def delete(self, request: Request, res: Resource, segments: list[str], t0: float) -> Response:
+        st = self.state
+        if len(segments) >= 2:
+            ids = [php_int(segments[1])]
+        else:
+            raw = request.query_params.get("id", "")
+            inner = raw[1:-1] if raw.startswith("[") and raw.endswith("]") else raw
+            ids = [php_int(p) for p in re.split(r"[,|]", inner) if p.strip()]
+            if not ids:
+                raise _err(400, 90, "id is required when modifying a resource")
+        missing = [str(i) for i in ids if i not in st.tables[res.name]]
+        if missing:
+            raise _err(404, 87, "Id(s) not exists: " + ", ".join(missing))
+        for i in ids:
+            if res.name == "addresses" and any(
+                    o.get("id_address_delivery") == str(i) or o.get("id_address_invoice") == str(i)
+                    for o in st.tables["orders"].values()):
+                st.tables["addresses"][i]["deleted"] = "1"
+            elif res.name == "customers":
+                st.tables["customers"][i]["deleted"] = "1"
+            else:
+                st.remove(res.name, i)
+        return Response(b"", 200, headers=self.headers(t0, None))
+
+
+class _NoCredentials(Exception):
+    pass
+
+
+async def _hold(seconds: float, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+# ---------------------------------------------------------------------- side channel
+class SideChannel:
+    """JSON endpoints under ``/_emulator/`` (not counted, no auth, no faults).
+
+    * ``GET health`` → ``{"ok", "version", "key", "stats"}``
+    * ``GET requests`` → ``{"total", "writes", "by_method", "by_resource", "detail": {method: {resource: n}}}``;
+      ``POST requests/reset`` → the counts before the reset
+    * ``POST reset`` → clear counts, faults and the e-mail log
+    * ``GET|POST config`` ``{"enabled", "connection_close", "json_ints", "shop_name",
+      "clock": "YYYY-MM-DD HH:MM:SS"|null, "fault_seed"}``
+    * ``GET|POST keys`` ``{"key"?, "active"?, "permissions": {"orders": ["GET", "HEAD"], "*": [...]}}`` → ``{"key"}``
+    * ``GET emails`` → state-change mails "sent" (``sendemail=1`` on a state with ``send_email=1``, PUT of orders)
+    * ``GET|POST|DELETE faults``, ``DELETE faults/{id}`` — body = :class:`emulator.faults.Fault` fields
+    * ``POST orders`` ``{"generate": n, "seed"?}`` or ``{"orders": [order objects, with associations.order_rows]}``
+      → ``{"ids"}``
+    * ``PATCH orders/{id}`` / ``PATCH customers/{id}`` ``{field: value, ..., "touch"?: true}`` (bumps date_upd)
+    * ``POST orders/{id}/state`` ``{"state": 6, "history"?: true, "sendemail"?: false, "id_employee"?: 1}``
+    * ``GET products/{id}`` → ``{"id", "active", "price", "quantity", "stock": {id_product_attribute: qty}, "date_upd"}``
+    * ``GET objects/{resource}`` → ``{"count", "ids"}``; ``GET|PATCH|DELETE objects/{resource}/{id}``
+      (object with every field, i18n as ``{"1": ...}``; PATCH does not touch date_upd)
+    """
+
+    def __init__(self, state: ShopState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        p = "/_emulator"
+        return [
+            Route(p + "/health", self.health, methods=["GET"]),
+            Route(p + "/requests", self.requests, methods=["GET"]),
+            Route(p + "/requests/reset", self.requests_reset, methods=["POST"]),
+            Route(p + "/reset", self.reset, methods=["POST"]),
+            Route(p + "/config", self.config, methods=["GET", "POST"]),
+            Route(p + "/keys", self.keys, methods=["GET", "POST"]),
+            Route(p + "/emails", self.emails, methods=["GET"]),
+            Route(p + "/faults", self.faults, methods=["GET", "POST", "DELETE"]),
+            Route(p + "/faults/{fid:int}", self.fault_delete, methods=["DELETE"]),
+            Route(p + "/orders", self.orders_add, methods=["POST"]),
+            Route(p + "/orders/{oid:int}", self.order_change, methods=["PATCH", "POST"]),
+            Route(p + "/orders/{oid:int}/state", self.order_state, methods=["POST"]),
+            Route(p + "/customers/{cid:int}", self.customer_change, methods=["PATCH", "POST"]),
+            Route(p + "/products/{pid:int}", self.product, methods=["GET"]),
+            Route(p + "/objects/{resource}", self.objects, methods=["GET"]),
+            Route(p + "/objects/{resource}/{oid:int}", self.object_one, methods=["GET", "PATCH", "DELETE"]),
+        ]
+
+    async def _json(self, request: Request) -> dict:
+        body = await request.body()
+        if not body:
+            return {}
+        import json
+
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        return data
+
+    async def health(self, request: Request) -> Response:
+        st = self.state
+        return JSONResponse({"ok": True, "version": st.version_str, "key": st.key, "stats": st.stats()})
+
+    async def requests(self, request: Request) -> Response:
+        return JSONResponse(self.state.request_counts())
+
+    async def requests_reset(self, request: Request) -> Response:
+        before = self.state.request_counts()
+        self.state.requests.clear()
+        return JSONResponse(before)
+
+    async def reset(self, request: Request) -> Response:
+        st = self.state
+        st.requests.clear()
+        st.faults.clear()
+        st.emails.clear()
+        return JSONResponse({"ok": True})
+
+    async def config(self, request: Request) -> Response:
+        st = self.state
+        if request.method == "POST":
+            data = await self._json(request)
+            for k in ("enabled", "connection_close", "json_ints", "shop_name"):
+                if k in data:
+                    setattr(st, k, data[k])
+            if "clock" in data:
+                if data["clock"] is None:
+                    st.clock = datetime.now
+                else:
+                    fixed = datetime.strptime(data["clock"], "%Y-%m-%d %H:%M:%S")
+                    st.clock = lambda: fixed
+            if "fault_seed" in data:
+                st.faults.reseed(int(data["fault_seed"]))
+        return JSONResponse({"version": st.version_str, "enabled": st.enabled, "connection_close": st.connection_close,
+                             "json_ints": st.json_ints, "shop_name": st.shop_name, "now": st.now()})
+
+    async def keys(self, request: Request) -> Response:
+        from .data import make_key
+
+        st = self.state
+        if request.method == "POST":
+            data = await self._json(request)
+            key = data.get("key") or make_key()
+            perms = data.get("permissions") or {"*": sorted(ALL_METHODS)}
+            st.keys[key] = KeySpec(key, bool(data.get("active", True)),
+                                   {r: frozenset(m.upper() for m in ms) for r, ms in perms.items()})
+            return JSONResponse({"key": key}, status_code=201)
+        return JSONResponse({k: {"active": s.active, "permissions": {r: sorted(m) for r, m in s.permissions.items()}}
+                             for k, s in st.keys.items()})
+
+    async def emails(self, request: Request) -> Response:
+        return JSONResponse(self.state.emails)
+
+    async def faults(self, request: Request) -> Response:
+        st = self.state
+        if request.method == "POST":
+            data = await self._json(request)
+            try:
+                f = st.faults.add(Fault(**data))
+            except (TypeError, ValueError) as e:
+                return JSONResponse({"error": str(e)}, status_code=400)
+            return JSONResponse(f.to_dict(), status_code=201)
+        if request.method == "DELETE":
+            st.faults.clear()
+            return JSONResponse({"ok": True})
+        return JSONResponse([f.to_dict() for f in st.faults.faults])
+
+    async def fault_delete(self, request: Request) -> Response:
+        ok = self.state.faults.remove(request.path_params["fid"])
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 404)
+
+    async def orders_add(self, request: Request) -> Response:
+        st = self.state
+        data = await self._json(request)
+        if "generate" in data:
+            ids = add_generated_orders(st, int(data["generate"]), data.get("seed"))
+            return JSONResponse({"ids": ids}, status_code=201)
+        ids = []
+        for raw in data.get("orders", []):
+            raw = dict(raw)
+            raw.setdefault("id", st.next_id("orders"))
+            obj = normalize(st, "orders", raw)
+            rows = (obj.get("associations") or {}).pop("order_rows", None) or []
+            next_detail = st.next_id("order_details")
+            for row in rows:
+                det = {k: v for k, v in row.items() if v not in (None, "")}
+                det["id"] = int(row.get("id") or next_detail)
+                next_detail = max(next_detail, det["id"]) + 1
+                det["id_order"] = str(obj["id"])
+                st.add("order_details", {k: (str(v) if isinstance(v, (int, float)) and k != "id" else v)
+                                         for k, v in det.items()})
+            if obj.get("associations") == {}:
+                del obj["associations"]
+            obj.setdefault("date_add", st.now())
+            obj.setdefault("date_upd", obj["date_add"])
+            st.add("orders", obj)
+            ids.append(obj["id"])
+        return JSONResponse({"ids": ids}, status_code=201)
+
+    def _patch(self, resource: str, oid: int, data: dict, touch: bool) -> Response:
+        st = self.state
+        obj = st.tables[resource].get(oid)
+        if obj is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        touch = bool(data.pop("touch", touch))
+        norm = normalize(st, resource, {"id": oid, **data})
+        for k in data:
+            if k == "associations":
+                obj["associations"] = norm.get("associations", {})
+            else:
+                obj[k] = norm.get(k, st.value(resource, {}, k))
+        if touch and "date_upd" not in data and any(f.name == "date_upd" for f in st.resources[resource].fields):
+            obj["date_upd"] = st.now()
+        return JSONResponse(render.plain_object(st, resource, obj))
+
+    async def order_change(self, request: Request) -> Response:
+        return self._patch("orders", request.path_params["oid"], await self._json(request), True)
+
+    async def customer_change(self, request: Request) -> Response:
+        return self._patch("customers", request.path_params["cid"], await self._json(request), True)
+
+    async def order_state(self, request: Request) -> Response:
+        st = self.state
+        oid = request.path_params["oid"]
+        data = await self._json(request)
+        if oid not in st.tables["orders"]:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        hist = st.change_order_state(oid, int(data["state"]), id_employee=str(data.get("id_employee", "1")),
+                                     sendemail=bool(data.get("sendemail", False)),
+                                     add_history=bool(data.get("history", True)))
+        return JSONResponse({"order": render.plain_object(st, "orders", st.tables["orders"][oid]),
+                             "history": hist})
+
+    async def product(self, request: Request) -> Response:
+        st = self.state
+        pid = request.path_params["pid"]
+        prod = st.tables["products"].get(pid)
+        if prod is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        stock = {}
+        for row in st.tables["stock_availables"].values():
+            if row.get("id_product") == str(pid):
+                stock[row.get("id_product_attribute", "0")] = int(row.get("quantity", "0"))
+        return JSONResponse({"id": pid, "active": st.value("products", prod, "active") == "1",
+                             "price": st.value("products", prod, "price"),
+                             "quantity": stock.get("0", 0), "stock": stock,
+                             "date_upd": st.value("products", prod, "date_upd")})
+
+    async def objects(self, request: Request) -> Response:
+        st = self.state
+        resource = request.path_params["resource"]
+        if resource not in st.tables:
+            return JSONResponse({"error": "unknown resource"}, status_code=404)
+        return JSONResponse({"count": len(st.tables[resource]), "ids": list(st.table(resource))})
+
+    async def object_one(self, request: Request) -> Response:
+        st = self.state
+        resource = request.path_params["resource"]
+        oid = request.path_params["oid"]
+        if resource not in st.tables:
+            return JSONResponse({"error": "unknown resource"}, status_code=404)
+        if request.method == "PATCH":
+            return self._patch(resource, oid, await self._json(request), False)
+        obj = st.tables[resource].get(oid)
+        if obj is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        if request.method == "DELETE":
+            st.remove(resource, oid)
+            return JSONResponse({"ok": True})
+        return JSONResponse(render.plain_object(st, resource, obj))
+
+
+def create_app(state: ShopState) -> Starlette:
+    """The emulator as an ASGI app: ``/api/…``, ``/webservice/dispatcher.php?url=…``, ``/_emulator/…``."""
+    api = Api(state)
+    side = SideChannel(state)
+
+    async def api_endpoint(request: Request) -> Response:
+        return await api.handle(request)
+
+    routes = [
+        *side.routes(),
+        Route("/api", api_endpoint, methods=ANY_METHOD),
+        Route("/api/{path:path}", api_endpoint, methods=ANY_METHOD),
+        Route("/webservice/dispatcher.php", api_endpoint, methods=ANY_METHOD),
+    ]
+    app = Starlette(routes=routes)
+    app.state.shop = state
+    app.state.api = api
+    return app

@@ -1,0 +1,41 @@
+"""``sincro emulator`` subcommand: run the PrestaShop Webservice emulator."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .server import build_state, serve_async
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "emulator",
+        help="run a PrestaShop Webservice emulator on 127.0.0.1",
+        description="Serve an emulated PrestaShop shop (/api/) for demos and tests.",
+    )
+    p.add_argument("--port", type=int, default=0, help="TCP port (0 = a free port)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", metavar="DIR", help="load the shop from DIR (e.g. sample_data/)")
+    src.add_argument("--generate", type=int, metavar="N", help="generate N orders")
+    p.add_argument("--seed", type=int, default=1, help="seed for --generate (default 1)")
+    p.add_argument("--version", dest="ps_version", choices=["1.6", "1.7", "8", "9"], default="1.6",
+                   help="PrestaShop version to emulate (default 1.6 = 1.6.1.24)")
+    p.add_argument("--key", help="webservice key (32 chars A-Z0-9; default: generated)")
+    p.set_defaults(handler=handler)
+    return p
+
+
+async def handler(args: argparse.Namespace, ctx: Any = None) -> int:
+    key = getattr(args, "key", None)
+    if key is not None and (len(key) != 32 or not key.isalnum() or key.upper() != key):
+        print("error: --key must be 32 characters A-Z0-9")
+        return 2
+    data = getattr(args, "data", None)
+    n = getattr(args, "generate", None)
+    if data is None and n is None:
+        data = None
+        n = 100
+    state = build_state(data, n, getattr(args, "seed", 1), getattr(args, "ps_version", "1.6"), key)
+    await serve_async(state, getattr(args, "port", 0))
+    return 0

@@ -1,0 +1,864 @@
+"""In-memory shop model of the PrestaShop emulator: tables, loading, seeded generation.
+
+Objects are stored *sparse*: a dict holding ``id`` and only the values that differ from the
+field default of :mod:`emulator.schema` (memory: 10k generated orders stay a few tens of MB).
+Scalar values are strings, as PrestaShop holds them (``"12.500000"``, ``"0"``); multilanguage
+values are ``{lang_id: str}``; stored associations live under the ``"associations"`` key
+(``{"categories": [{"id": "2"}], ...}``). ``orders.associations.order_rows`` is derived from the
+``order_details`` table, products' ``combinations``/``stock_availables`` from those tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+import string
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .schema import Resource, Version, build_resources, parse_version
+
+KEY_ALPHABET = string.ascii_uppercase + string.digits
+ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+
+Obj = dict[str, Any]
+
+
+def make_key(rng: random.Random | None = None) -> str:
+    """A 32-char webservice key of A-Z0-9 (seeded when ``rng`` is given)."""
+    if rng is None:
+        return "".join(secrets.choice(KEY_ALPHABET) for _ in range(32))
+    return "".join(rng.choice(KEY_ALPHABET) for _ in range(32))
+
+
+@dataclass
+class KeySpec:
+    key: str
+    active: bool = True
+    # resource -> allowed methods; "*" matches every resource
+    permissions: dict[str, frozenset[str]] = field(default_factory=lambda: {"*": ALL_METHODS})
+
+    def methods_for(self, resource: str) -> frozenset[str]:
+        if resource in self.permissions:
+            return self.permissions[resource]
+        return self.permissions.get("*", frozenset())
+
+    def allows_resource(self, resource: str) -> bool:
+        return bool(self.methods_for(resource))
+
+
+ORDER_STATES_16 = [
+    # id, name_en, name_it, template, module, flags: invoice logable delivery shipped paid send_email color
+    (1, "Awaiting check payment", "In attesa di pagamento con assegno", "cheque", "cheque", "0000010", "#4169E1"),
+    (2, "Payment accepted", "Pagamento accettato", "payment", "", "1100111", "#32CD32"),
+    (3, "Processing in progress", "Preparazione in corso", "preparation", "", "1110011", "#FF8C00"),
+    (4, "Shipped", "Spedito", "shipped", "", "1111011", "#8A2BE2"),
+    (5, "Delivered", "Consegnato", "", "", "1111010", "#108510"),
+    (6, "Canceled", "Annullato", "order_canceled", "", "0000001", "#DC143C"),
+    (7, "Refunded", "Rimborsato", "refund", "", "1000001", "#ec2e15"),
+    (8, "Payment error", "Errore di pagamento", "payment_error", "", "0000001", "#8f0621"),
+    (9, "On backorder (paid)", "In attesa di rifornimento (pagato)", "outofstock", "", "1000011", "#FF69B4"),
+    (10, "Awaiting bank wire payment", "In attesa di pagamento con bonifico bancario", "bankwire", "bankwire", "0000001", "#4169E1"),
+    (11, "Awaiting PayPal payment", "In attesa di pagamento PayPal", "", "", "0000000", "#4169E1"),
+    (12, "Remote payment accepted", "Pagamento remoto accettato", "payment", "", "1100011", "#32CD32"),
+    (13, "On backorder (not paid)", "In attesa di rifornimento (non pagato)", "outofstock", "", "0000001", "#FF69B4"),
+    (14, "Awaiting Cash On Delivery validation", "In attesa di verifica contrassegno", "cashondelivery", "cashondelivery", "0000000", "#4169E1"),
+]
+
+ORDER_STATES_17 = [
+    (1, "Awaiting check payment", "In attesa di pagamento con assegno", "cheque", "ps_checkpayment", "0000001", "#34209E"),
+    (2, "Payment accepted", "Pagamento accettato", "payment", "", "1100011", "#3498D8"),
+    (3, "Processing in progress", "Preparazione in corso", "preparation", "", "1110011", "#3498D8"),
+    (4, "Shipped", "Spedito", "shipped", "", "1111011", "#01b887"),
+    (5, "Delivered", "Consegnato", "", "", "1111010", "#01b887"),
+    (6, "Canceled", "Annullato", "order_canceled", "", "0000001", "#2C3E50"),
+    (7, "Refunded", "Rimborsato", "refund", "", "1000001", "#ec2e15"),
+    (8, "Payment error", "Errore di pagamento", "payment_error", "", "0000001", "#8f0621"),
+    (9, "On backorder (paid)", "In attesa di rifornimento (pagato)", "outofstock", "", "1000011", "#3498D8"),
+    (10, "Awaiting bank wire payment", "In attesa di pagamento con bonifico bancario", "bankwire", "ps_wirepayment", "0000001", "#34209E"),
+    (11, "Remote payment accepted", "Pagamento remoto accettato", "payment", "", "1100011", "#3498D8"),
+    (12, "On backorder (not paid)", "In attesa di rifornimento (non pagato)", "outofstock", "", "0000001", "#34209E"),
+    (13, "Awaiting Cash On Delivery validation", "In attesa di verifica contrassegno", "cashondelivery", "ps_cashondelivery", "0000000", "#34209E"),
+]
+
+
+def stock_order_states(version: Version, lang_ids: Iterable[int] = (1,)) -> list[Obj]:
+    rows = ORDER_STATES_16 if version < (1, 7) else ORDER_STATES_17
+    lang_ids = list(lang_ids)
+    out = []
+    for sid, en, it, tpl, module, flags, color in rows:
+        invoice, logable, delivery, shipped, paid, _unused, send_email = flags
+        names = {lid: (it if i == 1 else en) for i, lid in enumerate(lang_ids)}
+        out.append(
+            {
+                "id": sid,
+                "unremovable": "1",
+                "delivery": delivery,
+                "send_email": send_email,
+                "module_name": module,
+                "invoice": invoice,
+                "color": color,
+                "logable": logable,
+                "shipped": shipped,
+                "paid": paid,
+                "pdf_invoice": "1" if sid == 2 else "0",
+                "name": names,
+                "template": {lid: tpl for lid in lang_ids},
+            }
+        )
+    return out
+
+
+def fmt_dec(value: float, places: int = 6) -> str:
+    return f"{value:.{places}f}"
+
+
+def fmt_dt(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class ShopState:
+    """The whole shop: tables, keys, counters, faults and the side-effects log."""
+
+    def __init__(self, version: str = "1.6", *, key: str | None = None, seed: int | None = None,
+                 shop_name: str = "PrestaShop") -> None:
+        from .faults import FaultSet  # local import: faults imports nothing from here
+
+        self.version_str, self.version = parse_version(version)
+        self.resources: dict[str, Resource] = build_resources(self.version)
+        self.tables: dict[str, dict[int, Obj]] = {name: {} for name in self.resources}
+        self.shop_name = shop_name
+        self.enabled = True
+        rng = random.Random(seed) if seed is not None else None
+        self.keys: dict[str, KeySpec] = {}
+        self.key = key or make_key(rng)
+        self.keys[self.key] = KeySpec(self.key)
+        self.clock: Callable[[], datetime] = datetime.now
+        self.connection_close = False
+        self.json_ints = False  # emit integer columns as JSON numbers (some 8.x servers)
+        self.faults = FaultSet(seed if seed is not None else 0)
+        self.requests: dict[tuple[str, str], int] = {}
+        self.emails: list[dict[str, Any]] = []
+        self._details_by_order: dict[int, list[int]] = {}
+        self._combos_by_product: dict[int, list[int]] = {}
+        self._stock_by_product: dict[int, list[int]] = {}
+        self._unsorted: set[str] = set()
+
+    # ------------------------------------------------------------------ basics
+    def now(self) -> str:
+        return fmt_dt(self.clock())
+
+    @property
+    def lang_ids(self) -> list[int]:
+        langs = self.tables.get("languages") or {}
+        ids = [i for i, o in langs.items() if o.get("active", "1") == "1"]
+        return ids or [1]
+
+    def table(self, resource: str) -> dict[int, Obj]:
+        t = self.tables[resource]
+        if resource in self._unsorted:
+            items = sorted(t.items())
+            t.clear()
+            t.update(items)
+            self._unsorted.discard(resource)
+        return t
+
+    def get(self, resource: str, oid: int) -> Obj | None:
+        return self.tables.get(resource, {}).get(oid)
+
+    def next_id(self, resource: str) -> int:
+        t = self.tables[resource]
+        if not t:
+            return 1
+        if resource in self._unsorted:
+            return max(t) + 1
+        return next(reversed(t)) + 1
+
+    def value(self, resource: str, obj: Obj, name: str) -> Any:
+        """Field value with the schema default applied."""
+        if name in obj:
+            return obj[name]
+        for f in self.resources[resource].fields:
+            if f.name == name:
+                return f.default_value
+        return None
+
+    def add(self, resource: str, obj: Obj) -> Obj:
+        """Insert (or replace) an object; keeps id order and the derived-association indexes."""
+        t = self.tables[resource]
+        oid = int(obj["id"])
+        obj["id"] = oid
+        if t and oid not in t and oid < next(reversed(t)):
+            self._unsorted.add(resource)
+        old = t.get(oid)
+        t[oid] = obj
+        if old is None:
+            if resource == "order_details":
+                self._details_by_order.setdefault(int(obj["id_order"]), []).append(oid)
+            elif resource == "combinations":
+                self._combos_by_product.setdefault(int(obj["id_product"]), []).append(oid)
+            elif resource == "stock_availables":
+                self._stock_by_product.setdefault(int(obj["id_product"]), []).append(oid)
+        return obj
+
+    def remove(self, resource: str, oid: int) -> bool:
+        obj = self.tables[resource].pop(oid, None)
+        if obj is None:
+            return False
+        idx = {
+            "order_details": (self._details_by_order, "id_order"),
+            "combinations": (self._combos_by_product, "id_product"),
+            "stock_availables": (self._stock_by_product, "id_product"),
+        }.get(resource)
+        if idx is not None:
+            lst = idx[0].get(int(obj[idx[1]]), [])
+            if oid in lst:
+                lst.remove(oid)
+        return True
+
+    # ------------------------------------------------------------------ associations
+    def assoc_items(self, resource: str, obj: Obj, assoc: str) -> list[Obj]:
+        if resource == "orders" and assoc == "order_rows":
+            details = self.tables["order_details"]
+            return [details[i] for i in sorted(self._details_by_order.get(obj["id"], ())) if i in details]
+        if resource == "products" and assoc == "combinations":
+            stored = [int(i["id"]) for i in (obj.get("associations") or {}).get("combinations", ())]
+            extra = sorted(set(self._combos_by_product.get(obj["id"], ())) - set(stored))
+            return [{"id": str(i)} for i in stored + extra]
+        if resource == "products" and assoc == "stock_availables":
+            st = self.tables["stock_availables"]
+            items = {int(i["id"]): dict(i) for i in (obj.get("associations") or {}).get("stock_availables", ())}
+            for i in self._stock_by_product.get(obj["id"], ()):
+                if i in st:
+                    items[i] = {"id": str(i), "id_product_attribute": st[i].get("id_product_attribute", "0")}
+            return sorted(items.values(), key=lambda s: int(s.get("id_product_attribute") or 0))
+        if resource == "customers" and assoc == "groups":
+            stored = (obj.get("associations") or {}).get("groups")
+            if stored is not None:
+                return stored
+            return [{"id": obj.get("id_default_group", "3")}]
+        return (obj.get("associations") or {}).get(assoc, [])
+
+    def stock_row(self, id_product: int, id_product_attribute: int = 0) -> Obj | None:
+        st = self.tables["stock_availables"]
+        for i in self._stock_by_product.get(id_product, ()):
+            row = st.get(i)
+            if row is not None and int(row.get("id_product_attribute", "0")) == id_product_attribute:
+                return row
+        return None
+
+    # ------------------------------------------------------------------ domain operations
+    def state_flags(self, state_id: int) -> Obj:
+        return self.tables["order_states"].get(state_id) or {}
+
+    def change_order_state(self, order_id: int, state_id: int, *, id_employee: str = "0",
+                           sendemail: bool = False, add_history: bool = True) -> Obj | None:
+        """What ``OrderHistory::changeIdOrderState()`` + ``add()`` do. Returns the history row."""
+        order = self.tables["orders"][order_id]
+        st = self.state_flags(state_id)
+        now = self.now()
+        order["current_state"] = str(state_id)
+        order["valid"] = st.get("logable", "0")
+        if st.get("invoice") == "1" and order.get("invoice_number", "0") in ("0", ""):
+            numbers = [int(o.get("invoice_number", "0")) for o in self.tables["orders"].values()]
+            order["invoice_number"] = str(max(numbers, default=0) + 1)
+            order["invoice_date"] = now
+        if st.get("delivery") == "1" and order.get("delivery_number", "0") in ("0", ""):
+            numbers = [int(o.get("delivery_number", "0")) for o in self.tables["orders"].values()]
+            order["delivery_number"] = str(max(numbers, default=0) + 1)
+            order["delivery_date"] = now
+        if st.get("paid") == "1" and order.get("total_paid_real", "0.000000") in ("0", "0.000000", ""):
+            order["total_paid_real"] = order.get("total_paid", "0.000000")
+        order["date_upd"] = now
+        hist = None
+        if add_history:
+            hist = {"id": self.next_id("order_histories"), "id_employee": id_employee,
+                    "id_order_state": str(state_id), "id_order": str(order_id), "date_add": now}
+            self.add("order_histories", hist)
+        if sendemail and st.get("send_email") == "1":
+            self.emails.append({"id_order": order_id, "id_order_state": state_id,
+                                "template": (st.get("template") or {}).get(self.lang_ids[0], ""),
+                                "date": now})
+        return hist
+
+    def count_request(self, method: str, resource: str) -> None:
+        k = (method, resource)
+        self.requests[k] = self.requests.get(k, 0) + 1
+
+    def request_counts(self) -> dict[str, Any]:
+        by_method: dict[str, int] = {}
+        by_resource: dict[str, int] = {}
+        detail: dict[str, dict[str, int]] = {}
+        for (m, r), n in self.requests.items():
+            by_method[m] = by_method.get(m, 0) + n
+            by_resource[r] = by_resource.get(r, 0) + n
+            detail.setdefault(m, {})[r] = n
+        writes = sum(n for (m, _r), n in self.requests.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
+        return {"total": sum(self.requests.values()), "writes": writes, "by_method": by_method,
+                "by_resource": by_resource, "detail": detail}
+
+    # ------------------------------------------------------------------ bulk
+    def stats(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.tables.items() if v}
+
+    def ensure_base(self) -> None:
+        """Base reference data every shop has (languages, order states, currency, carrier...)."""
+        if not self.tables["languages"]:
+            self.add("languages", {"id": 1, "name": "English (English)", "iso_code": "en",
+                                   "locale": "en-US", "language_code": "en-us",
+                                   "date_format_lite": "m/d/Y", "date_format_full": "m/d/Y H:i:s"})
+        if not self.tables["order_states"]:
+            for s in stock_order_states(self.version, self.lang_ids):
+                self.add("order_states", s)
+        if not self.tables["currencies"]:
+            self.add("currencies", {"id": 1, "name": "Euro", "iso_code": "EUR", "iso_code_num": "978",
+                                    "numeric_iso_code": "978", "sign": "€", "blank": "1",
+                                    "format": "2", "names": {i: "Euro" for i in self.lang_ids},
+                                    "symbol": {i: "€" for i in self.lang_ids},
+                                    "pattern": {i: "" for i in self.lang_ids}})
+        if not self.tables["countries"]:
+            for cid, iso, zone, name_en, name_it, prefix, fmt in (
+                (10, "IT", 1, "Italy", "Italia", "39", "NNNNN"),
+                (8, "FR", 1, "France", "Francia", "33", "NNNNN"),
+                (1, "DE", 1, "Germany", "Germania", "49", "NNNNN"),
+                (6, "ES", 1, "Spain", "Spagna", "34", "NNNNN"),
+                (19, "CH", 7, "Switzerland", "Svizzera", "41", "NNNN"),
+                (21, "US", 2, "United States", "Stati Uniti", "1", "NNNNN"),
+            ):
+                names = {lid: (name_it if i == 1 else name_en) for i, lid in enumerate(self.lang_ids)}
+                self.add("countries", {"id": cid, "id_zone": str(zone), "call_prefix": prefix,
+                                       "iso_code": iso, "contains_states": "1" if iso in ("IT", "US") else "0",
+                                       "zip_code_format": fmt, "name": names})
+        if not self.tables["carriers"]:
+            for cid, name, delay_en, delay_it, free in (
+                (1, "Ritiro in negozio", "Pick up in-store", "Ritiro in negozio", "1"),
+                (2, "Corriere Espresso", "Delivery next day!", "Consegna il giorno dopo!", "0"),
+                (3, "Poste Italiane", "3-5 days", "3-5 giorni", "0"),
+            ):
+                delay = {lid: (delay_it if i == 1 else delay_en) for i, lid in enumerate(self.lang_ids)}
+                self.add("carriers", {"id": cid, "id_tax_rules_group": "1", "id_reference": str(cid),
+                                      "name": name, "is_free": free, "shipping_handling": "0" if free == "1" else "1",
+                                      "position": str(cid - 1), "delay": delay})
+
+
+# ---------------------------------------------------------------------- loading
+def _norm_value(v: Any) -> Any:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    return str(v)
+
+
+def _norm_i18n(v: Any, lang_ids: list[int]) -> dict[int, str]:
+    if isinstance(v, dict):
+        return {int(k): ("" if x is None else str(x)) for k, x in v.items()}
+    if isinstance(v, list):
+        return {int(item["id"]): ("" if item.get("value") is None else str(item["value"])) for item in v}
+    text = "" if v is None else str(v)
+    return {lid: text for lid in lang_ids}
+
+
+def normalize(state: ShopState, resource: str, raw: Obj) -> Obj:
+    """Turn a JSON-shaped object (PrestaShop JSON output or our own files) into a stored object."""
+    res = state.resources[resource]
+    kinds = {f.name: f for f in res.fields}
+    obj: Obj = {"id": int(raw["id"])}
+    for k, v in raw.items():
+        if k in ("id", "associations"):
+            continue
+        f = kinds.get(k)
+        if f is None:
+            obj[k] = _norm_value(v)
+            continue
+        if f.kind == "i18n":
+            obj[k] = _norm_i18n(v, state.lang_ids)
+        else:
+            nv = _norm_value(v)
+            if nv != f.default_value:
+                obj[k] = nv
+    assocs = raw.get("associations")
+    if assocs:
+        obj["associations"] = {
+            name: [{ik: _norm_value(iv) for ik, iv in item.items()} for item in items]
+            for name, items in assocs.items()
+        }
+    return obj
+
+
+LOAD_ORDER = ["languages", "order_states", "currencies", "countries", "carriers", "customers",
+              "addresses", "products", "combinations", "stock_availables", "order_details", "orders",
+              "order_histories"]
+
+
+def _read_objects(path: Path, resource: str) -> list[Obj]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        if resource in data:
+            data = data[resource]
+        elif len(data) == 1:
+            (data,) = data.values()
+            if isinstance(data, dict):
+                data = [data]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of objects")
+    return data
+
+
+def load_dir(path: str | Path, version: str | None = None, *, key: str | None = None,
+             seed: int | None = None) -> ShopState:
+    """Load a shop from a directory with one ``<resource>.json`` per resource.
+
+    Each file holds a list of objects (or PrestaShop's own ``{"orders": [...]}`` JSON list shape):
+    ids as numbers, values as strings, multilanguage values as a plain string (every language),
+    ``{"1": "..", "2": ".."}`` or ``[{"id": 1, "value": ".."}]``, and ``associations``. Orders may
+    carry ``associations.order_rows`` instead of an ``order_details.json``. Optional ``shop.json``:
+    ``{"version": "1.7", "shop_name": "...", "keys": {"KEY": {"active": true,
+    "permissions": {"orders": ["GET", "HEAD"]}}}}``.
+    """
+    path = Path(path)
+    meta: Obj = {}
+    if (path / "shop.json").exists():
+        meta = json.loads((path / "shop.json").read_text(encoding="utf-8"))
+    state = ShopState(version or meta.get("version", "1.6"), key=key or meta.get("key"), seed=seed,
+                      shop_name=meta.get("shop_name", "PrestaShop"))
+    for k, spec in (meta.get("keys") or {}).items():
+        perms = {r: frozenset(m.upper() for m in ms) for r, ms in (spec.get("permissions") or {"*": sorted(ALL_METHODS)}).items()}
+        state.keys[k] = KeySpec(k, spec.get("active", True), perms)
+    files = {p.stem: p for p in path.glob("*.json") if p.stem != "shop"}
+    unknown = set(files) - set(state.resources)
+    if unknown:
+        raise ValueError(f"unknown resource files in {path}: {sorted(unknown)}")
+    order = [r for r in LOAD_ORDER if r in files] + sorted(set(files) - set(LOAD_ORDER))
+    for resource in order:
+        for raw in _read_objects(files[resource], resource):
+            obj = normalize(state, resource, raw)
+            if resource == "orders":
+                rows = (obj.get("associations") or {}).pop("order_rows", None)
+                if rows and obj["id"] not in state._details_by_order:
+                    for row in rows:
+                        detail = {k: v for k, v in row.items() if v not in (None, "")}
+                        detail["id"] = int(row["id"])
+                        detail["id_order"] = str(obj["id"])
+                        for pk in ("product_price", "unit_price_tax_incl", "unit_price_tax_excl"):
+                            detail.setdefault(pk, "0.000000")
+                        q = int(row.get("product_quantity", "1"))
+                        detail["total_price_tax_incl"] = fmt_dec(float(detail["unit_price_tax_incl"]) * q)
+                        detail["total_price_tax_excl"] = fmt_dec(float(detail["unit_price_tax_excl"]) * q)
+                        state.add("order_details", detail)
+                if obj.get("associations") == {}:
+                    del obj["associations"]
+            state.add(resource, obj)
+    state.ensure_base()
+    return state
+
+
+def dump_dir(state: ShopState, path: str | Path, resources: Iterable[str] | None = None,
+             *, full: bool = False) -> None:
+    """Write the shop as files loadable by :func:`load_dir`.
+
+    Sparse by default (only values differing from the field defaults); ``full=True`` writes every field.
+    """
+    from .render import plain_object
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for resource in resources or [r for r, t in state.tables.items() if t]:
+        objs = []
+        for o in state.table(resource).values():
+            if full:
+                objs.append(plain_object(state, resource, o))
+                continue
+            d: Obj = {}
+            for k, v in o.items():
+                if k.startswith("_"):
+                    continue
+                d[k] = {str(lk): lv for lk, lv in v.items()} if isinstance(v, dict) and k != "associations" else v
+            objs.append(d)
+        text = "[\n" + ",\n".join(json.dumps(o, ensure_ascii=False) for o in objs) + "\n]\n"
+        (path / f"{resource}.json").write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- generator
+FIRST_NAMES = ["Giulia", "Marco", "Francesca", "Luca", "Chiara", "Alessandro", "Sara", "Matteo",
+               "Martina", "Lorenzo", "Giorgia", "Andrea", "Elena", "Davide", "Valentina", "Niccolò",
+               "Federica", "Simone", "Beatrice", "Gabriele", "Anna", "Tommaso", "Noemi", "Riccardo",
+               "Zoë", "José", "Ilaria", "Pietro", "Aurora", "Emanuele", "Nicolò", "Bianca"]
+LAST_NAMES = ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci",
+              "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa",
+              "D'Angelo", "Giordano", "Rizzo", "Lombardi", "Moretti", "Barbieri", "Fontana",
+              "Santoro", "Mariani", "Rinaldi", "Caruso", "Ferrara", "Galli", "Martini", "Leone",
+              "Longo", "Gentile", "Martinelli", "Vitale", "Lombardo", "Serra", "Coppola",
+              "De Santis", "D'Amico", "Marchetti", "Parisi", "Villa", "Conte", "Ferraro", "Fabbri",
+              "Bianco", "Marini", "Grasso", "Valentini", "Messina", "Sala", "De Angelis", "Gatti",
+              "Pellegrini", "Palumbo", "Sanna", "Farina", "Rizzi", "Monti", "Cattaneo", "Morelli",
+              "Amato", "Silvestri", "Mazza", "Testa", "Dell'Acqua", "Pellegrino", "Carbone", "Giuliani",
+              "Benedetti", "Barone", "Rossetti", "Caputo", "Montanari", "Guerra", "Palmieri", "Bernardi",
+              "Martino", "Fiore", "De Rosa", "Ferri", "Lucchesi", "Orlando", "Colonna", "Nicolò",
+              "Bellucci", "Sorrentino", "Zanetti", "Cocco", "Bassi", "Quaranta", "Bertolini",
+              "[b]Rossi[/b]", "Rossi 🍕", "<i>Verdi</i>", "Müller", "O'Brien", "Nuñez"]
+COMPANIES = ["Trattoria Da Mario S.r.l.", "Bottega dell'Arte", "Ferramenta Rossi & Figli",
+             "Caffè Centrale S.n.c.", "Studio Bianchi", "Agriturismo L'Uliveto", "Pasticceria Dolce Vita",
+             "Officina \"La Ruota\"", "Ottica Visione <Plus>", "Libreria Ca' Foscari", "Enoteca 🍷 Bacco"]
+CITIES = [("Milano", "20121", "MI"), ("Roma", "00184", "RM"), ("Napoli", "80134", "NA"),
+          ("Torino", "10121", "TO"), ("Bologna", "40126", "BO"), ("Firenze", "50122", "FI"),
+          ("Genova", "16121", "GE"), ("Forlì", "47121", "FC"), ("Cantù", "22063", "CO"),
+          ("Sant'Agata de' Goti", "82019", "BN"), ("Palermo", "90133", "PA"), ("Venezia", "30124", "VE"),
+          ("Bari", "70121", "BA"), ("Verona", "37121", "VR"), ("Trento", "38122", "TN")]
+STREETS = ["Via Roma", "Corso Italia", "Via Garibaldi", "Piazza Duomo", "Via dell'Indipendenza",
+           "Viale Europa", "Via San Francesco d'Assisi", "Via Nazionale", "Largo Cairoli", "Via Po",
+           "Via Mazzini", "Corso Vittorio Emanuele II", "Via Cavour"]
+PRODUCT_BASES = [
+    ("Caffè Espresso Miscela Oro 250g", 6.90, None),
+    ("Pasta all'uovo Tagliatelle 500g", 3.20, None),
+    ("Olio Extravergine d'Oliva 1L", 12.50, None),
+    ("T-shirt \"Dolce Vita\"", 19.90, ("Taglia", ["S", "M", "L", "XL"])),
+    ("Felpa con cappuccio 😎", 39.00, ("Colore", ["Nero", "Blu", "Rosso"])),
+    ("Tazza Mug <Ciao>", 8.50, None),
+    ("Grembiule da cucina [b]Chef[/b]", 14.00, ("Colore", ["Bianco", "Verde"])),
+    ("Parmigiano Reggiano 24 mesi 1kg", 24.90, None),
+    ("Scarpe da corsa Veloce", 79.00, ("Numero", ["39", "40", "41", "42", "43", "44"])),
+    ("Borsa in pelle & tela", 65.00, ("Colore", ["Marrone", "Nero"])),
+    ("Limoncello di Sorrento 50cl", 15.90, None),
+    ("Panettone Artigianale 1kg", 22.00, None),
+    ("Cappello di paglia Ø 58", 18.00, ("Taglia", ["S/M", "L/XL"])),
+    ("Guida \"L'Italia a tavola\"", 29.00, None),
+    ("Vino Rosso Chianti DOCG 🍷", 11.40, None),
+    ("Quaderno A5 à righe", 2.80, None),
+    ("Calzini di lana (3 paia)", 12.00, ("Taglia", ["35-38", "39-42", "43-46"])),
+    ("Sapone naturale al limone", 4.50, None),
+    ("Zaino Trekking 30L", 49.90, ("Colore", ["Grigio", "Arancione"])),
+    ("Cioccolato fondente 85% – tavoletta", 3.90, None),
+]
+PAYMENTS = [("ps_checkpayment", "Payment by check", 1), ("ps_wirepayment", "Bank wire", 10),
+            ("paypal", "PayPal", 2), ("ps_cashondelivery", "Cash on delivery (COD)", 2),
+            ("stripe_official", "Carta di credito", 2)]
+STATE_WEIGHTS = [(2, 22), (3, 18), (4, 25), (5, 17), (6, 6), (8, 4), (1, 3), (10, 5)]
+TAX = 0.22
+
+
+def _reference(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_uppercase) for _ in range(9))
+
+
+def _md5(s: str) -> str:
+    return hashlib.md5(s.encode(), usedforsecurity=False).hexdigest()
+
+
+class Generator:
+    """Deterministic data generator; :meth:`add_orders` can be called again to grow the shop."""
+
+    def __init__(self, state: ShopState, seed: int = 1, start: datetime | None = None) -> None:
+        self.state = state
+        self.rng = random.Random(seed)
+        self.clock = start or datetime(2025, 1, 7, 9, 0, 0)
+        self.customer_pool: list[int] = []
+        self.guest_emails: list[str] = []
+        self.addr_by_customer: dict[int, list[int]] = {}
+        self._strings: dict[str, str] = {}
+        for a in state.tables["addresses"].values():
+            self.addr_by_customer.setdefault(int(a.get("id_customer", "0")), []).append(a["id"])
+
+    # -------------------------------------------------------------- catalogue
+    def make_catalogue(self, n_products: int = 20) -> None:
+        st, rng = self.state, self.rng
+        langs = st.lang_ids
+        combo_id = st.next_id("combinations")
+        stock_id = st.next_id("stock_availables")
+        for i in range(n_products):
+            base, price, attrs = PRODUCT_BASES[i % len(PRODUCT_BASES)]
+            pid = st.next_id("products")
+            name_it = base if i < len(PRODUCT_BASES) else f"{base} #{i // len(PRODUCT_BASES) + 1}"
+            names = {lid: name_it for lid in langs}
+            if len(langs) > 1:
+                names[langs[0]] = name_it + " (EN)" if i % 3 == 0 else name_it
+            slug = "".join(c if c.isalnum() else "-" for c in name_it.lower()).strip("-")
+            date = fmt_dt(self.clock - timedelta(days=400 - i))
+            prod: Obj = {
+                "id": pid, "id_manufacturer": str(1 + i % 3), "id_supplier": str(1 + i % 2),
+                "id_category_default": str(2 + i % 4), "reference": f"SKU-{pid:04d}",
+                "ean13": f"80{rng.randrange(10**10, 10**11)}", "price": fmt_dec(price),
+                "wholesale_price": fmt_dec(round(price * 0.45, 2)), "id_tax_rules_group": "1",
+                "weight": fmt_dec(round(rng.uniform(0.1, 2.5), 2)), "date_add": date, "date_upd": date,
+                "active": "0" if i % 13 == 12 else "1", "manufacturer_name": ["Fabbrica Italiana", "Bottega Artigiana", "Casa Nostra"][i % 3],
+                "name": names, "link_rewrite": {lid: slug for lid in langs},
+                "description_short": {lid: f"<p>{name_it}: qualità artigianale.</p>" for lid in langs},
+                "available_now": {lid: "Disponibile" for lid in langs},
+                "associations": {"categories": [{"id": "2"}, {"id": str(2 + i % 4)}]},
+            }
+            st.add("products", prod)
+            total = 0
+            main_stock = st.add("stock_availables", {"id": stock_id, "id_product": str(pid),
+                                                     "id_product_attribute": "0", "quantity": "0"})
+            stock_id += 1
+            if attrs:
+                label, values = attrs
+                for j, val in enumerate(values):
+                    qty = rng.randrange(0, 60)
+                    total += qty
+                    st.add("combinations", {"id": combo_id, "id_product": str(pid),
+                                            "reference": f"SKU-{pid:04d}-{j + 1}", "quantity": str(qty),
+                                            "price": fmt_dec(2.0 if j == len(values) - 1 else 0.0),
+                                            "default_on": "1" if j == 0 else None,
+                                            "_label": f"{label} : {val}"})
+                    st.add("stock_availables", {"id": stock_id, "id_product": str(pid),
+                                                "id_product_attribute": str(combo_id), "quantity": str(qty)})
+                    combo_id += 1
+                    stock_id += 1
+                prod["cache_default_attribute"] = str(combo_id - len(values))
+                prod["id_default_combination"] = str(combo_id - len(values))
+            else:
+                total = rng.randrange(0, 200)
+            main_stock["quantity"] = str(total)
+
+    # -------------------------------------------------------------- people
+    def _new_customer(self, *, guest: bool = False, email: str | None = None) -> int:
+        st, rng = self.state, self.rng
+        cid = st.next_id("customers")
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        if email is None:
+            clean = "".join(c for c in (first + "." + last).lower() if c.isascii() and (c.isalnum() or c == "."))
+            email = f"{clean}{cid}@example.it"
+        company = rng.choice(COMPANIES) if rng.random() < 0.12 else ""
+        date = fmt_dt(self.clock)
+        cust: Obj = {"id": cid, "lastname": last, "firstname": first, "email": email,
+                     "passwd": _md5(f"pw{cid}") if st.version < (1, 7) else f"$2y$10${_md5(str(cid))[:53]}",
+                     "secure_key": _md5(f"sk{cid}"), "last_passwd_gen": date, "date_add": date, "date_upd": date,
+                     "id_gender": str(rng.choice((1, 2))) }
+        if rng.random() < 0.3:
+            cust["newsletter"] = "1"
+            cust["newsletter_date_add"] = date
+        if rng.random() < 0.6:
+            cust["birthday"] = f"{rng.randrange(1950, 2004)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+        if company:
+            cust["company"] = company
+            cust["siret"] = f"IT{rng.randrange(10**10, 10**11)}"
+        if guest:
+            cust["is_guest"] = "1"
+            cust["passwd"] = _md5(f"guest{cid}")
+            cust["id_default_group"] = "2"
+        st.add("customers", cust)
+        n_addr = 1 if guest else rng.choice((1, 1, 1, 2, 2, 3))
+        for k in range(n_addr):
+            self._new_address(cid, first, last, company if k == 0 else "", k)
+        return cid
+
+    def _new_address(self, cid: int, first: str, last: str, company: str, k: int) -> int:
+        st, rng = self.state, self.rng
+        aid = st.next_id("addresses")
+        city, cap, _prov = rng.choice(CITIES)
+        foreign = rng.random() < 0.06
+        addr: Obj = {"id": aid, "id_customer": str(cid), "id_country": "8" if foreign else "10",
+                     "alias": ["Casa", "Ufficio", "Casa al mare"][k % 3], "lastname": last, "firstname": first,
+                     "address1": f"{rng.choice(STREETS)} {rng.randrange(1, 200)}",
+                     "postcode": "75002" if foreign else cap, "city": "Paris" if foreign else city,
+                     "phone": f"+39 0{rng.randrange(10, 99)} {rng.randrange(100000, 9999999)}",
+                     "date_add": fmt_dt(self.clock), "date_upd": fmt_dt(self.clock)}
+        if rng.random() < 0.5:
+            addr["phone_mobile"] = f"+39 3{rng.randrange(10, 99)} {rng.randrange(1000000, 9999999)}"
+        if rng.random() < 0.15:
+            addr["address2"] = f"Scala {rng.choice('ABC')}, interno {rng.randrange(1, 30)}"
+        if company:
+            addr["company"] = company
+            addr["vat_number"] = f"IT{rng.randrange(10**10, 10**11)}"
+        if rng.random() < 0.2:
+            addr["dni"] = "".join(rng.choice(string.ascii_uppercase) for _ in range(6)) + f"{rng.randrange(10, 99)}A{rng.randrange(10, 99)}H{rng.randrange(100, 999)}Z"
+        if rng.random() < 0.02:
+            addr["deleted"] = "1"
+        st.add("addresses", addr)
+        self.addr_by_customer.setdefault(cid, []).append(aid)
+        return aid
+
+    def _pick_customer(self) -> int:
+        rng = self.rng
+        r = rng.random()
+        if self.customer_pool and r < 0.40:
+            return rng.choice(self.customer_pool)
+        if r < 0.50:
+            # guest checkout, sometimes re-using an e-mail already seen (registered or guest)
+            email = None
+            if self.guest_emails and rng.random() < 0.6:
+                email = rng.choice(self.guest_emails)
+            elif self.customer_pool and rng.random() < 0.3:
+                email = self.state.tables["customers"][rng.choice(self.customer_pool)]["email"]
+            cid = self._new_customer(guest=True, email=email)
+            self.guest_emails.append(self.state.tables["customers"][cid]["email"])
+            return cid
+        cid = self._new_customer()
+        self.customer_pool.append(cid)
+        return cid
+
+    # -------------------------------------------------------------- orders
+    def add_orders(self, n: int) -> list[int]:
+        st, rng = self.state, self.rng
+        if not st.tables["products"]:
+            self.make_catalogue()
+        products = list(st.tables["products"].values())
+        combos_by_product: dict[int, list[Obj]] = {}
+        for c in st.tables["combinations"].values():
+            combos_by_product.setdefault(int(c["id_product"]), []).append(c)
+        states = [s for s, _w in STATE_WEIGHTS]
+        weights = [w for _s, w in STATE_WEIGHTS]
+        order_id = st.next_id("orders")
+        detail_id = st.next_id("order_details")
+        hist_id = st.next_id("order_histories")
+        invoice_no = max((int(o.get("invoice_number", "0")) for o in st.tables["orders"].values()), default=0)
+        prev_ref = None
+        new_ids = []
+        cache: dict[str, str] = self._strings
+        S = cache.setdefault  # noqa: N806 - share equal strings (memory)
+        for _ in range(n):
+            self.clock += timedelta(seconds=rng.randrange(60, 5400))
+            cid = self._pick_customer()
+            addrs = self.addr_by_customer.get(cid) or [self._new_address(cid, "Mario", "Rossi", "", 0)]
+            a_del = rng.choice(addrs)
+            a_inv = rng.choice(addrs) if rng.random() < 0.2 else a_del
+            date_add = fmt_dt(self.clock)
+            oid_s = str(order_id)
+            rows = []
+            tot_excl = tot_incl = 0.0
+            for prod in rng.sample(products, k=min(len(products), rng.choice((1, 1, 1, 2, 2, 3, 4, 5)))):
+                pid = prod["id"]
+                qty = rng.choice((1, 1, 1, 2, 3))
+                base = float(prod["price"])
+                attr_id = "0"
+                name = prod["name"][st.lang_ids[0]]
+                ref = prod.get("reference", "")
+                combos = combos_by_product.get(pid)
+                if combos:
+                    combo = rng.choice(combos)
+                    attr_id = str(combo["id"])
+                    base += float(combo.get("price", "0"))
+                    name = f"{name} - {combo.get('_label') or 'Variante ' + str(combo['id'])}"
+                    ref = combo.get("reference", ref)
+                excl = round(base, 2)
+                incl = round(excl * (1 + TAX), 2)
+                tot_excl += excl * qty
+                tot_incl += incl * qty
+                incl_s = fmt_dec(incl)
+                excl_s = fmt_dec(excl)
+                base_s = fmt_dec(base)
+                det = {"id": detail_id, "id_order": oid_s, "product_id": S(str(pid), str(pid)),
+                       "product_attribute_id": S(attr_id, attr_id), "product_name": S(name, name),
+                       "product_quantity": S(str(qty), str(qty)),
+                       "product_price": S(base_s, base_s), "product_reference": ref,
+                       "product_ean13": prod.get("ean13", ""), "id_tax_rules_group": "1",
+                       "unit_price_tax_incl": S(incl_s, incl_s), "unit_price_tax_excl": S(excl_s, excl_s),
+                       "original_product_price": S(base_s, base_s),
+                       "original_wholesale_price": prod.get("wholesale_price", "0.000000")}
+                det["product_quantity_in_stock"] = det["product_quantity"]
+                t_incl = fmt_dec(incl * qty)
+                t_excl = fmt_dec(excl * qty)
+                det["total_price_tax_incl"] = S(t_incl, t_incl)
+                det["total_price_tax_excl"] = S(t_excl, t_excl)
+                rows.append(det)
+                detail_id += 1
+            shipping_incl = 0.0 if tot_incl >= 60 else rng.choice((4.90, 7.00, 9.90))
+            carrier = "1" if shipping_incl == 0 and rng.random() < 0.3 else rng.choice(("2", "3"))
+            if carrier == "1":
+                shipping_incl = 0.0
+            shipping_excl = round(shipping_incl / (1 + TAX), 2)
+            disc_incl = 0.0
+            if rng.random() < 0.15:
+                disc_incl = round(min(tot_incl * rng.choice((0.05, 0.1, 0.2)), tot_incl), 2) if rng.random() < 0.7 else min(5.0, tot_incl)
+            disc_excl = round(disc_incl / (1 + TAX), 2)
+            paid_incl = round(tot_incl + shipping_incl - disc_incl, 2)
+            paid_excl = round(tot_excl + shipping_excl - disc_excl, 2)
+            state_id = rng.choices(states, weights)[0]
+            module, payment, first_state = rng.choice(PAYMENTS)
+            if state_id in (1, 10):
+                module, payment, first_state = ("ps_checkpayment", "Payment by check", 1) if state_id == 1 else ("ps_wirepayment", "Bank wire", 10)
+            ref = prev_ref if (prev_ref and rng.random() < 0.02) else _reference(rng)
+            prev_ref = ref
+            disc_s = S(fmt_dec(disc_incl), fmt_dec(disc_incl))
+            paid_s = fmt_dec(paid_incl)
+            ship_s = S(fmt_dec(shipping_incl), fmt_dec(shipping_incl))
+            cid_s = str(cid)
+            order: Obj = {
+                "id": order_id, "id_address_delivery": S(str(a_del), str(a_del)),
+                "id_address_invoice": S(str(a_inv), str(a_inv)),
+                "id_cart": oid_s, "id_currency": "1", "id_lang": S(str(st.lang_ids[0]), str(st.lang_ids[0])),
+                "id_customer": S(cid_s, cid_s), "id_carrier": carrier, "current_state": S(str(state_id), str(state_id)),
+                "module": module, "date_add": date_add, "id_shop_group": "1", "id_shop": "1",
+                "secure_key": S(_md5(f"sk{cid}"), _md5(f"sk{cid}")), "payment": payment,
+                "total_discounts": disc_s, "total_discounts_tax_incl": disc_s,
+                "total_discounts_tax_excl": S(fmt_dec(disc_excl), fmt_dec(disc_excl)), "total_paid": paid_s,
+                "total_paid_tax_incl": paid_s, "total_paid_tax_excl": fmt_dec(paid_excl),
+                "total_products": fmt_dec(tot_excl), "total_products_wt": fmt_dec(tot_incl),
+                "total_shipping": ship_s, "total_shipping_tax_incl": ship_s,
+                "total_shipping_tax_excl": S(fmt_dec(shipping_excl), fmt_dec(shipping_excl)),
+                "carrier_tax_rate": "22.000" if shipping_incl else "0.000", "conversion_rate": "1.000000",
+                "reference": ref, "round_mode": "2", "round_type": "2",
+            }
+            if rng.random() < 0.05:
+                order["gift"] = "1"
+                order["gift_message"] = rng.choice(["Buon compleanno! 🎂", "Auguri & baci", "Per te <3", "Tanti auguri, Niccolò"])
+            if st.version >= (1, 7, 7) and rng.random() < 0.1:
+                order["note"] = rng.choice(["Consegnare al portiere", "Citofono \"Rossi\"", "Chiamare prima 📞"])
+            flags = st.state_flags(state_id)
+            hist_date = self.clock
+            hists = [(first_state, date_add)]
+            if state_id != first_state:
+                upd = hist_date + timedelta(minutes=rng.randrange(5, 600))
+                hists.append((state_id, fmt_dt(upd)))
+            order["date_upd"] = hists[-1][1]
+            order["valid"] = flags.get("logable", "0")
+            if flags.get("invoice") == "1":
+                invoice_no += 1
+                order["invoice_number"] = str(invoice_no)
+                order["invoice_date"] = hists[-1][1]
+            if flags.get("delivery") == "1":
+                order["delivery_number"] = str(invoice_no)
+                order["delivery_date"] = hists[-1][1]
+            if flags.get("paid") == "1":
+                order["total_paid_real"] = paid_s
+            if state_id == 4 and rng.random() < 0.7:
+                order["shipping_number"] = f"TRK{rng.randrange(10**9, 10**10)}"
+            for r in rows:
+                st.add("order_details", r)
+            st.add("orders", order)
+            for sid, d in hists:
+                st.add("order_histories", {"id": hist_id, "id_employee": "0" if sid == first_state else "1",
+                                           "id_order_state": S(str(sid), str(sid)), "id_order": oid_s,
+                                           "date_add": d})
+                hist_id += 1
+            new_ids.append(order_id)
+            order_id += 1
+        return new_ids
+
+
+def generate(n_orders: int, seed: int = 1, *, version: str = "1.6", n_products: int = 20,
+             languages: int = 2, key: str | None = None, start: datetime | None = None) -> ShopState:
+    """A deterministic shop with ``n_orders`` orders (see module doc for the variety)."""
+    state = ShopState(version, key=key or make_key(random.Random(f"key-{seed}")), seed=seed)
+    state.add("languages", {"id": 1, "name": "English (English)", "iso_code": "en", "locale": "en-US",
+                            "language_code": "en-us", "date_format_lite": "m/d/Y",
+                            "date_format_full": "m/d/Y H:i:s"})
+    if languages > 1:
+        state.add("languages", {"id": 2, "name": "Italiano (Italian)", "iso_code": "it", "locale": "it-IT",
+                                "language_code": "it-it", "date_format_lite": "d/m/Y",
+                                "date_format_full": "d/m/Y H:i:s"})
+    state.ensure_base()
+    gen = Generator(state, seed, start)
+    gen.make_catalogue(n_products)
+    gen.add_orders(n_orders)
+    state.generator = gen  # type: ignore[attr-defined]
+    return state
+
+
+def add_generated_orders(state: ShopState, n: int, seed: int | None = None) -> list[int]:
+    """Grow a shop with ``n`` more generated orders (dates continue after the newest order)."""
+    gen: Generator | None = getattr(state, "generator", None)
+    if gen is None or seed is not None:
+        last = max((o.get("date_add", "") for o in state.tables["orders"].values()), default="")
+        start = datetime.strptime(last, "%Y-%m-%d %H:%M:%S") if last else datetime(2025, 1, 7, 9, 0, 0)
+        gen = Generator(state, seed if seed is not None else 0, start)
+        gen.customer_pool = [c["id"] for c in state.tables["customers"].values() if c.get("is_guest", "0") != "1"]
+        state.generator = gen  # type: ignore[attr-defined]
+    return gen.add_orders(n)

@@ -1,0 +1,49 @@
+"""The ``emulator`` subcommand parser and handler wiring."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import pytest
+
+from emulator import cli
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sincro")
+    sub = p.add_subparsers(dest="command")
+    cli.add_parser(sub)
+    return p
+
+
+def test_add_parser_registers_emulator():
+    args = parser().parse_args(["emulator", "--port", "0", "--generate", "25", "--seed", "3",
+                                "--version", "8", "--key", "A" * 32])
+    assert args.command == "emulator"
+    assert (args.port, args.generate, args.seed, args.ps_version, args.key) == (0, 25, 3, "8", "A" * 32)
+    assert asyncio.iscoroutinefunction(args.handler)
+    args = parser().parse_args(["emulator", "--data", "sample_data"])
+    assert args.data == "sample_data" and args.ps_version == "1.6"
+
+
+def test_data_and_generate_are_exclusive():
+    with pytest.raises(SystemExit):
+        parser().parse_args(["emulator", "--data", "x", "--generate", "3"])
+
+
+async def test_handler_rejects_bad_key(capsys):
+    args = parser().parse_args(["emulator", "--generate", "1", "--key", "short"])
+    assert await args.handler(args, None) == 2
+    assert "32" in capsys.readouterr().out
+
+
+async def test_handler_serves_until_cancelled(capsys):
+    args = parser().parse_args(["emulator", "--generate", "2", "--key", "B" * 32])
+    task = asyncio.create_task(args.handler(args, None))
+    while "Webservice key" not in capsys.readouterr().out:  # printed once the server is ready
+        await asyncio.sleep(0)
+        if task.done():
+            break
+    task.cancel()
+    assert await task == 0  # cancellation (Ctrl-C) stops the server cleanly
