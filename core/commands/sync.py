@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show what would be done; write nothing on the shop, hub or ERP")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no log lines, only the summary")
+    p.add_argument("--verbose", "-v", action="store_true", help="also the debug lines (each order)")
     set_handler(p, cmd_sync)
 
     r = sub.add_parser("runs", help="list recorded runs")
@@ -59,7 +60,7 @@ async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
 
         printer = None
         if not args.json and not args.quiet:
-            printer = asyncio.create_task(_print_lines(sub, dry=args.dry_run))
+            printer = asyncio.create_task(_print_lines(sub, debug=args.dry_run or args.verbose))
         try:
             summary = await engine.run_sync(args.name, args.kind, trigger="cli",
                                             dry_run=args.dry_run)
@@ -75,9 +76,9 @@ async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if summary.outcome == "ok" else 1
 
 
-async def _print_lines(sub, dry: bool) -> None:
+async def _print_lines(sub, debug: bool) -> None:
     async for event in sub:
-        if isinstance(event, LogLine) and (event.level != "debug" or dry):
+        if isinstance(event, LogLine) and (event.level != "debug" or debug):
             stamp = event.at.astimezone().strftime("%H:%M:%S")
             stream = sys.stderr if event.level in ("warning", "error") else sys.stdout
             print(f"{stamp} {event.level:<7} {event.message}", file=stream, flush=True)

@@ -145,13 +145,16 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
     customers = await _load_customers(ctx, customer_ids)
     address_ids = {a for o in orders.values()
                    for a in (o["delivery_address_id"], o["invoice_address_id"]) if a}
-    # a customer pushed on its own takes its addresses along
-    extra = await ctx.hub.fetchall(
-        f"SELECT shop_id FROM addresses WHERE account_id = ? AND customer_shop_id IN "
-        f"({','.join('?' * len(customer_ids))})", (ctx.account_id, *customer_ids),
-    ) if customer_ids and any(r["kind"] == "customer" for r in rows) else []
-    address_ids |= {r[0] for r in extra}
-    addresses = await _load_addresses(ctx, address_ids)
+    # every address of these customers: the orders' ones, and the one their data comes from
+    addresses = await _load_addresses(ctx, address_ids, customers=customer_ids)
+    if not any(r["kind"] == "customer" for r in rows):
+        # only push the addresses the orders use, plus the billing ones
+        keep = set(address_ids)
+        for cid in customer_ids:
+            bill = _billing_address(cid, addresses)
+            if bill:
+                keep.add(bill["id"])
+        addresses = {k: v for k, v in addresses.items() if k in keep}
 
     b = _Batch(ctx)
     failed_outbox: dict[int, str] = {}
@@ -201,7 +204,7 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
     todo_hash: dict[str, str] = {}
     for ref, group in by_ref.items():
         latest = max(group, key=lambda c: c["data"].get("id") or 0)
-        invoice = _latest_address(latest["shop_id"], addresses)
+        invoice = _billing_address(latest["shop_id"], addresses)
         data = build_customer(ref, latest["data"], invoice)
         h = _hash([data.name, data.company, data.vat_number, data.tax_code, data.email, data.phone])
         current = [c for c in group if c["erp_code"] and c["erp_hash"] == h]
@@ -225,12 +228,17 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
                                            ctx.account_id, c["shop_id"]))
 
 
-def _latest_address(customer_id: int, addresses: dict) -> dict | None:
-    mine = [a for a in addresses.values() if a["data"].get("id_customer") == customer_id]
-    return max(mine, key=lambda a: a["shop_id"])["data"] if mine else None
+def _billing_address(customer_id: int, addresses: dict) -> dict | None:
+    """The address the customer's ERP data (company, VAT, phone) is read from:
+    their first one that is not deleted, so it does not change batch by batch."""
+    mine = [a for a in addresses.values() if a["customer_shop_id"] == customer_id]
+    live = [a for a in mine if not a["data"].get("deleted")] or mine
+    return min(live, key=lambda a: a["shop_id"])["data"] if live else None
 
 
 async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: bool) -> None:
+    todo: list[tuple[int, str, DestinationData]] = []
+    hashes: dict[int, str] = {}
     for aid, a in addresses.items():
         code = b.customer_codes.get(a["customer_shop_id"])
         if code is None:
@@ -241,11 +249,16 @@ async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: 
         if a["erp_destination"] and a["erp_hash"] == h and not force:
             b.destinations[aid] = a["erp_destination"]
             continue
-        result = await ctx.erp.upsert_destination(code, dest)
+        todo.append((aid, code, dest))
+        hashes[aid] = h
+    if not todo:
+        return
+    results = await ctx.erp.upsert_destinations([(code, dest) for _, code, dest in todo])
+    for (aid, _, _), result in zip(todo, results, strict=True):
         if result.outcome == "created":
             ctx.run.counts["destinations"] += 1
         b.destinations[aid] = result.code
-        b.hub_address_updates.append((result.code, h, ctx.account_id, aid))
+        b.hub_address_updates.append((result.code, hashes[aid], ctx.account_id, aid))
 
 
 async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
@@ -258,13 +271,16 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
         for line in o["lines"]:
             wanted.setdefault(line["code"], line)
     existing = await ctx.erp.find_articles(sorted(wanted))
-    for code in sorted(set(wanted) - set(existing)):
-        line = wanted[code]
-        await ctx.erp.create_article(ArticleData(
-            code=code, description=line["name"] or code, price=Decimal(line["unit_price"]),
-            vat_rate=Decimal(line["vat_rate"])))
-        ctx.run.counts["articles_created"] += 1
-        ctx.run.log("debug", f"article {code} created in the ERP")
+    missing = sorted(set(wanted) - set(existing))
+    if missing:
+        await ctx.erp.create_articles([
+            ArticleData(code=code, description=wanted[code]["name"] or code,
+                        price=Decimal(wanted[code]["unit_price"]),
+                        vat_rate=Decimal(wanted[code]["vat_rate"]))
+            for code in missing])
+        ctx.run.counts["articles_created"] += len(missing)
+        for code in missing:
+            ctx.run.info(f"article {code} created in the ERP")
 
     docs = []
     for oid, o in orders.items():
@@ -323,16 +339,19 @@ async def _load_customers(ctx, ids: set[int]) -> dict[int, dict]:
     return out
 
 
-async def _load_addresses(ctx, ids: set[int]) -> dict[int, dict]:
+async def _load_addresses(ctx, ids: set[int], customers: set[int] = frozenset()) -> dict[int, dict]:
     out: dict[int, dict] = {}
-    id_list = sorted(ids)
-    for i in range(0, len(id_list), 500):
-        chunk = id_list[i:i + 500]
-        rows = await ctx.hub.fetchall(
-            "SELECT shop_id, customer_shop_id, data, erp_destination, erp_hash FROM addresses "
-            f"WHERE account_id = ? AND shop_id IN ({','.join('?' * len(chunk))})",
-            (ctx.account_id, *chunk))
-        for r in rows:
+    rows = []
+    for column, wanted in (("shop_id", ids), ("customer_shop_id", customers)):
+        id_list = sorted(wanted)
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i:i + 500]
+            rows += await ctx.hub.fetchall(
+                "SELECT shop_id, customer_shop_id, data, erp_destination, erp_hash FROM addresses "
+                f"WHERE account_id = ? AND {column} IN ({','.join('?' * len(chunk))})",
+                (ctx.account_id, *chunk))
+    for r in rows:
+        if r[0] not in out:
             out[r[0]] = {"shop_id": r[0], "customer_shop_id": r[1], "data": json.loads(r[2]),
                          "erp_destination": r[3], "erp_hash": r[4]}
     return out
