@@ -44,3 +44,20 @@ def assert_clean_error(result: Result, *fragments: str) -> None:
     ), result.err
     for fragment in fragments:
         assert fragment.lower() in result.err.lower(), (fragment, result.err)
+
+
+async def asincro(home: Path | None, *args: str, env: dict | None = None,
+                  timeout: float = 60) -> Result:
+    """`sincro` in a subprocess without blocking the event loop (for tests that serve)."""
+    import asyncio
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    if home is not None:
+        full_env["SINCRO_HOME"] = str(home)
+    full_env.setdefault("COLUMNS", "200")
+    full_env.update(env or {})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core.cli", *args, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=full_env)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return Result(proc.returncode, out.decode(), err.decode())

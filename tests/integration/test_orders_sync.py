@@ -74,7 +74,7 @@ async def test_articles_are_coded_by_the_rule(tmp_path: Path, emu) -> None:
     products = st.table("products")
     pids = sorted(products)
     st.table("products")[pids[0]]["reference"] = ""
-    for cid, comb in st.table("combinations").items():
+    for comb in st.table("combinations").values():
         if int(comb["id_product"]) == pids[0]:
             comb["reference"] = ""
     for d in st.table("order_details").values():
