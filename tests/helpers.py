@@ -47,7 +47,7 @@ def assert_clean_error(result: Result, *fragments: str) -> None:
 
 
 async def asincro(home: Path | None, *args: str, env: dict | None = None,
-                  timeout: float = 60) -> Result:
+                  limit: float = 60) -> Result:
     """`sincro` in a subprocess without blocking the event loop (for tests that serve)."""
     import asyncio
 
@@ -59,5 +59,5 @@ async def asincro(home: Path | None, *args: str, env: dict | None = None,
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "core.cli", *args, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=full_env)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(), limit)
     return Result(proc.returncode, out.decode(), err.decode())
