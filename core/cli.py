@@ -18,7 +18,7 @@ def _command_modules() -> list:
     from core.commands import account
 
     modules = [account]
-    for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings", "core.commands.erp", "emulator.cli", "core.commands.demo"):
+    for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings", "core.commands.erp", "core.commands.listing", "emulator.cli", "core.commands.demo"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run headless: schedules fire, logs go to stdout")
     parser.add_argument("--log-format", choices=("logfmt", "json"), default="logfmt",
                         help="daemon log lines (default: logfmt)")
+    parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                        help="on SIGTERM, how long the daemon lets running syncs finish "
+                        "before interrupting them (default 30)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         register = getattr(module, "register", None) or module.add_parser
@@ -88,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _daemon(args: argparse.Namespace) -> int:
     from core.daemon import run_daemon
 
-    return await run_daemon(resolve_home(args.home), log_format=args.log_format)
+    return await run_daemon(resolve_home(args.home), log_format=args.log_format,
+                            grace=args.grace)
 
 
 def open_console(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from core import accounts as acc
 from core.errors import ConfigError, SincroError
 from core.events import Event, RunFinished, RunRefused, RunStarted
 from core.home import ERP_FILE, HUB_FILE, ensure_home
-from core.locks import DEFAULT_TTL, AccountBusy, Lease, current_lease, new_owner
+from core.locks import DEFAULT_TTL, AccountBusy, Lease, current_lease, lease_is_stale, new_owner
 from core.runs import RunRecorder, RunSummary, create_run, finish_run, get_run, prune
 from core.store.db import Database
 from core.store.hub import open_hub
@@ -103,7 +103,7 @@ class Engine:
         dead = []
         for r in rows:
             lease = await current_lease(self.hub, r["account_id"])
-            if lease is None or lease.owner != r["owner"] or lease.expires_at <= utcnow():
+            if lease is None or lease.owner != r["owner"] or lease_is_stale(lease, utcnow()):
                 dead.append(r["id"])
         if dead:
             async with self.hub.transaction() as conn:

@@ -76,7 +76,7 @@ def _info(row) -> LeaseInfo:
     )
 
 
-def _stale(info: LeaseInfo, now: datetime) -> bool:
+def lease_is_stale(info: LeaseInfo, now: datetime) -> bool:
     if info.expires_at <= now:
         return True
     return info.host == HOST and not _pid_alive(info.pid)
@@ -101,7 +101,7 @@ class Lease:
                 "SELECT * FROM leases WHERE account_id = ?", (self.account_id,))).fetchone()
             if row is not None:
                 info = _info(row)
-                if info.owner != self.owner and not _stale(info, now):
+                if info.owner != self.owner and not lease_is_stale(info, now):
                     raise AccountBusy(
                         info.describe(self.account),
                         hint="wait for it to finish and try again",
