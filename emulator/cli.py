@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .server import build_state, serve_async
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -27,10 +26,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 async def handler(args: argparse.Namespace, ctx: Any = None) -> int:
+    from core.errors import ConfigError
+
+    from .server import build_state, serve_async
+
     key = getattr(args, "key", None)
     if key is not None and (len(key) != 32 or not key.isalnum() or key.upper() != key):
-        print("error: --key must be 32 characters A-Z0-9")
-        return 2
+        raise ConfigError("invalid --key: PrestaShop keys are 32 characters of A-Z and 0-9")
     data = getattr(args, "data", None)
     n = getattr(args, "generate", None)
     if data is None and n is None:

@@ -32,10 +32,12 @@ def test_data_and_generate_are_exclusive():
         parser().parse_args(["emulator", "--data", "x", "--generate", "3"])
 
 
-async def test_handler_rejects_bad_key(capsys):
+async def test_handler_rejects_bad_key():
+    from core.errors import ConfigError
+
     args = parser().parse_args(["emulator", "--generate", "1", "--key", "short"])
-    assert await args.handler(args, None) == 2
-    assert "32" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="32 characters"):
+        await args.handler(args, None)
 
 
 async def test_handler_serves_until_cancelled(capsys):
