@@ -18,7 +18,9 @@ def _command_modules() -> list:
     from core.commands import account
 
     modules = [account]
-    for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings", "core.commands.erp", "core.commands.listing", "emulator.cli", "core.commands.demo"):
+    for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings",
+                 "core.commands.erp", "core.commands.listing", "emulator.cli",
+                 "core.commands.demo"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet

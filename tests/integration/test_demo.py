@@ -1,0 +1,40 @@
+"""`sincro demo`: the demo shop, its two accounts and the ERP catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.helpers import asincro
+
+
+async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core.cli", "--home", str(home), "demo", "--no-console",
+        "--orders-every", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env)
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert "demo shop at http://127.0.0.1:" in line, line
+        accounts = json.loads((await asincro(home, "account", "list", "--json")).out)
+        assert [a["name"] for a in accounts] == ["demo", "demo-limited"]
+        ok = await asincro(home, "sync", "demo", "--orders", "--json")
+        assert ok.code == 0, ok.err
+        counts = json.loads(ok.out)["counts"]
+        assert counts["documents_inserted"] > 20
+        assert counts.get("articles_created", 0) == 0  # the ERP catalogue has them all
+        limited = await asincro(home, "sync", "demo-limited", "--orders")
+        assert limited.code == 1
+        assert "customers" in limited.out + limited.err
+        assert "Webservice" in limited.out + limited.err
+        shown = json.loads((await asincro(home, "schedule", "show", "demo", "--json")).out)
+        assert shown["schedule"]["kind"] == "cron"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)
