@@ -28,6 +28,14 @@ Migration = str | Callable[[aiosqlite.Connection], Any]
 BUSY_TIMEOUT_MS = 10_000
 
 
+def default_busy_timeout() -> int:
+    """How long a write waits for another process's transaction (SINCRO_BUSY_TIMEOUT_MS)."""
+    try:
+        return max(0, int(os.environ.get("SINCRO_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS)))
+    except ValueError:
+        return BUSY_TIMEOUT_MS
+
+
 class Database:
     """A SQLite file with its migrations, opened as an async context manager."""
 
@@ -37,12 +45,12 @@ class Database:
         migrations: Sequence[Migration],
         *,
         label: str = "database",
-        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        busy_timeout_ms: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.migrations = list(migrations)
         self.label = label
-        self.busy_timeout_ms = busy_timeout_ms
+        self.busy_timeout_ms = default_busy_timeout() if busy_timeout_ms is None else busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task | None = None  # the task inside transaction()

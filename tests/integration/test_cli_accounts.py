@@ -149,3 +149,16 @@ def test_hub_that_is_not_a_database(home: Path) -> None:
     home.mkdir(mode=0o700)
     (home / "hub.db").write_bytes(b"this is not sqlite" * 100)
     assert_clean_error(sincro(home, "account", "list"), "hub database", "cannot be used")
+
+
+def test_locked_database(home: Path) -> None:
+    assert add(home).code == 0
+    holder = sqlite3.connect(home / "hub.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        r = sincro(home, "account", "edit", "shop1", "--tz", "UTC",
+                   env={"SINCRO_BUSY_TIMEOUT_MS": "200"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_clean_error(r, "locked by another process", "wait")
