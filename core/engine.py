@@ -28,6 +28,8 @@ from core.timeutil import utcnow
 
 log = logging.getLogger("sincro.engine")
 
+DEFAULT_RETENTION_DAYS = 90
+
 ShopFactory = Callable[[acc.Account], Any]  # returns an async context manager -> ShopReader
 ErpFactory = Callable[["Engine"], Awaitable[Any]]
 
@@ -57,8 +59,9 @@ class Engine:
         shop_factory: ShopFactory | None = None,
         erp_factory: ErpFactory | None = None,
         lease_ttl: float = DEFAULT_TTL,
-        log_retention_days: int = 90,
+        log_retention_days: int | None = None,
         notify: bool = True,
+        tidy: bool = True,
     ) -> None:
         self.home = home
         self.owner = new_owner()
@@ -66,6 +69,7 @@ class Engine:
         self.erp_factory = erp_factory or default_erp_factory
         self.lease_ttl = lease_ttl
         self.log_retention_days = log_retention_days
+        self.tidy = tidy  # False: open without writing (dry runs, reconcile)
         self.hub: Database | None = None
         self._erp: Any = None
         self._erp_lock = asyncio.Lock()
@@ -81,7 +85,8 @@ class Engine:
         ensure_home(self.home)
         self.hub = await open_hub(self.home / HUB_FILE)
         try:
-            await self._tidy()
+            if self.tidy:
+                await self._tidy()
         except BaseException:
             await self.hub.close()
             raise
@@ -110,7 +115,10 @@ class Engine:
                 await conn.executemany(
                     "UPDATE runs SET ended_at = started_at, outcome = 'interrupted' WHERE id = ?",
                     [(i,) for i in dead])
-        await prune(self.hub, self.log_retention_days)
+        days = self.log_retention_days or int(await self.hub.scalar(
+            "SELECT value FROM settings WHERE name = 'log_retention_days'")
+            or DEFAULT_RETENTION_DAYS)
+        await prune(self.hub, days)
 
     # -- events ---------------------------------------------------------
     def subscribe(self) -> Subscription:

@@ -33,6 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--clear", action="store_true", help="remove the SMTP settings")
     s.add_argument("--test", metavar="ADDRESS", help="send a test message to ADDRESS")
     set_handler(s, cmd_smtp)
+    k = ssub.add_parser("history", help="how long runs and their logs are kept")
+    k.add_argument("--keep-days", type=int, metavar="DAYS", help="keep runs this many days")
+    set_handler(k, cmd_history)
+
+
+async def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
+    from core.engine import DEFAULT_RETENTION_DAYS
+
+    db = await ctx.hub()
+    if args.keep_days is not None:
+        if not 1 <= args.keep_days <= 3650:
+            raise ConfigError("--keep-days must be between 1 and 3650")
+        async with db.transaction() as conn:
+            await conn.execute("INSERT OR REPLACE INTO settings (name, value) "
+                               "VALUES ('log_retention_days', ?)", (str(args.keep_days),))
+    days = await db.scalar("SELECT value FROM settings WHERE name = 'log_retention_days'")
+    ctx.out.print(f"runs and their logs are kept {days or DEFAULT_RETENTION_DAYS} days")
+    return 0
 
 
 def _public(settings: SmtpSettings) -> dict:
