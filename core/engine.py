@@ -23,7 +23,7 @@ from core.runs import RunRecorder, RunSummary, create_run, finish_run, get_run, 
 from core.store.db import Database
 from core.store.hub import open_hub
 from core.sync.context import RunContext
-from core.sync.pipeline import KINDS, steps_for
+from core.sync.pipeline import PIPELINES, steps_for
 from core.timeutil import utcnow
 
 log = logging.getLogger("sincro.engine")
@@ -141,8 +141,8 @@ class Engine:
     async def run_sync(self, account_name: str, kind: str, *, trigger: str = "cli",
                        dry_run: bool = False) -> RunSummary:
         assert self.hub is not None
-        if kind not in KINDS:
-            raise ConfigError(f"unknown kind of sync {kind!r}", hint=f"one of {', '.join(KINDS)}")
+        if kind not in PIPELINES:
+            raise ConfigError(f"unknown kind of sync {kind!r}", hint=f"one of {', '.join(PIPELINES)}")
         account = await acc.get_account(self.hub, account_name)
         if not account.enabled and trigger == "schedule":
             raise ConfigError(f"account {account.name} is disabled",
@@ -153,12 +153,20 @@ class Engine:
 
             await check_quota(self.hub, account)
 
+        if not dry_run and account.name in self.running:
+            reason = (f"account {account.name} is busy: run {self.running[account.name]} is "
+                      "going on in this process")
+            self.publish(RunRefused(account.name, kind, reason))
+            raise AccountBusy(reason, hint="wait for it to finish and try again")
         lease = Lease(self.hub, account.id, account.name, self.owner, ttl=self.lease_ttl)
         if not dry_run:
+            self.running[account.name] = 0  # taken before the first await: no twin can start
             try:
                 await lease.acquire(f"{kind} sync ({trigger})")
-            except AccountBusy as exc:
-                self.publish(RunRefused(account.name, kind, str(exc)))
+            except BaseException as exc:
+                self.running.pop(account.name, None)
+                if isinstance(exc, AccountBusy):
+                    self.publish(RunRefused(account.name, kind, str(exc)))
                 raise
         try:
             run_id = 0 if dry_run else await create_run(self.hub, account.id, kind, trigger,
@@ -169,6 +177,7 @@ class Engine:
             return await self._run(account, kind, trigger, run_id, dry_run)
         finally:
             if not dry_run:
+                self.running.pop(account.name, None)
                 await asyncio.shield(lease.release())
 
     async def _run(self, account: acc.Account, kind: str, trigger: str, run_id: int,
@@ -176,7 +185,8 @@ class Engine:
         assert self.hub is not None
         rec = RunRecorder(self.hub, run_id, account.name, self.publish, record=not dry_run)
         started = utcnow()
-        self.running[account.name] = run_id
+        if not dry_run:
+            self.running[account.name] = run_id
         self.publish(RunStarted(run_id, account.name, kind, trigger, started))
         rec.info(f"{kind} sync of {account.name} started ({trigger})"
                  + (" — dry run, nothing is written" if dry_run else ""))
@@ -216,7 +226,8 @@ class Engine:
             summary = await get_run(self.hub, rec.id)
         else:
             summary = None
-        self.running.pop(account.name, None)
+        if rec.record:
+            self.running.pop(account.name, None)
         if summary is None:
             summary = RunSummary(rec.id, account.name, kind, trigger, outcome, started.isoformat(),
                                  utcnow().isoformat(), dict(rec.counts), list(rec.errors),

@@ -184,7 +184,7 @@ async def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         from tui.app import SincroApp
 
-        app = SincroApp(home)
+        app = SincroApp(home, schedule=True)
         await app.run_async()
         return app.return_code or 0
     finally:

@@ -157,3 +157,17 @@ async def test_the_loop_wakes_when_a_schedule_changes(engine) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await loop
     assert not sched.active
+
+
+async def test_one_engine_never_runs_an_account_twice_at_once(engine) -> None:
+    from core.locks import AccountBusy
+
+    first = asyncio.create_task(engine.run_sync("shop1", "fake", trigger="console"))
+    while not engine.test_started:
+        await asyncio.sleep(0)
+    with pytest.raises(AccountBusy, match="in this process"):
+        await engine.run_sync("shop1", "fake", trigger="schedule")
+    other = asyncio.create_task(engine.run_sync("shop2", "fake"))
+    engine.test_release.set()
+    assert (await first).outcome == "ok"
+    assert (await other).outcome == "ok"

@@ -1,0 +1,99 @@
+"""The account form: add and edit with messages in place, the key masked, test connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.accounts import get_account
+from core.store.hub import open_hub
+from tests.tui.fakes import KEY, fill, make_app, screen_text, settle
+from tui.screens.account_form import AccountForm
+from tui.widgets.account_table import AccountTable
+from tui.widgets.form import FormMessage
+
+
+async def account(home: Path, name: str):
+    db = await open_hub(home / "hub.db")
+    try:
+        return await get_account(db, name)
+    finally:
+        await db.close()
+
+
+def message(app) -> str:
+    return str(app.screen.query_one(FormMessage).render())
+
+
+async def test_add_an_account_with_messages_in_place(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountForm)
+        await fill(pilot, "#acc-name", "Shop 3")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "invalid account name 'Shop 3'" in message(app)
+        assert app.screen.query_one("#acc-name").has_class("-invalid")
+        await fill(pilot, "#acc-name", "shop3")
+        await fill(pilot, "#acc-url", "ftp://shop3")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "invalid shop URL 'ftp://shop3'" in message(app)
+        assert app.screen.query_one("#acc-url").has_class("-invalid")
+        assert not app.screen.query_one("#acc-name").has_class("-invalid")
+        await fill(pilot, "#acc-url", "https://shop3.example")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "give the webservice key" in message(app)
+        await fill(pilot, "#acc-key", "short")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "invalid webservice key" in message(app)
+        assert "short" not in screen_text(app)  # a password field shows no key
+        await fill(pilot, "#acc-key", KEY)
+        await fill(pilot, "#acc-allowance", "2")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, AccountForm)
+        assert "shop3" in [k.value for k in app.screen.query_one(AccountTable).rows]
+        saved = await account(home, "shop3")
+        assert saved.key == KEY and saved.option("full_sync_allowance") == 2
+        assert KEY not in screen_text(app)
+
+
+async def test_edit_keeps_the_key_when_left_blank(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AccountForm)
+        assert form.query_one("#acc-name").disabled
+        assert form.query_one("#acc-key").password
+        assert "unchanged (ABCD…)" in screen_text(app)
+        assert KEY not in screen_text(app)
+        await fill(pilot, "#acc-url", "https://new.example/shop")
+        await fill(pilot, "#acc-recipients", "office@example.com")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        saved = await account(home, "shop1")
+        assert saved.url == "https://new.example/shop/"
+        assert saved.key == KEY
+        assert saved.option("recipients") == ["office@example.com"]
+        assert "https://new.example/shop/" in screen_text(app)
+
+
+async def test_test_connection_says_why_it_failed(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        await fill(pilot, "#acc-url", "http://127.0.0.1:9")  # nothing listens there
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert message(app).startswith("connection failed: ")
+        assert KEY not in message(app)

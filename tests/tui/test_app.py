@@ -1,0 +1,161 @@
+"""Help, command palette, themes, bindings: the console as a whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from tests.tui.fakes import make_app, screen_text, settle
+from tui.app import SincroApp
+from tui.screens.help import HelpScreen
+
+
+async def test_help_lists_every_key_of_every_screen(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        listed = {(table.get_row_at(i)[0].plain, table.get_row_at(i)[2].plain)
+                  for i in range(table.row_count)}
+        for where, bindings in app.key_sections():
+            for binding in bindings:
+                assert (where, binding.tooltip or binding.description) in listed
+        assert ("Accounts", "Orders sync: import new orders, push them to the ERP") in listed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+
+
+def test_every_binding_has_an_id_and_a_description() -> None:
+    app = SincroApp(engine_factory=lambda: None)  # type: ignore[arg-type,return-value]
+    for _where, bindings in app.key_sections():
+        for binding in bindings:
+            if binding.action == "command_palette":
+                continue
+            assert binding.id, binding
+            assert binding.description, binding
+
+
+async def test_theme_toggles_between_dark_and_light(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.theme == "sincro-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "sincro-light"
+        await pilot.press("ctrl+t")
+        assert app.theme == "sincro-dark"
+
+
+async def test_the_palette_has_every_action_and_runs_them(home: Path, shop) -> None:
+    app = make_app(home, shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in ("Orders sync", "Customers sync", "Full sync", "States push",
+                      "Listing rules", "Edit account", "New account", "Schedule",
+                      "Show live log", "Show run history", "Show ERP", "Open run",
+                      "ERP: set stock", "Toggle dark/light theme", "Help: every key"):
+            assert title in commands
+        commands["Show live log"].callback()
+        await pilot.pause()
+        assert "account: all" in screen_text(app)
+        await commands["Orders sync"].callback()
+        await settle(pilot)
+        assert shop.opened == ["shop1"]
+
+
+async def test_the_palette_opens_on_ctrl_p_and_finds_a_sync(home: Path, shop) -> None:
+    app = make_app(home, shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"orders sync")
+        await pilot.pause()
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert shop.opened == ["shop1"]
+
+
+async def test_nothing_is_cut_off_at_80x24(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in ("1", "2", "3", "4"):
+            await pilot.press(key)
+            await settle(pilot)
+            footer = screen_text(app).splitlines()[-1]
+            assert "Help" in footer, (key, footer)  # the last key of the footer still fits
+
+
+async def test_quitting_while_a_sync_runs_asks_first(home: Path, shop) -> None:
+    from tui.screens.dialogs import ConfirmScreen
+
+    gate = shop.hold()
+    app = make_app(home, shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot, skip=("bridge", "run:"))
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Orders sync of shop1" in screen_text(app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running
+        gate.set()
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_a_hub_that_cannot_be_opened_is_explained(tmp_path: Path, notes) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "hub.db").write_bytes(b"this is not a database" * 100)
+    app = make_app(home)
+    seen = notes(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):  # the opening worker fails; wait for it without raising
+            await pilot.pause()
+            if all(w.is_finished for w in app.workers if w.group == "engine"):
+                break
+        await pilot.pause()
+        assert "cannot open the hub: the hub database" in screen_text(app)
+        assert any("cannot be used" in n["message"] for n in seen)
+        assert app.engine is None
+
+
+async def test_quitting_during_a_sync_leaves_it_interrupted_and_resumable(home: Path,
+                                                                          shop) -> None:
+    from core.runs import get_run
+    from core.store.hub import open_hub
+
+    shop.hold()
+    app = make_app(home, shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot, skip=("bridge", "run:"))
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    db = await open_hub(home / "hub.db")
+    try:
+        run = await get_run(db, 1)
+        assert run.outcome == "interrupted"
+        assert await db.scalar("SELECT COUNT(*) FROM leases") == 0
+    finally:
+        await db.close()

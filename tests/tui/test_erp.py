@@ -1,0 +1,89 @@
+"""The embedded ERP view: documents and states, articles and stock; shop data shown literally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from core.erp.embedded import EmbeddedErp
+from tests.tui.fakes import fill, make_app, screen_text, seed_erp, settle
+from tui.screens.dialogs import ConfirmScreen, PromptScreen
+
+
+async def erp_state(home: Path, number: str) -> str:
+    erp = await EmbeddedErp.open(home / "erp.db")
+    try:
+        return (await erp.get_document(number)).state
+    finally:
+        await erp.close()
+
+
+async def test_documents_show_the_customer_literally_and_can_be_shipped(home: Path) -> None:
+    await seed_erp(home)
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        docs = app.screen.query_one("#erp-documents", DataTable)
+        assert docs.row_count == 2
+        text = screen_text(app)
+        assert "[b]Rossi[/b]" in text  # not bold Rossi: the brackets are data
+        number = docs.coordinate_to_cell_key(docs.cursor_coordinate)[0].value
+        await pilot.press("p")
+        await settle(pilot)
+        assert docs.get_cell(number, "state").plain == "shipped"
+        assert await erp_state(home, number) == "shipped"
+        await pilot.press("p")  # shipped again: the ERP says why not
+        await settle(pilot)
+        assert await erp_state(home, number) == "shipped"
+
+
+async def test_cancel_asks_first_and_invoice_works(home: Path, notes) -> None:
+    await seed_erp(home)
+    app = make_app(home)
+    seen = notes(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        docs = app.screen.query_one("#erp-documents", DataTable)
+        first = docs.coordinate_to_cell_key(docs.cursor_coordinate)[0].value
+        await pilot.press("x")
+        await settle(pilot, skip=("bridge", "erp-write"))
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert await erp_state(home, first) == "cancelled"
+        await pilot.press("i")  # a cancelled document cannot be invoiced
+        await settle(pilot)
+        assert any("is cancelled and cannot become invoiced" in n["message"] for n in seen)
+        await pilot.press("down", "i")
+        await settle(pilot)
+        second = docs.coordinate_to_cell_key(docs.cursor_coordinate)[0].value
+        assert await erp_state(home, second) == "invoiced"
+
+
+async def test_set_stock_validates_in_place(home: Path) -> None:
+    await seed_erp(home)
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        articles = app.screen.query_one("#erp-articles", DataTable)
+        assert articles.get_cell("A1", "stock").plain == "99"  # one went out on an order
+        await pilot.press("k")
+        await settle(pilot, skip=("bridge", "erp-write"))
+        assert isinstance(app.screen, PromptScreen)
+        await fill(pilot, "#prompt-value", "lots")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "stock must be a whole number, not 'lots'" in screen_text(app)
+        await fill(pilot, "#prompt-value", "42")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert articles.get_cell("A1", "stock").plain == "42"

@@ -1,0 +1,89 @@
+"""How the console writes times, durations, counts and outcomes: one place, one style."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+
+OUTCOME_MARK = {"ok": "✓", "partial": "!", "failed": "✗", "interrupted": "✗"}
+
+# Short names for run counts, in the order an operator reads them.
+COUNT_LABELS = (
+    ("orders_imported", "orders"),
+    ("orders_skipped", "skipped"),
+    ("customers_created", "new customers"),
+    ("customers_updated", "customers updated"),
+    ("customers_changed", "customers changed"),
+    ("destinations", "addresses"),
+    ("articles_coded", "articles coded"),
+    ("articles_created", "articles created"),
+    ("documents_inserted", "documents"),
+    ("states_pushed", "states"),
+    ("listing_actions", "listing actions"),
+    ("errors", "errors"),
+)
+
+
+def when(value: datetime | str | None, tz: tzinfo) -> str:
+    """'28 Nov 07:02' in the console's zone; '—' for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(tz).strftime("%d %b %H:%M")
+
+
+def clock(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def counts(values: Mapping[str, int], *, limit: int | None = None) -> str:
+    """'12 orders, 3 new customers' — only what is not zero."""
+    parts = [f"{values[key]} {'error' if label == 'errors' and values[key] == 1 else label}"
+             for key, label in COUNT_LABELS if values.get(key)]
+    known = {key for key, _ in COUNT_LABELS}
+    parts += [f"{v} {k.replace('_', ' ')}" for k, v in sorted(values.items())
+              if k not in known and v]
+    if limit is not None and len(parts) > limit:
+        parts = parts[:limit] + ["…"]
+    return ", ".join(parts) if parts else "nothing to do"
+
+
+# The one count that says most about a run of each kind (for narrow columns).
+HEADLINE = {"orders": ("orders_imported", "orders"), "scheduled": ("orders_imported", "orders"),
+            "customers": ("customers_updated", "updated"), "full": ("articles_created", "created"),
+            "states": ("states_pushed", "states"), "listings": ("listing_actions", "actions")}
+
+
+def headline(kind: str, values: Mapping[str, int]) -> str:
+    """' 1 err' when a run had errors, else its main count: ' 12 orders'."""
+    if values.get("errors"):
+        return f" {values['errors']} err"
+    key, label = HEADLINE.get(kind, ("", ""))
+    return f" {values[key]} {label}" if values.get(key) else ""
+
+
+def outcome(value: str | None) -> str:
+    if value is None:
+        return "running"
+    return f"{OUTCOME_MARK.get(value, '?')} {value}"
+
+
+def progress(step: str, done: int, total: int | None) -> str:
+    return f"{step} {done}/{total}" if total else f"{step} {done}"
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,189 @@
+"""Add or edit an account: messages in place, the key masked, a connection test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, Static
+
+from core import accounts as acc
+from core.errors import ConfigError, SincroError
+from core.timeutil import machine_zone, zone
+from tui.context import console
+from tui.widgets.form import FormMessage, FormRow, mark_invalid
+from tui.workers import ReportsFailures
+
+CLUES = (("account name", "acc-name"), ("environment variable", "acc-key-env"),
+         ("--key-env", "acc-key-env"), ("key", "acc-key"), ("url", "acc-url"),
+         ("time zone", "acc-tz"), ("allowance", "acc-allowance"),
+         ("e-mail", "acc-recipients"))
+
+
+def parse_allowance(text: str) -> int | None:
+    value = text.strip().lower()
+    if value in ("", "unlimited"):
+        return None
+    if not value.isdigit():
+        raise ConfigError(f"invalid allowance {text!r}",
+                          hint="a number of full syncs per month, or empty for unlimited")
+    return int(value)
+
+
+def parse_recipients(text: str) -> list[str]:
+    emails = [e.strip() for e in text.split(",") if e.strip()]
+    for e in emails:
+        if "@" not in e or " " in e:
+            raise ConfigError(f"invalid e-mail address {e!r}", hint="e.g. office@example.com")
+    return emails
+
+
+class AccountForm(ReportsFailures, Screen[bool]):
+    BINDINGS = [
+        Binding("ctrl+t", "test_connection", "Test connection", id="account-test",
+                priority=True),
+        Binding("ctrl+s", "save", "Save", id="account-save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="account-cancel"),
+    ]
+
+    def __init__(self, account: acc.Account | None) -> None:
+        super().__init__()
+        self.account = account
+
+    def compose(self) -> ComposeResult:
+        a = self.account
+        title = f" Account {a.name}" if a else " New account"
+        yield Static(Text(title, style="bold"), id="account-title")
+        with Vertical(id="account-fields"):
+            yield FormRow("Name", Input(value=a.name if a else "", id="acc-name", compact=True,
+                                       placeholder="shop1", disabled=a is not None))
+            yield FormRow("Shop URL", Input(value=a.url if a else "", id="acc-url", compact=True,
+                                           placeholder="https://shop.example"))
+            key_hint = (f"unchanged ({a.masked_key})" if a and a.key else
+                        "32 characters A-Z 0-9")
+            yield FormRow("Key", Input(id="acc-key", password=True, compact=True,
+                                      placeholder=key_hint))
+            yield FormRow("or key env", Input(value=(a.key_env or "") if a else "",
+                                             id="acc-key-env", compact=True,
+                                             placeholder="variable holding the key"))
+            yield FormRow("Time zone", Input(value=a.tz if a else machine_zone(),
+                                            id="acc-tz", compact=True))
+            allowance = a.option("full_sync_allowance") if a else None
+            yield FormRow("Full syncs", Input(value="" if allowance is None else str(allowance),
+                                             id="acc-allowance", compact=True,
+                                             placeholder="per month; empty: unlimited"))
+            recipients = ", ".join(a.option("recipients") or []) if a else ""
+            yield FormRow("Notify", Input(value=recipients, id="acc-recipients", compact=True,
+                                         placeholder="office@example.com, ..."))
+            yield FormRow("Enabled", Checkbox("syncs may run", value=a.enabled if a else True,
+                                              id="acc-enabled", compact=True))
+            yield FormMessage(id="account-message")
+            with Horizontal(id="account-buttons"):
+                yield Button("Test connection", id="acc-test", compact=True)
+                yield Button("Save", id="acc-save", variant="primary", compact=True)
+                yield Button("Cancel", id="acc-cancel", compact=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#acc-url" if self.account else "#acc-name", Input).focus()
+
+    def value(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value
+
+    def build(self) -> acc.Account | None:
+        """The account as typed, or None with the message in place."""
+        old = self.account
+        key = self.value("acc-key").strip() or None
+        key_env = self.value("acc-key-env").strip() or None
+        if old is not None and key is None and key_env is None:
+            key, key_env = old.key, old.key_env  # a blank key keeps the stored one
+        if key is not None and key_env is not None:
+            key_env = None if old is not None and key_env == old.key_env else key_env
+        try:
+            acc.check_name(self.value("acc-name").strip())  # in the order of the fields
+            acc.normalise_url(self.value("acc-url"))
+            options = dict(old.options) if old else {}
+            if key is None and key_env is None:
+                raise ConfigError("give the webservice key, or the environment variable "
+                                  "that holds it")
+            if key is not None and key_env is None:
+                acc.check_key(key)
+            options["full_sync_allowance"] = parse_allowance(self.value("acc-allowance"))
+            options["recipients"] = parse_recipients(self.value("acc-recipients"))
+            account = acc.build_account(
+                self.value("acc-name").strip(), self.value("acc-url"), key=key,
+                key_env=key_env, tz=self.value("acc-tz").strip() or None,
+                enabled=self.query_one("#acc-enabled", Checkbox).value, options=options)
+        except ConfigError as exc:
+            message = str(exc).replace("--key-env", "'key env'").replace("--key", "'key'")
+            self.query_one(FormMessage).show(message)
+            field = mark_invalid(list(self.query(Input)), message, CLUES)
+            if field is not None:
+                field.focus()
+            return None
+        for field in self.query(Input):
+            field.remove_class("-invalid")
+        return replace(account, id=old.id) if old else account
+
+    # -- actions ----------------------------------------------------------------
+    def action_save(self) -> None:
+        account = self.build()
+        if account is not None:
+            self.run_worker(self._save(account), group="account-write", exclusive=True,
+                            exit_on_error=False, name="Save account")
+
+    async def _save(self, account: acc.Account) -> None:
+        hub = console(self).engine.hub
+        try:
+            if self.account is None:
+                await acc.add_account(hub, account)
+            else:
+                await acc.save_account(hub, account)
+        except ConfigError as exc:
+            self.query_one(FormMessage).show(str(exc))
+            mark_invalid(list(self.query(Input)), str(exc), CLUES)
+            return
+        self.app.notify(f"account {account.name} saved ({account.url}, key "
+                        f"{account.masked_key})", markup=False)
+        self.dismiss(True)
+
+    def action_test_connection(self) -> None:
+        account = self.build()
+        if account is not None:
+            self.query_one(FormMessage).show(f"connecting to {account.url} …", error=False)
+            self.run_worker(self._test(account), group="account-test", exclusive=True,
+                            exit_on_error=False, name="Test connection")
+
+    async def _test(self, account: acc.Account) -> None:
+        message = self.query_one(FormMessage)
+        try:
+            from core.prestashop.client import PrestaShopClient
+        except ImportError:  # the client is not built yet
+            message.show("test connection is not available in this version")
+            return
+        try:
+            async with PrestaShopClient(account.url, account.resolve_key(),
+                                        tz=zone(account.tz), timeout=15,
+                                        retries=0) as client:
+                info = await client.info()
+        except SincroError as exc:
+            message.show(f"connection failed: {exc}")
+            return
+        readable = sorted(r for r in ("orders", "customers", "addresses", "products")
+                          if info.allows(r))
+        version = info.version or "unknown version"
+        message.show(f"connected to {info.shop_name} (PrestaShop {version}); the key reads "
+                     f"{', '.join(readable) or 'none of orders, customers, addresses, products'}",
+                     error=False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"acc-test": self.action_test_connection, "acc-save": self.action_save,
+                   "acc-cancel": self.action_cancel}
+        actions[event.button.id or ""]()

@@ -1,0 +1,228 @@
+"""The accounts view: every account's state, and the selected account's actions."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+
+from core import events as ev
+from core.sync.full import quota
+from tui.context import console
+from tui.data import AccountInfo, customers_in_hub, load_accounts
+from tui.screens.dialogs import ConfirmScreen
+from tui.widgets.account_detail import AccountDetail, quota_text
+from tui.widgets.account_table import AccountTable, LiveRun
+from tui.workers import ReportsFailures
+
+SYNC_LABELS = {"orders": "Orders sync", "customers": "Customers sync", "full": "Full sync",
+               "states": "States push", "listings": "Listing rules", "scheduled": "Scheduled run"}
+ACCOUNT_ACTIONS = {"sync", "edit", "schedule", "show_log"}
+
+
+class AccountsView(ReportsFailures, Vertical):
+    BINDINGS = [
+        Binding("o", "sync('orders')", "Orders", id="sync-orders",
+                tooltip="Orders sync: import new orders, push them to the ERP"),
+        Binding("c", "sync('customers')", "Customers", id="sync-customers",
+                tooltip="Customers sync: update every known customer (asks first: long)"),
+        Binding("f", "sync('full')", "Full", id="sync-full",
+                tooltip="Full sync: realign customers and articles (shows the quota)"),
+        Binding("s", "sync('states')", "States", id="sync-states",
+                tooltip="States push: ERP document states to the shop's orders"),
+        Binding("l", "sync('listings')", "Listing rules", id="sync-listings", show=False,
+                tooltip="Listing rules: publish, update or stop listed articles"),
+        Binding("e", "edit", "Edit", id="account-edit", tooltip="Edit the selected account"),
+        Binding("S", "schedule", "Schedule", id="account-schedule", key_display="S",
+                tooltip="Schedule editor of the selected account"),
+        Binding("n", "new", "New account", id="account-new", show=False),
+        Binding("L", "show_log", "Account log", id="account-log", show=False, key_display="L",
+                tooltip="Live log of the selected account"),
+        Binding("enter", "show_log", "Account log", id="account-log-enter", show=False,
+                priority=True, tooltip="Live log of the selected account"),
+        Binding("r", "refresh", "Refresh", id="accounts-refresh", show=False),
+    ]
+
+    class AccountsLoaded(Message):
+        def __init__(self, names: list[str]) -> None:
+            super().__init__()
+            self.names = names
+
+    class LogRequested(Message):
+        def __init__(self, account: str) -> None:
+            super().__init__()
+            self.account = account
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.infos: dict[str, AccountInfo] = {}
+        self.live: dict[str, LiveRun] = {}
+        self.notes: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield AccountTable(id="account-table")
+        yield AccountDetail(id="account-detail")
+
+    def on_mount(self) -> None:
+        self.query_one(AccountTable).tz = console(self).tz
+        self.show_detail()
+
+    @property
+    def table(self) -> AccountTable:
+        return self.query_one(AccountTable)
+
+    @property
+    def selected(self) -> str | None:
+        return self.table.selected
+
+    # -- loading ----------------------------------------------------------
+    def load(self) -> None:
+        self.run_worker(self._load(), group="accounts-load", exclusive=True,
+                        exit_on_error=False, name="Loading accounts")
+
+    async def _load(self) -> None:
+        engine = console(self).engine
+        if engine is None:
+            return
+        infos = await load_accounts(engine.hub, engine.owner)
+        self.infos = {i.name: i for i in infos}
+        self.table.show(infos, self.live)
+        self.show_detail()
+        self.post_message(self.AccountsLoaded(list(self.infos)))
+        self.screen.refresh_bindings()
+
+    def show_detail(self) -> None:
+        name = self.selected
+        self.query_one(AccountDetail).show(self.infos.get(name or ""), console(self).tz,
+                                           self.notes.get(name or ""))
+
+    def show_failure(self, reason: str) -> None:
+        self.notes[""] = f"cannot open the hub: {reason}"
+        self.show_detail()
+
+    def on_account_table_account_selected(self, event: AccountTable.AccountSelected) -> None:
+        self.show_detail()
+        self.screen.refresh_bindings()
+
+    # -- engine events (called by the main screen) ---------------------------
+    def run_started(self, event: ev.RunStarted) -> None:
+        self.live[event.account] = LiveRun(event.run_id, event.kind)
+        self.notes.pop(event.account, None)
+        self._show_state(event.account)
+
+    def run_progressed(self, event: ev.RunProgress) -> None:
+        live = self.live.get(event.account)
+        if live is None:
+            return
+        self.live[event.account] = LiveRun(live.run_id, live.kind, event.step, event.done,
+                                           event.total)
+        self._show_state(event.account)
+
+    def run_finished(self, event: ev.RunFinished) -> None:
+        self.live.pop(event.account, None)
+        self.load()
+
+    def run_refused(self, event: ev.RunRefused) -> None:
+        self.notes[event.account] = f"refused: {event.reason}"
+        if event.account == self.selected:
+            self.show_detail()
+
+    def _show_state(self, name: str) -> None:
+        info = self.infos.get(name)
+        if info is not None:
+            self.table.update_state(info, self.live.get(name))
+
+    # -- actions ------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if console(self).engine is None:
+            return None if action in ACCOUNT_ACTIONS | {"new"} else True
+        if action in ACCOUNT_ACTIONS and self.selected is None:
+            return None
+        return True
+
+    def busy_here(self, name: str) -> str | None:
+        """Why a run of `name` cannot start from this console now, if it cannot."""
+        live = self.live.get(name)
+        running = [w for w in self.app.workers
+                   if w.group == f"run:{name}" and not w.is_finished]
+        if live is None and not running:
+            return None
+        what = f"{live.kind} sync (run {live.run_id})" if live else (running[0].name or "a sync")
+        return (f"account {name} is busy: {what} is running in this console; "
+                "wait for it to finish and try again")
+
+    def action_sync(self, kind: str) -> None:
+        name = self.selected
+        if name is None:
+            return
+        busy = self.busy_here(name)
+        if busy:
+            self.notes[name] = f"refused: {busy}"
+            self.show_detail()
+            self.app.notify(busy, title=f"{SYNC_LABELS[kind]} refused", severity="warning",
+                            markup=False)
+            return
+        if kind in ("customers", "full"):
+            self.run_worker(self._confirm_then_run(name, kind), group=f"ask:{name}",
+                            exclusive=True, exit_on_error=False, name=SYNC_LABELS[kind])
+        else:
+            self.start_run(name, kind)
+
+    async def _confirm_then_run(self, name: str, kind: str) -> None:
+        engine = console(self).engine
+        info = self.infos[name]
+        if kind == "customers":
+            count = await customers_in_hub(engine.hub, info.account.id)
+            question = (f"Update all {count} customers of {name} already in the hub from the "
+                        "shop, then push the changes to the ERP. This reads every one of them "
+                        "from the shop and can take long (minutes for thousands). Start?")
+        else:
+            q = await quota(engine.hub, info.account)
+            if q["left"] == 0:
+                self.app.notify(f"account {name} has used all {q['allowance']} full syncs "
+                                f"allowed for {q['month']}; orders and customers syncs still run",
+                                title="Full sync refused", severity="warning", markup=False)
+                return
+            question = (f"Realign all customers and articles of {name} with the ERP.\n"
+                        f"{quota_text(q)}; this one counts against it. Start?")
+        if await self.app.push_screen_wait(ConfirmScreen(f"{SYNC_LABELS[kind]}: {name}",
+                                                         question)):
+            self.start_run(name, kind)
+
+    def start_run(self, name: str, kind: str) -> None:
+        self.run_worker(self._run(name, kind), group=f"run:{name}", exclusive=True,
+                        exit_on_error=False, name=f"{SYNC_LABELS[kind]} of {name}")
+
+    async def _run(self, name: str, kind: str) -> None:
+        await console(self).engine.run_sync(name, kind, trigger="console")
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_show_log(self) -> None:
+        if self.selected:
+            self.post_message(self.LogRequested(self.selected))
+
+    def action_edit(self) -> None:
+        from tui.screens.account_form import AccountForm
+
+        info = self.infos.get(self.selected or "")
+        if info is not None:
+            self.app.push_screen(AccountForm(info.account), self._saved)
+
+    def action_new(self) -> None:
+        from tui.screens.account_form import AccountForm
+
+        self.app.push_screen(AccountForm(None), self._saved)
+
+    def action_schedule(self) -> None:
+        from tui.screens.schedule_editor import ScheduleEditor
+
+        info = self.infos.get(self.selected or "")
+        if info is not None:
+            self.app.push_screen(ScheduleEditor(info.account), self._saved)
+
+    def _saved(self, changed: object) -> None:
+        if changed:
+            self.load()

@@ -1,0 +1,172 @@
+"""The embedded ERP: documents and their states, articles and their stock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, DataTable, Static
+
+from tui.context import console
+from tui.screens.dialogs import ConfirmScreen, PromptScreen
+from tui.widgets.table_rows import sync_rows
+from tui.widgets.tones import tone
+from tui.workers import ReportsFailures
+
+STATE_TONE = {"open": "accent", "shipped": "primary", "invoiced": "success",
+              "cancelled": "error"}
+DOC_COLUMNS = (("number", "Number", 12), ("date", "Date", 10), ("customer", "Customer", 22),
+               ("total", "Total", 10), ("state", "State", 10))
+ART_COLUMNS = (("code", "Code", 16), ("description", "Description", 30), ("price", "Price", 9),
+               ("stock", "Stock", 7), ("active", "Active", 6))
+
+
+def check_stock(value: str) -> str | None:
+    text = value.strip()
+    if not text.lstrip("-").isdigit():
+        return f"stock must be a whole number, not {value!r}"
+    if int(text) < 0:
+        return "stock cannot be negative"
+    return None
+
+
+class ErpView(ReportsFailures, Vertical):
+    BINDINGS = [
+        Binding("p", "set_state('shipped')", "Shipped", id="erp-shipped"),
+        Binding("i", "set_state('invoiced')", "Invoiced", id="erp-invoiced"),
+        Binding("x", "set_state('cancelled')", "Cancel", id="erp-cancelled"),
+        Binding("t", "toggle", "Docs/articles", id="erp-toggle"),
+        Binding("k", "set_stock", "Set stock", id="erp-stock"),
+        Binding("r", "refresh", "Refresh", id="erp-refresh", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.erp: Any = None
+        self.customers: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="erp-status")
+        with ContentSwitcher(initial="erp-documents", id="erp-tables"):
+            yield DataTable(id="erp-documents", cursor_type="row")
+            yield DataTable(id="erp-articles", cursor_type="row")
+
+    def on_mount(self) -> None:
+        for table_id, columns in (("#erp-documents", DOC_COLUMNS), ("#erp-articles", ART_COLUMNS)):
+            table = self.query_one(table_id, DataTable)
+            for key, label, width in columns:
+                table.add_column(label, key=key, width=width)
+
+    @property
+    def showing(self) -> str:
+        return self.query_one("#erp-tables", ContentSwitcher).current or "erp-documents"
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(f"#{self.showing}", DataTable)
+
+    def selected(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
+
+    def focus_main(self) -> None:
+        self.table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "set_state":
+            return self.showing == "erp-documents" and self.selected() is not None or None
+        if action == "set_stock":
+            return self.showing == "erp-articles" and self.selected() is not None or None
+        return True
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.screen.refresh_bindings()
+
+    # -- loading ------------------------------------------------------------
+    def load(self) -> None:
+        self.run_worker(self._load(), group="erp-load", exclusive=True, exit_on_error=False,
+                        name="Loading the ERP")
+
+    async def _load(self) -> None:
+        engine = console(self).engine
+        if engine is None:
+            return
+        status = self.query_one("#erp-status", Static)
+        self.erp = await engine.erp()
+        if not hasattr(self.erp, "list_documents"):
+            status.update(Text(f"the ERP {self.erp.name} has no view here: it is managed in "
+                               "its own application"))
+            return
+        self.customers = {c.code: c.name for c in await self.erp.list_customers()}
+        docs = await self.erp.list_documents()
+        articles = await self.erp.list_articles()
+        sync_rows(self.query_one("#erp-documents", DataTable),
+                  {d.number: self._doc_cells(d) for d in docs})
+        sync_rows(self.query_one("#erp-articles", DataTable),
+                  {a.code: self._article_cells(a) for a in articles})
+        what = "documents" if self.showing == "erp-documents" else "articles"
+        status.update(Text(f"embedded ERP {self.erp.path.name}: {len(docs)} documents, "
+                           f"{len(articles)} articles; showing {what} (t switches)"))
+        self.screen.refresh_bindings()
+
+    def _doc_cells(self, d: Any) -> dict[str, Text]:
+        name = self.customers.get(d.customer_code) or d.customer_code
+        return {"number": Text(d.number), "date": Text(d.date.isoformat()),
+                "customer": Text(name),
+                "total": Text(f"{d.total_tax_incl} {d.currency}", justify="right"),
+                "state": Text(d.state, style=tone(self.app, STATE_TONE.get(d.state, "accent")))}
+
+    def _article_cells(self, a: Any) -> dict[str, Text]:
+        return {"code": Text(a.code), "description": Text(a.description),
+                "price": Text(str(a.price), justify="right"),
+                "stock": Text(str(a.stock), justify="right"),
+                "active": Text("yes" if a.active else "no")}
+
+    # -- actions ------------------------------------------------------------
+    def action_toggle(self) -> None:
+        switcher = self.query_one("#erp-tables", ContentSwitcher)
+        switcher.current = "erp-articles" if self.showing == "erp-documents" else "erp-documents"
+        self.table.focus()
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_set_state(self, state: str) -> None:
+        number = self.selected()
+        if number is not None:
+            self.run_worker(self._set_state(number, state), group="erp-write", exclusive=True,
+                            exit_on_error=False, name=f"Mark {number} {state}")
+
+    async def _set_state(self, number: str, state: str) -> None:
+        if state == "cancelled" and not await self.app.push_screen_wait(ConfirmScreen(
+                f"Cancel {number}", f"Cancel document {number}? Its stock goes back; a "
+                "cancelled document is final.", yes="Cancel it")):
+            return
+        doc = await self.erp.set_state(number, state)
+        self.query_one("#erp-documents", DataTable).update_cell(number, "state",
+                                                                self._doc_cells(doc)["state"])
+        self.app.notify(f"document {number} is now {doc.state}", markup=False)
+
+    def action_set_stock(self) -> None:
+        code = self.selected()
+        if code is not None:
+            self.run_worker(self._set_stock(code), group="erp-write", exclusive=True,
+                            exit_on_error=False, name=f"Set stock of {code}")
+
+    async def _set_stock(self, code: str) -> None:
+        current = self.table.get_cell(code, "stock")
+        value = await self.app.push_screen_wait(PromptScreen(
+            f"Stock of {code}", "New stock (whole number):", value=str(current),
+            check=check_stock))
+        if value is None:
+            return
+        article = await self.erp.set_stock(code, int(value.strip()))
+        self.query_one("#erp-articles", DataTable).update_cell(
+            code, "stock", Text(str(article.stock), justify="right"))
+        self.app.notify(f"stock of {code} set to {article.stock}", markup=False)

@@ -1,0 +1,104 @@
+"""Run history: every run with kind, trigger, outcome, counts and duration; open one."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+from core.runs import RunSummary, list_runs
+from tui import format as fmt
+from tui.context import console
+from tui.widgets.run_table import RunTable
+from tui.widgets.tones import tone
+from tui.workers import ReportsFailures
+
+LIMIT = 500
+
+
+class HistoryView(ReportsFailures, Vertical):
+    BINDINGS = [
+        Binding("enter", "open", "Open run", id="history-open", priority=True),
+        Binding("l", "live_log", "Live log of run", id="history-live-log",
+                tooltip="The live log, showing only the selected run's lines"),
+        Binding("a", "toggle_scope", "This account/all", id="history-scope"),
+        Binding("r", "refresh", "Refresh", id="history-refresh"),
+    ]
+
+    class RunLogRequested(Message):
+        def __init__(self, account: str, run_id: int) -> None:
+            super().__init__()
+            self.account = account
+            self.run_id = run_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.account: str | None = None  # the selected account, from the accounts view
+        self.only_account = False
+        self.runs: dict[int, RunSummary] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="history-status")
+        yield RunTable(id="run-table")
+        yield Static(id="run-summary")
+
+    def on_mount(self) -> None:
+        self.query_one(RunTable).tz = console(self).tz
+
+    def load(self) -> None:
+        self.run_worker(self._load(), group="history-load", exclusive=True,
+                        exit_on_error=False, name="Loading run history")
+
+    async def _load(self) -> None:
+        engine = console(self).engine
+        if engine is None:
+            return
+        scope = self.account if self.only_account else None
+        runs = await list_runs(engine.hub, scope, limit=LIMIT)
+        self.runs = {r.id: r for r in runs}
+        self.query_one(RunTable).show(runs)
+        where = f"runs of {scope}" if scope else "runs of all accounts"
+        self.query_one("#history-status", Static).update(
+            Text(f"{where}, newest first ({len(runs)})"))
+        self.show_summary(self.query_one(RunTable).selected)
+
+    def show_summary(self, run_id: int | None) -> None:
+        run = self.runs.get(run_id or 0)
+        box = self.query_one("#run-summary", Static)
+        if run is None:
+            box.update(Text("No runs yet.", style="dim"))
+            return
+        text = Text(f"#{run.id} {run.account} {run.kind}: {fmt.counts(run.counts)}")
+        if run.errors:
+            text.append(f"\n{len(run.errors)} error(s); first: {fmt.one_line(run.errors[0])}",
+                        style=tone(self.app, "error"))
+        box.update(text)
+
+    def on_run_table_run_highlighted(self, event: RunTable.RunHighlighted) -> None:
+        self.show_summary(event.run_id)
+
+    def action_open(self) -> None:
+        run_id = self.query_one(RunTable).selected
+        if run_id is not None:
+            from tui.screens.run_detail import RunDetailScreen
+
+            self.app.push_screen(RunDetailScreen(run_id))
+
+    def action_live_log(self) -> None:
+        run = self.runs.get(self.query_one(RunTable).selected or 0)
+        if run is not None:
+            self.post_message(self.RunLogRequested(run.account, run.id))
+
+    def action_toggle_scope(self) -> None:
+        self.only_account = not self.only_account and self.account is not None
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def focus_main(self) -> None:
+        self.query_one(RunTable).focus()
+

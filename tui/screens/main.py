@@ -1,0 +1,187 @@
+"""The main screen: a view bar, the four views in a switcher, the footer.
+
+Every view stays mounted, so the live log keeps every line while another
+view is shown. Engine events arrive here as messages (from the bridge) and
+are handed down to the views that show them.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer
+
+from core.events import LogLine
+from tui import bridge
+from tui import format as fmt
+from tui.context import console
+from tui.data import ForeignRuns
+from tui.screens.accounts import AccountsView
+from tui.screens.dialogs import ConfirmScreen
+from tui.screens.erp import ErpView
+from tui.screens.history import HistoryView
+from tui.screens.log import LogView
+from tui.widgets.account_table import AccountTable
+from tui.widgets.view_bar import ViewBar
+from tui.workers import ReportsFailures
+
+SEVERITY = {"ok": "information", "partial": "warning"}
+
+
+class MainScreen(ReportsFailures, Screen):
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("1", "show('accounts')", "Accounts", id="view-accounts", show=False,
+                tooltip="Show the accounts"),
+        Binding("2", "show('log')", "Live log", id="view-log", show=False,
+                tooltip="Show the live log"),
+        Binding("3", "show('history')", "Run history", id="view-history", show=False,
+                tooltip="Show the run history"),
+        Binding("4", "show('erp')", "ERP", id="view-erp", show=False,
+                tooltip="Show the embedded ERP"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield ViewBar(id="view-bar")
+        with ContentSwitcher(initial="accounts", id="views"):
+            yield AccountsView(id="accounts")
+            yield LogView(id="log")
+            yield HistoryView(id="history")
+            yield ErpView(id="erp")
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def accounts(self) -> AccountsView:
+        return self.query_one(AccountsView)
+
+    @property
+    def live_log(self) -> LogView:
+        return self.query_one(LogView)
+
+    @property
+    def history(self) -> HistoryView:
+        return self.query_one(HistoryView)
+
+    @property
+    def current(self) -> str:
+        return self.query_one(ContentSwitcher).current or "accounts"
+
+    def action_show(self, view: str) -> None:
+        self.query_one(ContentSwitcher).current = view
+        self.query_one(ViewBar).current = view
+        target = self.query_one(f"#{view}")
+        if view == "accounts":
+            self.query_one(AccountTable).focus()
+        else:
+            target.focus_main()  # type: ignore[attr-defined]
+        if view == "erp":
+            self.query_one(ErpView).load()
+        self.refresh_bindings()
+
+    _foreign: ForeignRuns | None = None
+
+    def on_mount(self) -> None:
+        self.query_one(AccountTable).focus()
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self) -> None:
+        """Cells carry theme colours: draw them again in the new theme."""
+        if console(self).engine is not None:
+            self.accounts.load()
+            self.history.load()
+            if self.current == "erp":
+                self.query_one(ErpView).load()
+
+    def action_quit(self) -> None:
+        """Quit; a sync in progress is interrupted (it resumes on its next run), so ask."""
+        running = [w.name for w in self.app.workers
+                   if w.group.startswith("run:") and not w.is_finished]
+        if not running:
+            self.app.exit(0)
+            return
+
+        def answer(quit_now: bool | None) -> None:
+            if quit_now:
+                self.app.exit(0)
+
+        self.app.push_screen(ConfirmScreen(
+            "Quit while a sync runs?",
+            f"Running: {', '.join(running)}. Quitting interrupts it; it resumes where it "
+            "stopped on its next run.", yes="Quit"), answer)
+
+    def on_engine_failed(self, message: bridge.EngineFailed) -> None:
+        self.accounts.show_failure(message.reason)
+
+    def on_engine_ready(self, message: bridge.EngineReady) -> None:
+        self.accounts.load()
+        self.history.load()
+        self.set_interval(console(self).refresh_every, self._poll)
+        self.refresh_bindings()
+
+    def _poll(self) -> None:
+        """Runs of other processes (the daemon) only show in the hub: look again."""
+        self.accounts.load()
+        if self.current == "history":
+            self.history.load()
+        self.run_worker(self._foreign_lines(), group="foreign-log", exclusive=True,
+                        exit_on_error=False, name="Reading other processes' runs")
+
+    async def _foreign_lines(self) -> None:
+        engine = console(self).engine
+        if engine is None:
+            return
+        if self._foreign is None:
+            self._foreign = ForeignRuns(engine.owner)
+        lines = await self._foreign.poll(engine.hub)
+        if lines:
+            self.live_log.add_lines(lines)
+
+    # -- from the views ----------------------------------------------------
+    def on_accounts_view_accounts_loaded(self, message: AccountsView.AccountsLoaded) -> None:
+        self.live_log.accounts = message.names
+        self.history.account = self.accounts.selected
+
+    def on_account_table_account_selected(self, message: AccountTable.AccountSelected) -> None:
+        self.history.account = message.name
+
+    def on_accounts_view_log_requested(self, message: AccountsView.LogRequested) -> None:
+        self.action_show("log")
+        self.live_log.show_account(message.account)
+
+    def on_history_view_run_log_requested(self, message: HistoryView.RunLogRequested) -> None:
+        self.action_show("log")
+        self.live_log.show_account(message.account, message.run_id)
+
+    # -- from the engine (through the bridge) ----------------------------------
+    def on_lines_logged(self, message: bridge.LinesLogged) -> None:
+        self.live_log.add_lines(message.lines)
+
+    def on_run_started(self, message: bridge.RunStarted) -> None:
+        self.accounts.run_started(message.event)
+
+    def on_run_progressed(self, message: bridge.RunProgressed) -> None:
+        self.accounts.run_progressed(message.event)
+
+    def on_run_finished(self, message: bridge.RunFinished) -> None:
+        e = message.event
+        self.accounts.run_finished(e)
+        self.history.load()
+        body = f"{e.kind} sync {fmt.outcome(e.outcome)} in {fmt.duration(e.duration_s)}: " \
+               f"{fmt.counts(e.counts)}"
+        if e.errors:
+            body += f"\nfirst error: {fmt.one_line(e.errors[0])}"
+        self.app.notify(body, title=f"{e.account}: run #{e.run_id} finished",
+                        severity=SEVERITY.get(e.outcome, "error"), markup=False,  # type: ignore[arg-type]
+                        timeout=8)
+
+    def on_run_refused(self, message: bridge.RunRefused) -> None:
+        e = message.event
+        self.accounts.run_refused(e)
+        self.live_log.add_lines([LogLine(None, e.account, console(self).clock(), "warning",
+                                         f"{e.kind} sync refused: {e.reason}")])
+
+    def on_notice_arrived(self, message: bridge.NoticeArrived) -> None:
+        e = message.event
+        self.live_log.add_lines([LogLine(None, e.account, console(self).clock(), e.level,
+                                         e.message)])

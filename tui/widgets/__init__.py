@@ -1,0 +1,1 @@
+"""Widgets of the console: nouns usable as CSS selectors."""

@@ -1,0 +1,23 @@
+"""The top line: which view is shown, and the keys that switch views."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+VIEWS = (("accounts", "1", "Accounts"), ("log", "2", "Log"), ("history", "3", "History"),
+         ("erp", "4", "ERP"))
+
+
+class ViewBar(Static):
+    current: reactive[str] = reactive("accounts")
+
+    def render(self) -> Text:
+        text = Text(" Sincro ", style="bold")
+        for view, key, label in VIEWS:
+            style = "reverse bold" if view == self.current else ""
+            text.append(" ")
+            text.append(f" {key} {label} ", style=style)
+        text.append("   ? help  ctrl+p commands", style="dim")
+        return text
