@@ -49,6 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     en.add_argument("--disable", dest="enabled", action="store_const", const=False)
     set_handler(edit, cmd_edit)
 
+    st = asub.add_parser("states", help="list the shop's order states (for --state-map)")
+    st.add_argument("name", metavar="NAME")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    set_handler(st, cmd_states)
+
+    t = asub.add_parser("test", help="test the connection: shop version and what the key may do")
+    t.add_argument("name", metavar="NAME")
+    t.add_argument("--json", action="store_true")
+    set_handler(t, cmd_test)
+
     rm = asub.add_parser("remove", help="remove an account and everything Sincro keeps for it")
     rm.add_argument("name", metavar="NAME")
     rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -67,6 +77,11 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allowance", metavar="N", help="full syncs allowed per month ('unlimited')")
     g.add_argument("--merge-guests", choices=("yes", "no"),
                    help="guest checkouts with one e-mail become one ERP customer")
+    g.add_argument("--state-map", metavar="MAP",
+                   help="ERP document events to shop order state ids, e.g. "
+                   "shipped=4,invoiced=5,cancelled=6 (see 'sincro account states NAME')")
+    g.add_argument("--send-email", choices=("yes", "no"),
+                   help="let the shop e-mail the customer when Sincro changes an order's state")
 
 
 def _options_from(args: argparse.Namespace, options: dict) -> dict:
@@ -99,6 +114,13 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
                               hint="a number of full syncs per month, or 'unlimited'")
     if args.merge_guests is not None:
         out["merge_guests"] = args.merge_guests == "yes"
+    if args.state_map is not None:
+        from core.sync.states import parse_state_map
+
+        current = options.get("state_map") or acc.DEFAULT_OPTIONS["state_map"]
+        out["state_map"] = {**current, **parse_state_map(args.state_map)}
+    if args.send_email is not None:
+        out["send_email"] = args.send_email == "yes"
     return out
 
 
@@ -181,6 +203,8 @@ async def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
     options = _options_from(args, account.options)
     if options != account.options:
         changes["options"] = options
+    if args.state_map is not None and "options" in changes:
+        await _check_state_map(ctx, replace(account, **changes))
     if not changes:
         raise ConfigError(
             "nothing to change",
@@ -188,6 +212,55 @@ async def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
         )
     account = await acc.save_account(db, replace(account, **changes))
     ctx.out.print(Text(f"updated account {account.name}"))
+    return 0
+
+
+async def _shop_states(account: acc.Account, **client_options) -> dict:
+    from core.sync.shop import open_shop
+
+    async with open_shop(account, **client_options) as shop:
+        return await shop.client.order_states()
+
+
+async def _check_state_map(ctx: Context, account: acc.Account) -> None:
+    """Checked against the shop's own states when the shop can be reached."""
+    from core.prestashop.errors import ShopError
+    from core.sync.states import check_state_map, state_map
+
+    try:
+        states = await _shop_states(account, retries=0, timeout=15.0)  # a check, not a sync
+    except (ShopError, ConfigError) as exc:
+        ctx.out.print(Text(f"note: the state map is not checked, the shop cannot be read: {exc}"))
+        return
+    check_state_map(state_map(account), states)
+
+
+async def cmd_states(args: argparse.Namespace, ctx: Context) -> int:
+    from core.sync.states import state_map
+
+    db = await ctx.hub()
+    account = await acc.get_account(db, args.name)
+    states = await _shop_states(account)
+    mapped: dict[int, list[str]] = {}
+    for event, sid in state_map(account).items():
+        if sid is not None:
+            mapped.setdefault(sid, []).append(event)
+    if args.json:
+        print(json.dumps([{"id": s.id, "name": s.name.text(), "names": dict(s.name),
+                           "shipped": s.shipped, "paid": s.paid, "mapped_from": mapped.get(s.id, [])}
+                          for s in sorted(states.values(), key=lambda s: s.id)],
+                         indent=2, ensure_ascii=False))
+        return 0
+    table = Table("id", "name", "flags", "mapped from", box=None, pad_edge=False)
+    for s in sorted(states.values(), key=lambda s: s.id):
+        flags = " ".join(f for f, on in (("paid", s.paid), ("shipped", s.shipped),
+                                          ("invoice", s.invoice), ("e-mail", s.send_email)) if on)
+        table.add_row(str(s.id), Text(s.name.text()), flags, ", ".join(mapped.get(s.id, [])))
+    ctx.out.print(table)
+    unmapped = [e for e, sid in state_map(account).items() if sid is None]
+    if unmapped:
+        ctx.out.print(Text(f"not mapped yet: {', '.join(unmapped)} (set with 'sincro account edit "
+                           f"{account.name} --state-map {unmapped[0]}=ID')"))
     return 0
 
 
@@ -209,3 +282,28 @@ async def cmd_remove(args: argparse.Namespace, ctx: Context) -> int:
     await acc.remove_account(db, account.name)
     ctx.out.print(Text(f"removed account {account.name}"))
     return 0
+
+
+async def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
+    from core.shopcheck import check_connection
+
+    db = await ctx.hub()
+    account = await acc.get_account(db, args.name)
+    report = await check_connection(account)
+    if args.json:
+        print(json.dumps({
+            "url": report.url, "version": report.version, "shop_name": report.shop_name,
+            "resources": {k: sorted(v) for k, v in sorted(report.resources.items())},
+            "missing": {k: list(v) for k, v in report.missing.items()}, "ok": report.ok,
+        }, indent=2, ensure_ascii=False))
+        return 0 if report.ok else 1
+    ctx.out.print(Text(f"{account.name}: {report.shop_name or 'shop'} at {report.url}, "
+                       f"PrestaShop {report.version or 'version not told'}"))
+    if report.ok:
+        ctx.out.print("the key may do everything Sincro needs")
+        return 0
+    for res, methods in report.missing.items():
+        ctx.out.print(Text(f"  missing: {res} {'/'.join(methods)}"))
+    ctx.out.print("tick them for this key in the shop's back office: "
+                  "Advanced Parameters > Webservice")
+    return 1

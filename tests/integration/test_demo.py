@@ -38,3 +38,23 @@ async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> 
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.communicate(), 30)
+
+
+async def test_account_test_reports_version_and_missing_permissions(tmp_path: Path) -> None:
+    from emulator.data import KeySpec, generate
+    from emulator.server import EmulatorServer
+
+    state = generate(3, seed=1)
+    limited = "LIMITED" + "C" * 25
+    state.keys[limited] = KeySpec(limited, permissions={
+        **state.keys[state.key].permissions, "customers": frozenset()})
+    async with EmulatorServer(state) as emu:
+        home = tmp_path / "home"
+        for name, key in (("full", emu.key), ("limited", limited)):
+            r = await asincro(home, "account", "add", name, "--url", emu.url, "--key", key)
+            assert r.code == 0, r.err
+        ok = await asincro(home, "account", "test", "full")
+        assert ok.code == 0 and "PrestaShop 1.6" in ok.out, ok.out + ok.err
+        bad = await asincro(home, "account", "test", "limited", "--json")
+        assert bad.code == 1
+        assert json.loads(bad.out)["missing"] == {"customers": ["GET"]}
