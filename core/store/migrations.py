@@ -179,3 +179,68 @@ HUB_MIGRATIONS.append(
     );
     """
 )
+
+HUB_MIGRATIONS.append(
+    # 4: ERP states pushed to the shop (S-4); sales lists, listings, their rules and
+    # the values last pushed per listing article (O-5, L-1..L-3)
+    """
+    CREATE TABLE pushed_states (
+        account_id       INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        order_id         INTEGER NOT NULL,
+        event            TEXT NOT NULL,
+        state_id         INTEGER NOT NULL,
+        status           TEXT NOT NULL,
+        document_number  TEXT,
+        tracking_number  TEXT,
+        tracking_at      TEXT,
+        note             TEXT,
+        at               TEXT NOT NULL,
+        run_id           INTEGER,
+        PRIMARY KEY (account_id, order_id, event)
+    );
+    CREATE INDEX pushed_states_open ON pushed_states(account_id, status);
+    CREATE TABLE sales_lists (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE sales_list_items (
+        list_id  INTEGER NOT NULL REFERENCES sales_lists(id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL CHECK (kind IN ('code', 'pattern')),
+        value    TEXT NOT NULL,
+        PRIMARY KEY (list_id, kind, value)
+    );
+    CREATE TABLE listings (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE listing_lists (
+        listing_id  INTEGER NOT NULL REFERENCES listings(id) ON DELETE CASCADE,
+        list_id     INTEGER NOT NULL REFERENCES sales_lists(id) ON DELETE RESTRICT,
+        PRIMARY KEY (listing_id, list_id)
+    );
+    CREATE TABLE listing_rules (
+        listing_id  INTEGER NOT NULL REFERENCES listings(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        condition   TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        fields      TEXT NOT NULL DEFAULT '',
+        stop_mode   TEXT NOT NULL DEFAULT 'inactive',
+        PRIMARY KEY (listing_id, position)
+    );
+    CREATE TABLE listing_pushed (
+        listing_id  INTEGER NOT NULL REFERENCES listings(id) ON DELETE CASCADE,
+        code        TEXT NOT NULL,
+        price       TEXT,
+        quantity    INTEGER,
+        active      INTEGER,
+        at          TEXT NOT NULL,
+        run_id      INTEGER,
+        PRIMARY KEY (listing_id, code)
+    );
+    """
+)

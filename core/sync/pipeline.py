@@ -60,3 +60,7 @@ def register_step(name: str, step: Step) -> None:
 
 def steps_for(kind: str) -> list[tuple[str, Step]]:
     return [(name, STEPS[name]) for name in PIPELINES[kind] if name in STEPS]
+
+
+# Steps of later features register themselves on import (after STEPS exists).
+from core.sync import listings as _listings, states as _states  # noqa: E402,F401,I001
