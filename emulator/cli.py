@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 
-
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "emulator",

@@ -41,8 +41,11 @@ async def engine(tmp_path: Path):
         async def __aexit__(self, *exc):
             return None
 
+    started_event = asyncio.Event()
+
     async def fake_step(ctx) -> None:
         started.append(ctx.account.name)
+        started_event.set()
         await release.wait()
 
     register_step("fake-scheduled", fake_step)
@@ -59,6 +62,7 @@ async def engine(tmp_path: Path):
             await acc.add_account(eng.hub, acc.build_account(
                 name, "https://x.example", key="A" * 32, tz="Europe/Rome"))
         eng.test_started = started
+        eng.test_started_event = started_event
         eng.test_release = release
         yield eng
     PIPELINES["scheduled"] = saved
@@ -105,8 +109,7 @@ async def test_a_run_due_while_the_account_still_runs_is_skipped_and_logged(engi
     await save_schedule(engine.hub, sid, Schedule("cron", tz="UTC", cron="*/5 * * * *"), now=T0)
     clock.now = T0 + timedelta(minutes=5)
     await sched.tick()
-    while not engine.test_started:
-        await asyncio.sleep(0)  # let the run start
+    await engine.test_started_event.wait()  # the run has started
     clock.now = T0 + timedelta(minutes=10)
     await sched.tick()
     engine.test_release.set()
@@ -141,17 +144,15 @@ async def test_the_loop_wakes_when_a_schedule_changes(engine) -> None:
     clock = Clock(T0)
     sched = Scheduler(engine, clock=clock)
     engine.test_release.set()
+    assert await sched.acquire()
     loop = asyncio.create_task(sched.run())
     try:
-        while not sched.active:
-            await asyncio.sleep(0)
         sid = await _account_id(engine, "shop2")
         await save_schedule(engine.hub, sid, Schedule("cron", tz="UTC", cron="0 * * * *"), now=T0)
         await set_next_run(engine.hub, sid, T0 - timedelta(minutes=1))
         sched.wake()
-        async with asyncio.timeout(10):
-            while "shop2" not in engine.test_started:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(engine.test_started_event.wait(), 10)
+        assert engine.test_started == ["shop2"]
     finally:
         sched.stop()
         with contextlib.suppress(asyncio.CancelledError):
@@ -163,8 +164,7 @@ async def test_one_engine_never_runs_an_account_twice_at_once(engine) -> None:
     from core.locks import AccountBusy
 
     first = asyncio.create_task(engine.run_sync("shop1", "fake", trigger="console"))
-    while not engine.test_started:
-        await asyncio.sleep(0)
+    await engine.test_started_event.wait()
     with pytest.raises(AccountBusy, match="in this process"):
         await engine.run_sync("shop1", "fake", trigger="schedule")
     other = asyncio.create_task(engine.run_sync("shop2", "fake"))
