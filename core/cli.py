@@ -19,7 +19,7 @@ def _command_modules() -> list:
 
     modules = [account]
     for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings",
-                 "core.commands.erp", "core.commands.listing", "emulator.cli",
+                 "core.commands.erp", "core.commands.listing", "core.commands.reconcile", "emulator.cli",
                  "core.commands.demo"):
         try:
             modules.append(__import__(name, fromlist=["register"]))

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     from core.engine import Engine
 
-    async with Engine(ctx.home) as engine:
+    # a dry run opens the engine without its start-up tidying (which writes)
+    async with Engine(ctx.home, tidy=not args.dry_run) as engine:
         sub = engine.subscribe()
         import asyncio
 

@@ -377,6 +377,58 @@ class EmbeddedErp:
             return (await sql.documents_where(conn, "external_ref", [external_ref])).get(
                 external_ref)
 
+    async def find_documents(self, external_refs: Sequence[str]) -> dict[str, ErpDocument]:
+        """The documents among these external references, with lines, by reference."""
+        async with self._read() as conn:
+            return await sql.documents_where(conn, "external_ref", list(external_refs))
+
+    async def update_document(self, doc: OrderDocumentData) -> ErpDocument:
+        """Rewrite an open document's header, lines and totals from ``doc`` (by its
+        external_ref); stock follows the lines. A document no longer open is final."""
+        item = validate.order(doc)
+        now = _now()
+        async with self._write() as conn:
+            current = (await sql.documents_where(conn, "external_ref", [item.external_ref])).get(
+                item.external_ref)
+            if current is None:
+                raise ErpNotFound(f"no document for {item.external_ref} in the embedded ERP",
+                                  external_ref=item.external_ref)
+            if current.state != "open":
+                raise ErpError(f"document {current.number} is {current.state} and cannot be "
+                               "changed", hint="issue a credit note in the ERP instead",
+                               external_ref=item.external_ref)
+            await sql.check_references(conn, [item])
+            async with conn.execute("SELECT id FROM documents WHERE number = ?",
+                                    (current.number,)) as cur:
+                doc_id = (await cur.fetchone())["id"]
+            stock: dict[str, int] = {}
+            for ln in current.lines:
+                if ln.kind == "article" and ln.article_code:
+                    stock[ln.article_code] = stock.get(ln.article_code, 0) - ln.quantity
+            lines = sql.lines_of(item)
+            for ln in lines:
+                if ln.kind == "article" and ln.article_code:
+                    stock[ln.article_code] = stock.get(ln.article_code, 0) + ln.quantity
+            await conn.execute(
+                "UPDATE documents SET customer_code=?, destination_code=?,"
+                " invoice_destination_code=?, currency=?, payment=?, carrier=?, shop_reference=?,"
+                " total_tax_excl=?, total_tax_incl=?, updated_at=? WHERE id=?",
+                (item.customer_code, item.destination_code, item.invoice_destination_code,
+                 item.currency, item.payment, item.carrier, item.shop_reference,
+                 str(item.total_tax_excl), str(item.total_tax_incl), now, doc_id))
+            await conn.execute("DELETE FROM document_lines WHERE document_id = ?", (doc_id,))
+            await conn.executemany(
+                "INSERT INTO document_lines (document_id, line_no, kind, article_code, description,"
+                " quantity, unit_price, unit_price_tax_incl, vat_rate, discount_pct)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(doc_id, no, ln.kind, ln.article_code, ln.description, ln.quantity,
+                  str(ln.unit_price), str(ln.unit_price_tax_incl), str(ln.vat_rate),
+                  str(ln.discount_pct)) for no, ln in enumerate(lines, 1)])
+            await conn.executemany(
+                "UPDATE articles SET stock = stock - ?, updated_at = ? WHERE code = ?",
+                [(q, now, c) for c, q in sorted(stock.items()) if q])
+            return (await sql.documents_where(conn, "id", [doc_id]))[doc_id]
+
     async def get_document(self, number: str) -> ErpDocument:
         async with self._read() as conn:
             doc = (await sql.documents_where(conn, "number", [number])).get(number)

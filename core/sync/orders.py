@@ -145,7 +145,8 @@ async def import_orders(ctx: RunContext) -> None:
         done += len(page)
         run.progress("orders", done)
     run.info(
-        f"orders: {run.counts['orders_imported']} imported, "
+        f"orders: {run.counts['orders_imported']} "
+        f"{'would be imported' if ctx.dry_run else 'imported'}, "
         f"{run.counts['orders_skipped']} not importable yet"
     )
 
@@ -200,7 +201,7 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
         fresh = [o for o in fresh if o.id not in held]
 
     if ctx.dry_run:
-        _report_dry_run(ctx, fresh, customers, new_articles)
+        await _report_dry_run(ctx, fresh, customers, new_articles)
         return
 
     async with ctx.hub.transaction() as conn:
@@ -255,16 +256,39 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
         run.log("debug", f"order {o.id} ({o.reference}) imported")
 
 
-def _report_dry_run(ctx: RunContext, fresh, customers, new_articles) -> None:
+async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles) -> None:
+    """What the run would do, read from the ERP without writing: orders imported, customers
+    created or linked (guests merged), articles coded and created."""
     run = ctx.run
+    seen: set[str] = ctx.state.setdefault("dry_run_customers", set())
     for o in fresh:
         run.info(f"would import order {o.id} ({o.reference}), {len(o.rows)} rows, "
-                 f"total {o.total_paid_tax_incl}")
+                 f"total {o.total_paid_tax_incl}, state {o.current_state}")
+    by_ref: dict[str, list[Any]] = {}
     for c in customers.values():
-        run.info(f"would create customer {c.id} {c.firstname} {c.lastname} <{c.email}>")
+        by_ref.setdefault(customer_ref(ctx, c), []).append(c)
+    for ref, group in sorted(by_ref.items()):
+        if ref in seen:
+            continue
+        seen.add(ref)
+        c = max(group, key=lambda x: x.id)
+        merged = f", merging guests {sorted(x.id for x in group)}" if len(group) > 1 else ""
+        known = await ctx.erp.find_customer(ref)
+        if known is not None:
+            run.info(f"would link customer {c.id} {c.firstname} {c.lastname} <{c.email}> to ERP "
+                     f"customer {known.code} ({ref}){merged}")
+        else:
+            run.info(f"would create customer {c.id} {c.firstname} {c.lastname} <{c.email}> "
+                     f"in the ERP as {ref}{merged}")
+            run.counts["customers_created"] += 1
+    in_erp = await ctx.erp.find_articles([a[3] for a in new_articles]) if new_articles else {}
     for a in new_articles:
         how = "auto-coded" if a[6] else "coded by shop reference"
-        run.info(f"would create article {a[3]} ({how}) for product {a[1]}-{a[2]}")
+        where = "already in the ERP" if a[3] in in_erp else "created in the ERP"
+        run.info(f"would code article {a[3]} ({how}) for product {a[1]}-{a[2]} "
+                 f"{a[5] or ''}: {where}")
+        if a[3] not in in_erp:
+            run.counts["articles_created"] += 1
     run.counts["orders_imported"] += len(fresh)
     run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
 

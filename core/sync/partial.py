@@ -143,6 +143,12 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
     for o in orders.values():
         customer_ids.add(o["customer_id"])
     customers = await _load_customers(ctx, customer_ids)
+    # guests merged into one ERP customer: the whole group, so that its ERP data always comes
+    # from the same (latest) one, whichever of them this batch's orders name
+    merged = sorted({c["erp_ref"] for c in customers.values() if ":e:" in c["erp_ref"]})
+    if merged:
+        customers.update(await _load_customers(ctx, set(), refs=merged))
+        customer_ids |= set(customers)
     address_ids = {a for o in orders.values()
                    for a in (o["delivery_address_id"], o["invoice_address_id"]) if a}
     # every address of these customers: the orders' ones, and the one their data comes from
@@ -325,14 +331,14 @@ async def _load(ctx, table: str, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-async def _load_customers(ctx, ids: set[int]) -> dict[int, dict]:
+async def _load_customers(ctx, ids: set[int], refs: list[str] = ()) -> dict[int, dict]:
     out: dict[int, dict] = {}
-    id_list = sorted(ids)
+    column, id_list = ("erp_ref", list(refs)) if refs else ("shop_id", sorted(ids))
     for i in range(0, len(id_list), 500):
         chunk = id_list[i:i + 500]
         rows = await ctx.hub.fetchall(
             "SELECT shop_id, data, erp_ref, erp_code, erp_hash FROM customers WHERE account_id = ?"
-            f" AND shop_id IN ({','.join('?' * len(chunk))})", (ctx.account_id, *chunk))
+            f" AND {column} IN ({','.join('?' * len(chunk))})", (ctx.account_id, *chunk))
         for r in rows:
             out[r[0]] = {"shop_id": r[0], "data": json.loads(r[1]), "erp_ref": r[2],
                          "erp_code": r[3], "erp_hash": r[4]}

@@ -1,0 +1,112 @@
+"""`sincro sync ... --dry-run` writes nothing on the shop, the hub or the ERP (issue 9)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import aiosqlite
+import httpx
+import pytest
+
+from core.erp.embedded import EmbeddedErp
+from emulator.data import generate
+from emulator.server import EmulatorServer
+from tests.helpers import asincro
+
+
+@pytest.fixture
+async def emu():
+    async with EmulatorServer(generate(40, seed=3)) as server:
+        yield server
+
+
+def files(home: Path) -> dict[str, tuple[str, int]]:
+    """Every file of the home (hub and ERP, with any -wal/-shm) by content hash and mtime."""
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(home.iterdir()) if p.is_file()}
+
+
+async def rows(home: Path) -> dict[str, int]:
+    out = {}
+    for name in ("hub.db", "erp.db"):
+        async with aiosqlite.connect(home / name) as db:
+            tables = [r[0] for r in await (await db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")).fetchall()]
+            for t in tables:
+                out[f"{name}:{t}"] = (await (await db.execute(
+                    f'SELECT COUNT(*) FROM "{t}"')).fetchone())[0]
+    return out
+
+
+@pytest.mark.parametrize("kind", ["--orders", "--scheduled"])
+async def test_dry_run_writes_nowhere(tmp_path: Path, emu, kind: str) -> None:
+    home = tmp_path / "home"
+    assert (await asincro(home, "account", "add", "shop1", "--url", emu.url, "--key",
+                          emu.key)).code == 0
+    first = await asincro(home, "sync", "shop1", "--orders", "-q")
+    assert first.code == 0, first.err
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        # new work for the dry run: orders with new customers and a new article, an ERP
+        # state change to send back, and an old run the engine's tidying would prune
+        new = (await http.post("/_emulator/orders", json={"generate": 6, "seed": 4})).json()["ids"]
+        for oid in new:
+            emu.state.change_order_state(oid, 2)
+        details = [d for d in emu.state.table("order_details").values()
+                   if int(d["id_order"]) in new]
+        pid = int(details[0]["product_id"])
+        for d in details:
+            if int(d["product_id"]) == pid:  # a product without a reference: auto-coded
+                d["product_reference"] = ""
+                d["product_attribute_id"] = "0"
+        erp = await EmbeddedErp.open(home / "erp.db")
+        try:
+            number = (await erp.list_documents())[0].number
+            await erp.set_state(number, "cancelled")
+        finally:
+            await erp.close()
+        async with aiosqlite.connect(home / "hub.db") as db:
+            await db.execute("INSERT INTO runs (account_id, kind, trigger, owner, started_at, "
+                             "ended_at, outcome) VALUES (1, 'orders', 'cli', 'x', "
+                             "'2001-01-01T00:00:00+00:00', '2001-01-01T00:01:00+00:00', 'ok')")
+            await db.commit()
+        await http.post("/_emulator/requests/reset")
+    before_files, before_rows = files(home), await rows(home)
+
+    r = await asincro(home, "sync", "shop1", kind, "--dry-run")
+    assert r.code == 0, r.out + r.err
+
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        counts = (await http.get("/_emulator/requests")).json()
+    assert counts["writes"] == 0 and set(counts["by_method"]) <= {"GET", "HEAD"}, counts
+    assert counts["total"] > 0
+    assert files(home) == before_files
+    assert await rows(home) == before_rows
+    # what would happen is shown
+    assert "would import order" in r.out
+    assert "would create customer" in r.out or "would link customer" in r.out
+    assert "would code article PS" in r.out and "auto-coded" in r.out
+    assert "dry run" in r.out
+    if kind == "--scheduled":
+        assert "would set order" in r.out
+    # and the real run then does it all
+    real = await asincro(home, "sync", "shop1", kind, "--json")
+    assert real.code == 0, real.err
+    assert files(home) != before_files
+
+
+async def test_reconcile_without_fix_writes_nowhere(tmp_path: Path, emu) -> None:
+    home = tmp_path / "home"
+    assert (await asincro(home, "account", "add", "shop1", "--url", emu.url, "--key",
+                          emu.key)).code == 0
+    assert (await asincro(home, "sync", "shop1", "--orders", "-q")).code == 0
+    emu.state.table("orders")[2]["total_paid_tax_incl"] = "1.00"
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        await http.post("/_emulator/requests/reset")
+    before = files(home)
+    r = await asincro(home, "reconcile", "shop1")
+    assert r.code in (0, 1), r.err
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        counts = (await http.get("/_emulator/requests")).json()
+    assert counts["writes"] == 0 and counts["total"] > 0
+    assert files(home) == before
