@@ -28,7 +28,6 @@ but are not a misalignment. Nothing here writes; the fixes are in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -42,6 +41,7 @@ from core.errors import ConfigError
 from core.sync.context import get_cursor
 from core.sync.orders import PAGE_SIZE, PREFETCH, address_data, customer_data
 from core.sync.partial import _billing_address, build_customer
+from core.sync.shop import prefetched_pages
 from core.timeutil import zone
 
 # How far an ERP event takes an order (as core.sync.states ranks them).
@@ -194,32 +194,10 @@ async def orders_in_period(client: Any, since: datetime | None, until: datetime 
         hi = client._shop_time(until) if until else "2999-12-31 23:59:59"
         flt["date_add"] = f"[{lo},{hi}]"
 
-    def fetch(page: int) -> asyncio.Task:
-        return asyncio.create_task(client.list_raw(
-            "orders", filters=flt, sort="[id_ASC]", limit=f"{page * page_size},{page_size}",
-            date=bool(flt)))
-
-    pending = [fetch(i) for i in range(prefetch)]
-    page_no = prefetch
     found: dict[int, Any] = {}
-    try:
-        while pending:
-            items = await pending.pop(0)
-            if len(items) < page_size:
-                for t in pending:
-                    t.cancel()
-                pending = []
-            else:
-                pending.append(fetch(page_no))
-                page_no += 1
-            for m in client._models("orders", items):
-                found.setdefault(m.id, m)
-    finally:
-        for t in pending:
-            t.cancel()
-        for t in pending:
-            with contextlib.suppress(BaseException):
-                await t
+    async for models in prefetched_pages(client, "orders", flt, page_size, prefetch):
+        for m in models:
+            found.setdefault(m.id, m)
     return [found[i] for i in sorted(found)]
 
 

@@ -67,6 +67,39 @@ class Lookups:
         return self.carriers.get(i, "")
 
 
+async def prefetched_pages(client: PrestaShopClient, resource: str, filters: dict[str, str],
+                           page_size: int, prefetch: int = 3) -> AsyncIterator[list[Any]]:
+    """Pages of full objects for a filter fixed for the whole read, ``limit=offset,n``
+    pages fetched ``prefetch`` ahead (the client bounds the requests in flight), so the
+    wait for the shop overlaps the caller's work. Stops at the first short page."""
+    date = any(k in ("date_add", "date_upd") for k in filters)
+
+    def fetch(page: int) -> asyncio.Task:
+        return asyncio.create_task(client.list_raw(
+            resource, filters=filters, sort="[id_ASC]",
+            limit=f"{page * page_size},{page_size}", date=date))
+
+    pending: list[asyncio.Task] = [fetch(i) for i in range(prefetch)]
+    page_no = prefetch
+    try:
+        while pending:
+            items = await pending.pop(0)
+            if len(items) < page_size:
+                for t in pending:
+                    t.cancel()
+                pending = []
+            else:
+                pending.append(fetch(page_no))
+                page_no += 1
+            yield client._models(resource, items)
+    finally:
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(BaseException):
+                await t
+
+
 class ShopReader:
     def __init__(self, client: PrestaShopClient, account: Account) -> None:
         self.client = client
@@ -77,36 +110,13 @@ class ShopReader:
     async def orders_after(self, cursor: int, page_size: int,
                            prefetch: int = 3) -> AsyncIterator[list[Any]]:
         """Pages of full orders with id > cursor, in id order."""
-        flt = {"id": f">[{int(cursor)}]"}
-
-        def fetch(page: int) -> asyncio.Task:
-            return asyncio.create_task(self.client.list_raw(
-                "orders", filters=flt, sort="[id_ASC]", limit=f"{page * page_size},{page_size}"))
-
-        pending: list[asyncio.Task] = [fetch(i) for i in range(prefetch)]
-        page_no = prefetch
         seen: set[int] = set()
-        try:
-            while pending:
-                items = await pending.pop(0)
-                if len(items) < page_size:
-                    for t in pending:
-                        t.cancel()
-                    pending = []
-                else:
-                    pending.append(fetch(page_no))
-                    page_no += 1
-                models = [m for m in self.client._models("orders", items)
-                          if m.id > cursor and m.id not in seen]
-                seen.update(m.id for m in models)
-                models.sort(key=lambda m: m.id)
-                yield models
-        finally:
-            for t in pending:
-                t.cancel()
-            for t in pending:
-                with contextlib.suppress(BaseException):
-                    await t
+        async for models in prefetched_pages(self.client, "orders", {"id": f">[{int(cursor)}]"},
+                                             page_size, prefetch):
+            models = [m for m in models if m.id > cursor and m.id not in seen]
+            seen.update(m.id for m in models)
+            models.sort(key=lambda m: m.id)
+            yield models
 
     async def orders_by_ids(self, ids: Iterable[int]) -> dict[int, Any]:
         return await self.client.orders(ids)
