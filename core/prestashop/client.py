@@ -105,6 +105,7 @@ from core.prestashop.parse import (
 __all__ = ["PrestaShopClient"]
 
 log = logging.getLogger("sincro.prestashop")
+BIG_BODY = 64 * 1024  # bytes: parse bodies larger than this on a thread
 
 M = TypeVar("M", bound=Model)
 
@@ -653,7 +654,7 @@ class PrestaShopClient:
             query["output_format"] = "JSON"
         response = await self._send("GET", resource, params=query)
         try:
-            return self._check(response, "GET", resource)
+            return await self._checked(response, resource)
         except ShopMalformedResponse:
             if not (fmt == "JSON" and self.auto_format):
                 raise
@@ -661,6 +662,19 @@ class PrestaShopClient:
         self.read_format = "XML"
         response = await self._send("GET", resource, params=dict(params))
         return self._check(response, "GET", resource)
+
+    async def _checked(self, response: httpx.Response, resource: str) -> Any:
+        """The parsed body; a large one is parsed on a worker thread, so that a console
+        sharing this event loop keeps answering keys while a page of orders is read."""
+        if len(response.content) > BIG_BODY:
+            return await asyncio.to_thread(self._check, response, "GET", resource)
+        return self._check(response, "GET", resource)
+
+    async def models(self, resource: str, items: list[Mapping[str, Any]]) -> list[Any]:
+        """``_models`` for a page, off the event loop when the page is large."""
+        if len(items) > 20:
+            return await asyncio.to_thread(self._models, resource, items)
+        return self._models(resource, items)
 
     async def _items(self, resource: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
         data = await self._get_data(resource, params)

@@ -94,6 +94,9 @@ def _raw() -> Any:
                  metadata={"kind": "raw"})
 
 
+_PLANS: dict[type, list[tuple[str, str | None, str]]] = {}
+
+
 class Model:
     """Base of the resource models: ``from_dict`` fills declared fields by kind."""
 
@@ -105,20 +108,28 @@ class Model:
         return {}
 
     @classmethod
+    def _plan(cls) -> list[tuple[str, str | None, str]]:
+        """(field name, kind, key) for each field, worked out once per class."""
+        plan = _PLANS.get(cls)
+        if plan is None:
+            plan = [(f.name, f.metadata.get("kind"), f.metadata.get("key") or f.name)
+                    for f in fields(cls)]  # type: ignore[arg-type]
+            _PLANS[cls] = plan
+        return plan
+
+    @classmethod
     def from_dict(cls: type[T], data: Mapping[str, Any], tz: tzinfo | None = None) -> T:
         extra = cls._extra(data, tz)
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            if f.name in extra:
-                kwargs[f.name] = extra[f.name]
+        for name, kind, key in cls._plan():
+            if name in extra:
+                kwargs[name] = extra[name]
                 continue
-            kind = f.metadata.get("kind")
             if kind == "raw":
-                kwargs[f.name] = dict(data)
+                kwargs[name] = dict(data)
             elif kind in _KINDS:
-                key = f.metadata.get("key") or f.name
                 try:
-                    kwargs[f.name] = _KINDS[kind](data.get(key), tz)
+                    kwargs[name] = _KINDS[kind](data.get(key), tz)
                 except ValueError as exc:
                     raise ValueError(f"{cls.resource or cls.__name__}.{key}: {exc}") from None
         return cls(**kwargs)

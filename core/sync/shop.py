@@ -91,7 +91,7 @@ async def prefetched_pages(client: PrestaShopClient, resource: str, filters: dic
             else:
                 pending.append(fetch(page_no))
                 page_no += 1
-            yield client._models(resource, items)
+            yield await client.models(resource, items)
     finally:
         for t in pending:
             t.cancel()
