@@ -45,6 +45,10 @@ VIEW_COMMANDS = (
      "sync('states')"),
     ("Listing rules", "Evaluate the listing rules of the selected account", "accounts",
      "sync('listings')"),
+    ("Reconcile", "Compare the selected account's shop orders with the ERP; fix by category",
+     "accounts", "reconcile"),
+    ("Review", "What Sincro created on its own: auto-coded articles, merged guest customers",
+     "accounts", "review"),
     ("Edit account", "Change the selected account", "accounts", "edit"),
     ("New account", "Add a shop account", "accounts", "new"),
     ("Schedule", "Edit the selected account's schedule", "accounts", "schedule"),
@@ -183,6 +187,8 @@ class SincroApp(ReportsFailures, App[int]):
         from tui.screens.erp import ErpView
         from tui.screens.history import HistoryView
         from tui.screens.log import LogView
+        from tui.screens.reconcile import ReconcileScreen
+        from tui.screens.review import ReviewScreen
         from tui.screens.run_detail import RunDetailScreen
         from tui.screens.schedule_editor import ScheduleEditor
 
@@ -194,6 +200,8 @@ class SincroApp(ReportsFailures, App[int]):
             ("Run history", list(HistoryView.BINDINGS)),
             ("Run", list(RunDetailScreen.BINDINGS)),
             ("ERP", list(ErpView.BINDINGS)),
+            ("Reconcile", list(ReconcileScreen.BINDINGS)),
+            ("Review", list(ReviewScreen.BINDINGS)),
             ("Schedule editor", list(ScheduleEditor.BINDINGS)),
             ("Account form", list(AccountForm.BINDINGS)),
         ]

@@ -18,7 +18,7 @@ from tui.workers import ReportsFailures
 
 SYNC_LABELS = {"orders": "Orders sync", "customers": "Customers sync", "full": "Full sync",
                "states": "States push", "listings": "Listing rules", "scheduled": "Scheduled run"}
-ACCOUNT_ACTIONS = {"sync", "edit", "schedule", "show_log"}
+ACCOUNT_ACTIONS = {"sync", "edit", "schedule", "show_log", "reconcile", "review"}
 
 
 class AccountsView(ReportsFailures, Vertical):
@@ -41,6 +41,12 @@ class AccountsView(ReportsFailures, Vertical):
                 tooltip="Live log of the selected account"),
         Binding("enter", "show_log", "Account log", id="account-log-enter", show=False,
                 priority=True, tooltip="Live log of the selected account"),
+        Binding("R", "reconcile", "Reconcile", id="account-reconcile", show=False,
+                key_display="R",
+                tooltip="Reconcile: the selected account's shop orders against the ERP, "
+                "and the fix of each category"),
+        Binding("V", "review", "Review", id="account-review", show=False, key_display="V",
+                tooltip="Review: articles and customers Sincro created on its own"),
         Binding("r", "refresh", "Refresh", id="accounts-refresh", show=False),
     ]
 
@@ -222,6 +228,18 @@ class AccountsView(ReportsFailures, Vertical):
         info = self.infos.get(self.selected or "")
         if info is not None:
             self.app.push_screen(ScheduleEditor(info.account), self._saved)
+
+    def action_reconcile(self) -> None:
+        from tui.screens.reconcile import ReconcileScreen
+
+        if self.selected in self.infos:
+            self.app.push_screen(ReconcileScreen(self.selected))
+
+    def action_review(self) -> None:
+        from tui.screens.review import ReviewScreen
+
+        if self.selected in self.infos:
+            self.app.push_screen(ReviewScreen(self.selected))
 
     def _saved(self, changed: object) -> None:
         if changed:

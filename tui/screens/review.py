@@ -1,0 +1,128 @@
+"""Review one account: what Sincro created on its own since a date, for the office to check.
+
+Articles Sincro coded by itself (the shop product had no usable reference) and
+guest customers it merged into one ERP customer by e-mail; from
+`core.reconcile.review`, read only.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from core.reconcile import ReviewReport, review
+from tui import format as fmt
+from tui.context import console
+from tui.screens.reconcile import check_since, default_since
+from tui.widgets.form import FormMessage
+from tui.widgets.table_rows import sync_rows
+from tui.workers import ReportsFailures
+
+ARTICLE_COLUMNS = (("code", "Code"), ("product", "Product"), ("name", "Name"),
+                   ("reference", "Reference"), ("created", "Created"))
+MERGED_COLUMNS = (("email", "E-mail"), ("erp", "ERP customer"), ("ids", "Shop customers"),
+                  ("last", "Last imported"))
+
+
+class ReviewScreen(ReportsFailures, Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="review-back"),
+        Binding("r", "run", "Refresh", id="review-run",
+                tooltip="Read again over the period (enter in the date field too)"),
+        Binding("p", "period", "Since", id="review-period",
+                tooltip="Edit the start date: YYYY-MM-DD, UTC; empty for everything"),
+        Binding("t", "switch", "Articles/guests", id="review-switch",
+                tooltip="Move between the articles and the merged guests"),
+    ]
+
+    def __init__(self, account: str) -> None:
+        super().__init__()
+        self.account = account
+        self.report: ReviewReport | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f" Review {self.account}: created by Sincro on its own",
+                          style="bold"), id="review-title")
+        with Horizontal(id="review-period-row", classes="period-row"):
+            yield Label("Created from", classes="form-label")
+            yield Input(id="review-since", compact=True, placeholder="YYYY-MM-DD")
+        yield FormMessage(id="review-message", classes="period-message")
+        yield Static(id="review-status")
+        yield Label(id="review-articles-title", classes="review-heading")
+        yield DataTable(id="review-articles", cursor_type="row")
+        yield Label(id="review-merged-title", classes="review-heading")
+        yield DataTable(id="review-merged", cursor_type="row")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for table_id, columns in (("#review-articles", ARTICLE_COLUMNS),
+                                  ("#review-merged", MERGED_COLUMNS)):
+            table = self.query_one(table_id, DataTable)
+            for key, label in columns:
+                table.add_column(label, key=key)
+        self.query_one("#review-since", Input).value = default_since(self)
+        self.query_one("#review-articles", DataTable).focus()
+        self.action_run()
+
+    def action_run(self) -> None:
+        field = self.query_one("#review-since", Input)
+        error = check_since(field.value, "UTC")
+        message = self.query_one("#review-message", FormMessage)
+        field.set_class(bool(error), "-invalid")
+        if error:
+            message.show(error)
+            field.focus()
+            return
+        message.clear()
+        self.run_worker(self._load(field.value.strip() or None), group="review", exclusive=True,
+                        exit_on_error=False, name=f"Review of {self.account}")
+
+    def action_period(self) -> None:
+        self.query_one("#review-since", Input).focus()
+
+    def action_switch(self) -> None:
+        articles = self.query_one("#review-articles", DataTable)
+        target = "#review-merged" if articles.has_focus else "#review-articles"
+        self.query_one(target, DataTable).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_run()
+        if not self.query_one("#review-since", Input).has_class("-invalid"):
+            self.query_one("#review-articles", DataTable).focus()
+
+    async def _load(self, since: str | None) -> None:
+        engine = console(self).engine
+        if engine is None:
+            return
+        self.show(await review(engine.hub, self.account, since=since), since)
+
+    def show(self, report: ReviewReport, since: str | None) -> None:
+        self.report = report
+        tz = console(self).tz
+        span = f"since {since} (UTC)" if since else "since the start"
+        status = Text(f"{span}: {len(report.articles)} auto-coded articles, "
+                      f"{len(report.merged)} merged guest customers")
+        if not report.articles and not report.merged:
+            status.append("; nothing to check", style="dim")
+        self.query_one("#review-status", Static).update(status)
+        self.query_one("#review-articles-title", Label).update(Text(
+            f"Articles coded by Sincro ({len(report.articles)}): check them in the ERP"))
+        self.query_one("#review-merged-title", Label).update(Text(
+            f"Guest customers merged by e-mail ({len(report.merged)})"))
+        sync_rows(self.query_one("#review-articles", DataTable), {
+            f"{a.product_id}-{a.attribute_id}": {
+                "code": Text(a.code), "product": Text(f"{a.product_id}-{a.attribute_id}"),
+                "name": Text(a.name or "—"), "reference": Text(a.reference or "—"),
+                "created": Text(fmt.when(a.created_at, tz))}
+            for a in report.articles})
+        sync_rows(self.query_one("#review-merged", DataTable), {
+            m.erp_ref: {
+                "email": Text(m.email), "erp": Text(m.erp_code or "(not pushed)"),
+                "ids": Text(", ".join(map(str, m.customer_ids))),
+                "last": Text(fmt.when(m.last_imported_at, tz))}
+            for m in report.merged})
