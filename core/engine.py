@@ -249,6 +249,13 @@ def default_shop_factory(account: acc.Account):
 
 
 async def default_erp_factory(engine: Engine):
+    """The ERP chosen with ``sincro erp use`` (hub setting "erp"), embedded by default."""
     from core.erp.embedded import EmbeddedErp
 
+    if engine.hub is not None:
+        from core.erp.tryton import TrytonErp, TrytonSettings, load_erp_setting
+
+        setting = await load_erp_setting(engine.hub)
+        if setting.get("kind") == "tryton":
+            return await TrytonErp.open(TrytonSettings.from_json(setting))
     return await EmbeddedErp.open(engine.home / ERP_FILE)

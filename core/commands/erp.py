@@ -17,7 +17,8 @@ from rich.text import Text
 
 from core.commands.base import Context, set_handler
 from core.erp.embedded import TRANSITIONS, EmbeddedErp, export_document
-from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument
+from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument, ErpError
+from core.erp.tryton import TrytonErp, TrytonSettings, load_erp_setting, save_erp_setting
 from core.errors import ConfigError
 from core.home import ensure_home
 
@@ -78,6 +79,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     _json(c)
     set_handler(c, cmd_export)
 
+    c = esub.add_parser("use", help="choose the ERP Sincro works with (embedded or tryton)",
+                        description="One ERP per Sincro home. The Tryton password is never "
+                        "stored: give the name of the environment variable that holds it.")
+    usub = c.add_subparsers(dest="erp_kind", metavar="ERP", required=True)
+    u = usub.add_parser("embedded", help="the embedded ERP (erp.db in the data directory)")
+    set_handler(u, cmd_use_embedded)
+    u = usub.add_parser("tryton", help="a Tryton 8.0 server over JSON-RPC")
+    u.add_argument("--url", required=True, metavar="URL", help="e.g. http://127.0.0.1:8000")
+    u.add_argument("--db", required=True, metavar="NAME", help="the Tryton database")
+    u.add_argument("--user", required=True, metavar="USER")
+    u.add_argument("--password-env", required=True, metavar="VAR",
+                   help="environment variable holding the password (never stored)")
+    u.add_argument("--quotation", action="store_true",
+                   help="leave imported sales as quotations (default: confirm them)")
+    u.add_argument("--stock", choices=["quantity", "forecast_quantity"], default="quantity",
+                   help="stock the listing rules read (default: quantity)")
+    u.add_argument("--warehouse", metavar="CODE", help="warehouse code (default: the first)")
+    u.add_argument("--account-category", metavar="NAME",
+                   help="product category for new articles (default: the first accounting one)")
+    set_handler(u, cmd_use_tryton)
+
+    c = esub.add_parser("check", help="connect to the configured ERP and report on it")
+    _json(c)
+    set_handler(c, cmd_check)
+
 
 def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -87,6 +113,12 @@ def _with_erp(handler: ErpHandler):
     @wraps(handler)
     async def run(args: argparse.Namespace, ctx: Context) -> int:
         ensure_home(ctx.home)
+        setting = await load_erp_setting(await ctx.hub())
+        if setting.get("kind") == "tryton":
+            raise ConfigError(f"`sincro erp {args.erp_cmd}` applies to the embedded ERP, "
+                              "and this Sincro home uses Tryton",
+                              hint="do it in Tryton itself, or switch with: "
+                              "sincro erp use embedded")
         erp = await EmbeddedErp.open(ctx.erp_path)
         try:
             return await handler(args, ctx, erp)
@@ -339,4 +371,72 @@ async def cmd_set_state(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp
 @_with_erp
 async def cmd_export(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
     _print_json(ctx, await erp.export())
+    return 0
+
+
+# -- choosing and checking the ERP ---------------------------------------------
+async def cmd_use_embedded(args: argparse.Namespace, ctx: Context) -> int:
+    await save_erp_setting(await ctx.hub(), {"kind": "embedded"})
+    ctx.out.print(Text(f"ERP: embedded ({ctx.erp_path})"))
+    return 0
+
+
+async def cmd_use_tryton(args: argparse.Namespace, ctx: Context) -> int:
+    url = args.url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"invalid Tryton URL {args.url!r}", hint="e.g. http://127.0.0.1:8000")
+    env = args.password_env
+    if not env.replace("_", "").isalnum() or env[0].isdigit():
+        raise ConfigError(f"invalid environment variable name {env!r}",
+                          hint="give the variable's NAME, e.g. --password-env TRYTON_PASSWORD")
+    settings = TrytonSettings(url=url, db=args.db, user=args.user, password_env=env,
+                              confirm=not args.quotation, stock=args.stock,
+                              warehouse=args.warehouse, account_category=args.account_category)
+    await save_erp_setting(await ctx.hub(), settings.to_json())
+    ctx.out.print(Text(f"ERP: tryton {url} database {args.db} user {args.user} "
+                       f"(password from ${env})"))
+    ctx.out.print(Text("check the connection with: sincro erp check"))
+    return 0
+
+
+async def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
+    setting = await load_erp_setting(await ctx.hub())
+    if setting.get("kind") != "tryton":
+        erp = await EmbeddedErp.open(ctx.erp_path)
+        await erp.close()
+        if args.json:
+            _print_json(ctx, {"erp": "embedded", "path": str(ctx.erp_path), "ok": True})
+        else:
+            ctx.out.print(Text(f"ERP: embedded ({ctx.erp_path}): ok"))
+        return 0
+    settings = TrytonSettings.from_json(setting)
+    try:
+        erp = await TrytonErp.open(settings)
+    except ErpError as exc:
+        if "no company" in exc.message:
+            raise ConfigError(f"Tryton at {settings.url}: the company is not set up",
+                              hint="create the company in Tryton (with its currency) and "
+                              f"select it in the preferences of user {settings.user!r}") from None
+        raise
+    try:
+        info = await erp.check()
+    finally:
+        await erp.close()
+    problems = []
+    if "sale" not in info["modules"]:
+        problems.append("the `sale` module is not activated")
+    info = {"erp": "tryton", "url": settings.url, "db": settings.db, **info,
+            "ok": not problems, "problems": problems}
+    if args.json:
+        _print_json(ctx, info)
+    else:
+        ctx.out.print(Text(f"ERP: tryton {settings.url} database {settings.db}"))
+        ctx.out.print(Text(f"server version: {info['version']}"))
+        ctx.out.print(Text(f"modules: {', '.join(info['modules'])}"))
+    if problems:
+        raise ConfigError(f"Tryton at {settings.url}: {'; '.join(problems)}",
+                          hint="activate it in Tryton (trytond-admin -u sale "
+                          "--activate-dependencies) and run: sincro erp check")
+    if not args.json:
+        ctx.out.print(Text("ok"))
     return 0
