@@ -32,10 +32,11 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core import accounts as acc
+from core.amounts import shown
 from core.erp.port import ErpDocument
 from core.errors import ConfigError
 from core.sync.context import get_cursor
@@ -394,6 +395,14 @@ def _why_missing(o: Any, h: Any, pending: dict, outbox: dict, excluded: set[int]
                         "in the hub, never pushed and not in the outbox")
 
 
+def _amount(value: Any) -> str:
+    """An amount as people read it (2 decimals when exact); what is not one, as text."""
+    try:
+        return shown(Decimal(str(value)))
+    except (InvalidOperation, TypeError, ValueError):
+        return "" if value is None else str(value)
+
+
 def _compare_order(o: Any, hub_data: dict, doc: ErpDocument,
                    codes: dict[tuple[int, int], str]) -> list[FieldDiff]:
     out: list[FieldDiff] = []
@@ -401,8 +410,8 @@ def _compare_order(o: Any, hub_data: dict, doc: ErpDocument,
                              ("total_tax_excl", o.total_paid_tax_excl)):
         erp_value = getattr(doc, name)
         if Decimal(shop_value or 0) != erp_value:
-            out.append(FieldDiff(name, str(shop_value), str(hub_data.get(name, "")),
-                                 str(erp_value)))
+            out.append(FieldDiff(name, _amount(shop_value), _amount(hub_data.get(name)),
+                                 _amount(erp_value)))
     want: Counter = Counter()
     for row in o.rows:
         key = (row.product_id, row.product_attribute_id)

@@ -15,6 +15,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from core.amounts import shown
 from core.commands.base import Context, set_handler
 from core.erp.embedded import TRANSITIONS, EmbeddedErp, export_document
 from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument, ErpError
@@ -134,7 +135,7 @@ def _print_json(ctx: Context, data: Any) -> None:
 
 
 def _t(value: Any) -> Text:
-    return Text("" if value is None else str(value))
+    return Text(shown(value))
 
 
 _NUMERIC = {"Price", "Stock", "Qty", "Total", "Unit", "Unit incl.", "VAT %", "Disc. %"}

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, DataTable, Static
 
+from core.amounts import shown
 from tui.context import console
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.widgets.table_rows import sync_rows
@@ -118,12 +119,12 @@ class ErpView(ReportsFailures, Vertical):
         name = self.customers.get(d.customer_code) or d.customer_code
         return {"number": Text(d.number), "date": Text(d.date.isoformat()),
                 "customer": Text(name),
-                "total": Text(f"{d.total_tax_incl} {d.currency}", justify="right"),
+                "total": Text(f"{shown(d.total_tax_incl)} {d.currency}".strip(), justify="right"),
                 "state": Text(d.state, style=tone(self.app, STATE_TONE.get(d.state, "accent")))}
 
     def _article_cells(self, a: Any) -> dict[str, Text]:
         return {"code": Text(a.code), "description": Text(a.description),
-                "price": Text(str(a.price), justify="right"),
+                "price": Text(shown(a.price), justify="right"),
                 "stock": Text(str(a.stock), justify="right"),
                 "active": Text("yes" if a.active else "no")}
 
