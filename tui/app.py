@@ -68,9 +68,16 @@ VIEW_COMMANDS = (
     ("ERP: cancel document", "Cancel the selected document", "erp", "set_state('cancelled')"),
     ("ERP: set stock", "Set the selected article's stock", "erp", "set_stock"),
     ("ERP: documents or articles", "Switch the ERP tables", "erp", "toggle"),
+    ("Listing: dry run", "What the selected listing would change on the shop; writes nothing",
+     "listings", "dry_run"),
+    ("Listing: run", "Apply the selected listing's rules now (asks first)", "listings", "run"),
+    ("Listing: enable or disable", "Enable or disable the selected listing", "listings",
+     "toggle_enabled"),
+    ("Listings or sales lists", "Switch the listings tables", "listings", "toggle_table"),
 )
 VIEW_NAMES = (("accounts", "Show accounts"), ("log", "Show live log"),
-              ("history", "Show run history"), ("erp", "Show ERP"))
+              ("history", "Show run history"), ("erp", "Show ERP"),
+              ("listings", "Show listings"))
 
 
 class SincroApp(ReportsFailures, App[int]):
@@ -186,6 +193,7 @@ class SincroApp(ReportsFailures, App[int]):
         from tui.screens.accounts import AccountsView
         from tui.screens.erp import ErpView
         from tui.screens.history import HistoryView
+        from tui.screens.listings import ListingsView
         from tui.screens.log import LogView
         from tui.screens.reconcile import ReconcileScreen
         from tui.screens.review import ReviewScreen
@@ -200,6 +208,7 @@ class SincroApp(ReportsFailures, App[int]):
             ("Run history", list(HistoryView.BINDINGS)),
             ("Run", list(RunDetailScreen.BINDINGS)),
             ("ERP", list(ErpView.BINDINGS)),
+            ("Listings", list(ListingsView.BINDINGS)),
             ("Reconcile", list(ReconcileScreen.BINDINGS)),
             ("Review", list(ReviewScreen.BINDINGS)),
             ("Schedule editor", list(ScheduleEditor.BINDINGS)),

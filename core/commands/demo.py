@@ -160,6 +160,7 @@ async def prepare(home: Path, url: str, key: str, state, *, keep: bool) -> None:
         demo = await acc.get_account(hub, "demo")
         if await get_schedule(hub, demo.id) is None:
             await save_schedule(hub, demo.id, Schedule("cron", tz=tz, cron="*/5 * * * *"))
+        await demo_listing(hub)
     finally:
         await hub.close()
     erp = await EmbeddedErp.open(home / ERP_FILE)
@@ -168,6 +169,19 @@ async def prepare(home: Path, url: str, key: str, state, *, keep: bool) -> None:
             await erp.add_article(code, description, price, stock=stock)
     finally:
         await erp.close()
+
+
+async def demo_listing(hub) -> None:
+    """A sales list of the whole catalogue and a listing on `demo` that stops what has no
+    stock and publishes what has (with the ERP's quantity): view 5 of the console."""
+    from core import listings as lst
+
+    if any(x.name == "demo-stock" for x in await lst.list_listings(hub)):
+        return
+    await lst.save_list(hub, "catalogue", add_patterns=["*"])
+    await lst.save_listing(hub, "demo-stock", account="demo", lists=["catalogue"], create=True,
+                           rules=[lst.make_rule("stock <= 0", "stop"),
+                                  lst.make_rule("stock > 0", "publish")])
 
 
 async def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:

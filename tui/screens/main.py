@@ -1,4 +1,4 @@
-"""The main screen: a view bar, the four views in a switcher, the footer.
+"""The main screen: a view bar, the five views in a switcher, the footer.
 
 Every view stays mounted, so the live log keeps every line while another
 view is shown. Engine events arrive here as messages (from the bridge) and
@@ -21,6 +21,7 @@ from tui.screens.accounts import AccountsView
 from tui.screens.dialogs import ConfirmScreen
 from tui.screens.erp import ErpView
 from tui.screens.history import HistoryView
+from tui.screens.listings import ListingsView
 from tui.screens.log import LogView
 from tui.widgets.account_table import AccountTable
 from tui.widgets.view_bar import ViewBar
@@ -40,6 +41,8 @@ class MainScreen(ReportsFailures, Screen):
                 tooltip="Show the run history"),
         Binding("4", "show('erp')", "ERP", id="view-erp", show=False,
                 tooltip="Show the embedded ERP"),
+        Binding("5", "show('listings')", "Listings", id="view-listings", show=False,
+                tooltip="Show the listings and sales lists"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -49,6 +52,7 @@ class MainScreen(ReportsFailures, Screen):
             yield LogView(id="log")
             yield HistoryView(id="history")
             yield ErpView(id="erp")
+            yield ListingsView(id="listings")
         yield Footer(compact=True, show_command_palette=False)
 
     @property
@@ -77,6 +81,8 @@ class MainScreen(ReportsFailures, Screen):
             target.focus_main()  # type: ignore[attr-defined]
         if view == "erp":
             self.query_one(ErpView).load()
+        if view == "listings":
+            self.query_one(ListingsView).load()
         self.refresh_bindings()
 
     _foreign: ForeignRuns | None = None
@@ -92,6 +98,8 @@ class MainScreen(ReportsFailures, Screen):
             self.history.load()
             if self.current == "erp":
                 self.query_one(ErpView).load()
+            if self.current == "listings":
+                self.query_one(ListingsView).load()
 
     def action_quit(self) -> None:
         """Quit; a sync in progress is interrupted (it resumes on its next run), so ask."""
@@ -171,7 +179,11 @@ class MainScreen(ReportsFailures, Screen):
                f"{fmt.counts(e.counts)}"
         if e.errors:
             body += f"\nfirst error: {fmt.one_line(e.errors[0])}"
-        self.app.notify(body, title=f"{e.account}: run #{e.run_id} finished",
+        if not e.run_id:  # a dry run: nothing recorded, nothing written
+            body += "\nnothing was written (dry run)"
+        title = f"{e.account}: run #{e.run_id} finished" if e.run_id else \
+            f"{e.account}: dry run finished"
+        self.app.notify(body, title=title,
                         severity=SEVERITY.get(e.outcome, "error"), markup=False,  # type: ignore[arg-type]
                         timeout=8)
 

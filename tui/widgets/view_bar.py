@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 VIEWS = (("accounts", "1", "Accounts"), ("log", "2", "Log"), ("history", "3", "History"),
-         ("erp", "4", "ERP"))
+         ("erp", "4", "ERP"), ("listings", "5", "Listings"))
 
 
 class ViewBar(Static):
@@ -19,5 +19,5 @@ class ViewBar(Static):
             style = "reverse bold" if view == self.current else ""
             text.append(" ")
             text.append(f" {key} {label} ", style=style)
-        text.append("   ? help  ctrl+p commands", style="dim")
+        text.append("  ? help  ^p", style="dim")
         return text
