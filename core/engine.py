@@ -222,7 +222,7 @@ class Engine:
         rec.info(f"{kind} sync of {account.name}: {outcome} in {duration:.1f}s "
                  + " ".join(f"{k}={v}" for k, v in sorted(rec.counts.items()) if v))
         if rec.record:
-            await finish_run(self.hub, rec, outcome)
+            await finish_run(self.hub, rec, outcome, round(duration, 3))
             summary = await get_run(self.hub, rec.id)
         else:
             summary = None

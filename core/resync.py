@@ -86,10 +86,10 @@ async def operation(engine: Any, account_name: str, kind: str,
             rec.error(str(exc))
             raise
         finally:
-            await asyncio.shield(finish_run(hub, rec, outcome))
+            took = (utcnow() - started).total_seconds()
+            await asyncio.shield(finish_run(hub, rec, outcome, round(took, 3)))
             engine.publish(RunFinished(run_id, account.name, kind, trigger, outcome,
-                                       dict(rec.counts), tuple(rec.errors),
-                                       (utcnow() - started).total_seconds()))
+                                       dict(rec.counts), tuple(rec.errors), took))
     finally:
         await asyncio.shield(lease.release())
 

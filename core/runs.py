@@ -36,11 +36,14 @@ class RunSummary:
     counts: dict[str, int]
     errors: list[str]
     steps: list[str]
+    measured_s: float | None = None  # the engine's clock; older runs have only the stamps
 
     @property
     def duration_s(self) -> float | None:
         if not self.ended_at:
             return None
+        if self.measured_s is not None:
+            return self.measured_s
         return (datetime.fromisoformat(self.ended_at)
                 - datetime.fromisoformat(self.started_at)).total_seconds()
 
@@ -118,14 +121,15 @@ async def create_run(db: Database, account_id: int, kind: str, trigger: str, own
         return cur.lastrowid
 
 
-async def finish_run(db: Database, rec: RunRecorder, outcome: str) -> None:
+async def finish_run(db: Database, rec: RunRecorder, outcome: str,
+                     duration_s: float | None = None) -> None:
     await rec.flush()
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE runs SET ended_at = ?, outcome = ?, counts = ?, errors = ?, steps = ? "
-            "WHERE id = ?",
+            "UPDATE runs SET ended_at = ?, outcome = ?, counts = ?, errors = ?, steps = ?, "
+            "duration_s = ? WHERE id = ?",
             (iso(utcnow()), outcome, json.dumps(dict(rec.counts)), json.dumps(rec.errors),
-             json.dumps(rec.steps), rec.id),
+             json.dumps(rec.steps), duration_s, rec.id),
         )
 
 
@@ -134,7 +138,7 @@ def _summary(row) -> RunSummary:
         id=row["id"], account=row["account"], kind=row["kind"], trigger=row["trigger"],
         outcome=row["outcome"], started_at=row["started_at"], ended_at=row["ended_at"],
         counts=json.loads(row["counts"]), errors=json.loads(row["errors"]),
-        steps=json.loads(row["steps"]),
+        steps=json.loads(row["steps"]), measured_s=row["duration_s"],
     )
 
 

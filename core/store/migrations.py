@@ -244,3 +244,10 @@ HUB_MIGRATIONS.append(
     );
     """
 )
+
+HUB_MIGRATIONS.append(
+    # 5: a run's measured duration (started_at/ended_at are kept to the second)
+    """
+    ALTER TABLE runs ADD COLUMN duration_s REAL;
+    """
+)

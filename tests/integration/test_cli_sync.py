@@ -90,3 +90,21 @@ async def test_unknown_account_and_unknown_run(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert_clean_error(await asincro(home, "sync", "nope", "--orders"), "no account named 'nope'")
     assert_clean_error(await asincro(home, "logs", "999"), "no run with id 999")
+
+
+async def test_a_run_keeps_its_measured_duration(tmp_path) -> None:
+    """started_at/ended_at are kept to the second; the duration shown is the measured one."""
+    from core import accounts as acc
+    from core.engine import Engine
+    from core.runs import get_run
+    from emulator.data import generate
+    from emulator.server import EmulatorServer
+
+    async with EmulatorServer(generate(3, seed=2)) as emu:
+        async with Engine(tmp_path / "home", notify=False) as engine:
+            await acc.add_account(engine.hub, acc.build_account("shop1", emu.url, key=emu.key,
+                                                                tz="Europe/Rome"))
+            summary = await engine.run_sync("shop1", "orders")
+            stored = await get_run(engine.hub, summary.id)
+    assert stored.measured_s is not None and stored.measured_s > 0
+    assert stored.duration_s == stored.measured_s == summary.duration_s
