@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,7 @@ class Engine:
         self.tidy = tidy  # False: open without writing (dry runs, reconcile)
         self.hub: Database | None = None
         self._erp: Any = None
+        self._scratch: tuple[Any, Path] | None = None  # see erp_to_read
         self._erp_lock = asyncio.Lock()
         self._subs: list[Subscription] = []
         self.running: dict[str, int] = {}  # account -> run id, in this process
@@ -96,6 +99,11 @@ class Engine:
         if self._erp is not None:
             await self._erp.close()
             self._erp = None
+        if self._scratch is not None:
+            erp, where = self._scratch
+            self._scratch = None
+            await erp.close()
+            await asyncio.to_thread(shutil.rmtree, where, True)
         if self.hub is not None:
             await self.hub.close()
             self.hub = None
@@ -136,6 +144,29 @@ class Engine:
             if self._erp is None:
                 self._erp = await self.erp_factory(self)
             return self._erp
+
+    async def erp_to_read(self) -> Any:
+        """The ERP for what only reads (dry runs, reconcile): the real one, except that an
+        embedded ERP never used yet is not created for it: an empty scratch one stands in,
+        in a temporary directory removed when the engine closes."""
+        async with self._erp_lock:
+            if self._erp is not None or self.erp_factory is not default_erp_factory \
+                    or (self.home / ERP_FILE).exists():
+                pass
+            elif self._scratch is not None:
+                return self._scratch[0]
+            else:
+                from core.erp.tryton import load_erp_setting
+
+                if self.hub is None or (await load_erp_setting(self.hub)).get("kind") != \
+                        "tryton":
+                    from core.erp.embedded import EmbeddedErp
+
+                    where = Path(await asyncio.to_thread(tempfile.mkdtemp,
+                                                         prefix="sincro-dry-erp-"))
+                    self._scratch = (await EmbeddedErp.open(where / ERP_FILE), where)
+                    return self._scratch[0]
+        return await self.erp()
 
     # -- runs -----------------------------------------------------------
     async def run_sync(self, account_name: str, kind: str, *, trigger: str = "cli",
@@ -192,7 +223,7 @@ class Engine:
                  + (" — dry run, nothing is written" if dry_run else ""))
         outcome = "ok"
         try:
-            erp = await self.erp()
+            erp = await (self.erp_to_read() if dry_run else self.erp())
             async with self.shop_factory(account) as shop:
                 ctx = RunContext(account=account, hub=self.hub, shop=shop, erp=erp, run=rec,
                                  kind=kind, trigger=trigger, dry_run=dry_run)

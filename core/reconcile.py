@@ -299,7 +299,7 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
     hi = parse_when(until, account.tz, end=True)
     report = ReconcileReport(account.name, lo.isoformat() if lo else None,
                              hi.isoformat() if hi else None)
-    erp = await engine.erp()
+    erp = await engine.erp_to_read()
     async with engine.shop_factory(account) as shop:
         orders = await orders_in_period(shop.client, lo, hi)
         order_ids = [o.id for o in orders]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 
 import aiosqlite
@@ -110,3 +111,21 @@ async def test_reconcile_without_fix_writes_nowhere(tmp_path: Path, emu) -> None
         counts = (await http.get("/_emulator/requests")).json()
     assert counts["writes"] == 0 and counts["total"] > 0
     assert files(home) == before
+
+
+async def test_a_home_whose_erp_was_never_used_gets_no_erp_file(tmp_path: Path, emu) -> None:
+    """A dry run and a reconcile before the first real sync: the embedded ERP is not created
+    for them (an empty scratch one stands in), and the output says what a sync would do."""
+    home = tmp_path / "home"
+    assert (await asincro(home, "account", "add", "shop1", "--url", emu.url, "--key",
+                          emu.key)).code == 0
+    before = files(home)
+    assert "erp.db" not in before
+    scratch = set(Path(tempfile.gettempdir()).glob("sincro-dry-erp-*"))
+    dry = await asincro(home, "sync", "shop1", "--orders", "--dry-run")
+    assert dry.code == 0, dry.out + dry.err
+    assert "would import order" in dry.out and "would create customer" in dry.out
+    rec = await asincro(home, "reconcile", "shop1", "--json")
+    assert rec.code == 1, rec.err  # every importable order is missing from the ERP
+    assert files(home) == before
+    assert set(Path(tempfile.gettempdir()).glob("sincro-dry-erp-*")) == scratch  # removed
