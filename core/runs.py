@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,35 @@ COUNT_NAMES = (
     "destinations", "articles_coded", "documents_inserted", "states_pushed",
     "listing_actions", "articles_created", "customers_changed", "errors",
 )
+
+
+# Short names for run counts, in the order an operator reads them.
+COUNT_LABELS = (
+    ("orders_imported", "orders"),
+    ("orders_skipped", "skipped"),
+    ("customers_created", "new customers"),
+    ("customers_updated", "customers updated"),
+    ("customers_changed", "customers changed"),
+    ("destinations", "addresses"),
+    ("articles_coded", "articles coded"),
+    ("articles_created", "articles created"),
+    ("documents_inserted", "documents"),
+    ("states_pushed", "states"),
+    ("listing_actions", "listing actions"),
+    ("errors", "errors"),
+)
+
+
+def describe_counts(values: Mapping[str, int], *, limit: int | None = None) -> str:
+    """'12 orders, 3 new customers' — only what is not zero."""
+    parts = [f"{values[key]} {'error' if label == 'errors' and values[key] == 1 else label}"
+             for key, label in COUNT_LABELS if values.get(key)]
+    known = {key for key, _ in COUNT_LABELS}
+    parts += [f"{v} {k.replace('_', ' ')}" for k, v in sorted(values.items())
+              if k not in known and v]
+    if limit is not None and len(parts) > limit:
+        parts = parts[:limit] + ["…"]
+    return ", ".join(parts) if parts else "nothing to do"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,23 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
+from core.runs import describe_counts
+
+counts = describe_counts  # one wording for counts, in the console and the CLI
+
 OUTCOME_MARK = {"ok": "✓", "partial": "!", "failed": "✗", "interrupted": "✗"}
 
-# Short names for run counts, in the order an operator reads them.
-COUNT_LABELS = (
-    ("orders_imported", "orders"),
-    ("orders_skipped", "skipped"),
-    ("customers_created", "new customers"),
-    ("customers_updated", "customers updated"),
-    ("customers_changed", "customers changed"),
-    ("destinations", "addresses"),
-    ("articles_coded", "articles coded"),
-    ("articles_created", "articles created"),
-    ("documents_inserted", "documents"),
-    ("states_pushed", "states"),
-    ("listing_actions", "listing actions"),
-    ("errors", "errors"),
-)
 
 
 def when(value: datetime | str | None, tz: tzinfo) -> str:
@@ -47,18 +36,6 @@ def duration(seconds: float | None) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def counts(values: Mapping[str, int], *, limit: int | None = None) -> str:
-    """'12 orders, 3 new customers' — only what is not zero."""
-    parts = [f"{values[key]} {'error' if label == 'errors' and values[key] == 1 else label}"
-             for key, label in COUNT_LABELS if values.get(key)]
-    known = {key for key, _ in COUNT_LABELS}
-    parts += [f"{v} {k.replace('_', ' ')}" for k, v in sorted(values.items())
-              if k not in known and v]
-    if limit is not None and len(parts) > limit:
-        parts = parts[:limit] + ["…"]
-    return ", ".join(parts) if parts else "nothing to do"
 
 
 # The one count that says most about a run of each kind (for narrow columns).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 
 from rich.table import Table
 from rich.text import Text
@@ -12,7 +13,7 @@ from rich.text import Text
 from core.commands.base import Context, set_handler
 from core.errors import NotFound
 from core.events import LogLine
-from core.runs import RunSummary, get_run, list_runs, run_log
+from core.runs import RunSummary, describe_counts, get_run, list_runs, run_log
 
 OUTCOME_EXIT = {"ok": 0}
 
@@ -86,7 +87,7 @@ async def _print_lines(sub, debug: bool) -> None:
 
 
 def _print_summary(ctx: Context, s: RunSummary) -> None:
-    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(s.counts.items()) if v)
+    counts = describe_counts(s.counts) if any(s.counts.values()) else ""
     dur = f"{s.duration_s:.1f}s" if s.duration_s is not None else "-"
     ctx.out.print(Text(f"{s.kind} sync of {s.account}: {s.outcome} in {dur}"
                        + (f" (run {s.id})" if s.id else "") + (f": {counts}" if counts else "")))
@@ -107,13 +108,15 @@ async def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
     if not runs:
         ctx.out.print("no runs yet")
         return 0
-    t = Table("id", "account", "kind", "trigger", "started", "outcome", "duration", "counts",
+    t = Table("id", "account", "kind", "trigger", "started", "outcome", "took", "counts",
               box=None, pad_edge=False)
+    t.columns[-1].overflow = "fold"
+    t.columns[-1].min_width = 24
     for r in runs:
-        counts = " ".join(f"{k}={v}" for k, v in sorted(r.counts.items()) if v)
-        t.add_row(str(r.id), Text(r.account), r.kind, r.trigger, r.started_at.replace("T", " ")[:19],
+        started = datetime.fromisoformat(r.started_at).astimezone().strftime("%d %b %H:%M")
+        t.add_row(str(r.id), Text(r.account), r.kind, r.trigger, started,
                   r.outcome or "running", f"{r.duration_s:.1f}s" if r.duration_s is not None else "",
-                  Text(counts))
+                  Text(describe_counts(r.counts) if r.outcome else ""))
     ctx.out.print(t)
     return 0
 
