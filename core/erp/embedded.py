@@ -39,7 +39,7 @@ from core.erp.port import (
     Outcome,
     StateChange,
 )
-from core.store.db import Database
+from core.store.db import Database, end_begun
 
 __all__ = ["TRANSITIONS", "EmbeddedErp", "export_document"]
 
@@ -95,7 +95,13 @@ class EmbeddedErp:
         """A read transaction: one committed snapshot, other processes' writers not blocked."""
         async with self._lock:
             conn = self._db.conn
-            await conn.execute("BEGIN")
+            try:
+                await conn.execute("BEGIN")
+            except asyncio.CancelledError:
+                # A console view's reload cancels the one in flight: its BEGIN is queued
+                # and still runs, so it is ended here before the lock is given up.
+                await end_begun(conn, "COMMIT")
+                raise
             try:
                 yield conn
             finally:

@@ -10,6 +10,7 @@ Schema changes are an ordered list of migrations applied by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -140,6 +141,11 @@ class Database:
             try:
                 try:
                     await conn.execute("BEGIN IMMEDIATE")
+                except asyncio.CancelledError:
+                    # Cancelled while BEGIN was queued: it still runs on the connection's
+                    # thread, so end it here, or the next transaction finds one open.
+                    await end_begun(conn, "ROLLBACK")
+                    raise
                 except sqlite3.OperationalError as exc:
                     raise StoreError(
                         f"the {self.label} {self.path} is locked by another process "
@@ -176,6 +182,14 @@ class Database:
     async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
+
+
+async def end_begun(conn: aiosqlite.Connection, how: str) -> None:
+    """End a transaction whose BEGIN was queued but whose caller was cancelled before it
+    ran. ``how`` (COMMIT or ROLLBACK) is queued now, behind that BEGIN, so it ends it; it
+    is queued before this await can be cancelled, so a second cancellation changes nothing."""
+    with contextlib.suppress(sqlite3.Error, asyncio.CancelledError):
+        await conn.execute(how)
 
 
 def _split_sql(script: str) -> list[str]:

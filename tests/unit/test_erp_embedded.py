@@ -591,3 +591,19 @@ async def test_bulk_insert_of_10000_orders(erp: EmbeddedErp) -> None:
           f"{time.perf_counter() - start:.2f} s")
     assert not any(r.created for r in again)
     assert again[1234].document == results[1234].document
+
+
+async def test_a_read_cancelled_while_it_begins_leaves_no_transaction_open(
+        erp: EmbeddedErp) -> None:
+    # The console's ERP view reloads in an exclusive worker: a new load cancels the one in
+    # flight, possibly while its BEGIN is queued. That BEGIN still runs on the connection's
+    # thread; the read must end it, or the sync's next write finds a transaction open.
+    await erp.upsert_customer(CustomerData("shop1:c:1", "Mario Rossi"))
+    for _ in range(20):
+        reader = asyncio.create_task(erp.list_customers())
+        await asyncio.sleep(0)  # the read holds the lock and waits for its BEGIN
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        await erp.upsert_customer(CustomerData("shop1:c:2", "Anna Bianchi"))
+    assert [c.name for c in await erp.list_customers()] == ["Mario Rossi", "Anna Bianchi"]
