@@ -159,3 +159,29 @@ async def test_quitting_during_a_sync_leaves_it_interrupted_and_resumable(home: 
         assert await db.scalar("SELECT COUNT(*) FROM leases") == 0
     finally:
         await db.close()
+
+
+async def test_switching_views_does_not_keep_old_footer_keys_alive(home: Path) -> None:
+    # Textual's Footer leaves a watcher per key it ever showed (textual#6666);
+    # thousands of dead keys made the garbage collector pause for a second.
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    def alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, FooterKey))
+
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in "12345":
+            await pilot.press(key)
+            await settle(pilot)
+        before = alive()
+        for _ in range(10):
+            for key in "12345":
+                await pilot.press(key)
+                await settle(pilot)
+        after = alive()
+    assert after <= before + 10, (before, after)

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from core import accounts as acc
 from core.errors import ConfigError, SincroError
 from core.timeutil import machine_zone, zone
 from tui.context import console
+from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage, FormRow, mark_invalid
 from tui.workers import ReportsFailures
 
@@ -86,7 +87,7 @@ class AccountForm(ReportsFailures, Screen[bool]):
                 yield Button("Test connection", id="acc-test", compact=True)
                 yield Button("Save", id="acc-save", variant="primary", compact=True)
                 yield Button("Cancel", id="acc-cancel", compact=True)
-        yield Footer(compact=True, show_command_palette=False)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#acc-url" if self.account else "#acc-name", Input).focus()

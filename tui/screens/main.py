@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from core.events import LogLine
 from tui import bridge
@@ -24,6 +24,7 @@ from tui.screens.history import HistoryView
 from tui.screens.listings import ListingsView
 from tui.screens.log import LogView
 from tui.widgets.account_table import AccountTable
+from tui.widgets.footer import ConsoleFooter
 from tui.widgets.view_bar import ViewBar
 from tui.workers import ReportsFailures
 
@@ -53,7 +54,7 @@ class MainScreen(ReportsFailures, Screen):
             yield HistoryView(id="history")
             yield ErpView(id="erp")
             yield ListingsView(id="listings")
-        yield Footer(compact=True, show_command_palette=False)
+        yield ConsoleFooter()
 
     @property
     def accounts(self) -> AccountsView:

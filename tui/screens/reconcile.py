@@ -16,13 +16,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from core.errors import ConfigError
 from core.reconcile import CATEGORIES, ReconcileReport, parse_when
 from tui.context import console
 from tui.screens.dialogs import ConfirmScreen
+from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage
 from tui.widgets.table_rows import sync_rows
 from tui.widgets.tones import tone
@@ -125,7 +126,7 @@ class ReconcileScreen(ReportsFailures, Screen):
         yield DataTable(id="reconcile-categories", cursor_type="row")
         with VerticalScroll(id="reconcile-items-box"):
             yield Static(id="reconcile-items")
-        yield Footer(compact=True, show_command_palette=False)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#reconcile-categories", DataTable)

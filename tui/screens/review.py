@@ -12,12 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from core.reconcile import ReviewReport, review
 from tui import format as fmt
 from tui.context import console
 from tui.screens.reconcile import check_since, default_since
+from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage
 from tui.widgets.table_rows import sync_rows
 from tui.workers import ReportsFailures
@@ -56,7 +57,7 @@ class ReviewScreen(ReportsFailures, Screen):
         yield DataTable(id="review-articles", cursor_type="row")
         yield Label(id="review-merged-title", classes="review-heading")
         yield DataTable(id="review-merged", cursor_type="row")
-        yield Footer(compact=True, show_command_palette=False)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         for table_id, columns in (("#review-articles", ARTICLE_COLUMNS),

@@ -8,12 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.events import LogLine
 from core.runs import get_run, run_log
 from tui import format as fmt
 from tui.context import console
+from tui.widgets.footer import ConsoleFooter
 from tui.widgets.sync_log import LogEntry, LogFilter, SyncLog
 from tui.widgets.tones import outcome_style, tone
 from tui.workers import ReportsFailures
@@ -34,7 +35,7 @@ class RunDetailScreen(ReportsFailures, Screen):
         yield Static(id="run-head")
         yield Static(id="run-errors")
         yield SyncLog(id="run-log")
-        yield Footer(compact=True, show_command_palette=False)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one(SyncLog).filter = LogFilter(level="debug")

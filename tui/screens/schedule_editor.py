@@ -7,12 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from core.accounts import Account
 from core.errors import ConfigError
 from core.schedule import Schedule, next_runs
 from tui.context import console
+from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage, FormRow, mark_invalid
 from tui.widgets.schedule_preview import SchedulePreview
 from tui.workers import ReportsFailures
@@ -107,7 +108,7 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
                     yield Button("Save", id="sch-save", variant="primary", compact=True)
                     yield Button("Cancel", id="sch-cancel", compact=True)
             yield SchedulePreview(id="schedule-preview")
-        yield Footer(compact=True, show_command_palette=False)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self._show_rows("daily")
