@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import sys
 import tempfile
@@ -32,14 +33,14 @@ KEYS = [("2", "log"), ("1", "accounts"), ("3", "history"), ("1", "accounts"), ("
         ("1", "accounts")]
 
 
-async def measure(url: str, key: str) -> tuple[list[float], float, str]:
+async def measure(url: str, key: str, pace_gc: bool) -> tuple[list[float], float, str]:
     home = Path(tempfile.mkdtemp(prefix="sincro-bench-")) / "home"
     home.mkdir(mode=0o700)
     hub = await open_hub(home / "hub.db")
     await acc.add_account(hub, acc.build_account("bench", url, key=key, tz="Europe/Rome"))
     await acc.add_account(hub, acc.build_account("other", url, key=key, tz="Europe/Rome"))
     await hub.close()
-    app = SincroApp(home)
+    app = SincroApp(home, pace_gc=pace_gc)
     times: list[float] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await asyncio.wait_for(app.ready.wait(), 30)
@@ -67,15 +68,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--orders", type=int, default=10_000)
     p.add_argument("--latency-ms", type=float, default=20.0)
+    p.add_argument("--no-gc-pacer", action="store_true",
+                   help="leave the garbage collector to itself, to compare")
     args = p.parse_args()
     with emulator_process(args.orders, 13, args.latency_ms) as (url, key):
-        times, wall, outcome = asyncio.run(measure(url, key))
+        times, wall, outcome = asyncio.run(measure(url, key, not args.no_gc_pacer))
     ms = sorted(t * 1000 for t in times)
     print(f"import of {args.orders} orders in the console: {wall:.1f} s ({outcome[:60]}...)")
     print(f"keys pressed during it  {len(ms)}")
     print(f"answer time (ms)        median {statistics.median(ms):.1f}, "
           f"p95 {ms[int(len(ms) * 0.95) - 1]:.1f}, max {ms[-1]:.1f}")
     print(f"over 100 ms             {sum(1 for t in ms if t > 100)}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"console peak RSS        {rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -25,6 +26,7 @@ from core.errors import SincroError
 from core.events import Event
 from core.timeutil import machine_zone, utcnow, zone
 from tui import bridge
+from tui.gc_pacer import GcPacer
 from tui.screens.main import MainScreen
 from tui.workers import ReportsFailures
 
@@ -80,6 +82,10 @@ VIEW_NAMES = (("accounts", "Show accounts"), ("log", "Show live log"),
               ("listings", "Show listings"))
 
 
+# what tells the gc pacer that the operator is at the keyboard
+INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+
+
 class SincroApp(ReportsFailures, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "Sincro"
@@ -99,6 +105,7 @@ class SincroApp(ReportsFailures, App[int]):
         theme: str = "sincro-dark",
         refresh_every: float = 5.0,
         schedule: bool = False,
+        pace_gc: bool = True,
     ) -> None:
         super().__init__()
         if engine_factory is None:
@@ -116,6 +123,7 @@ class SincroApp(ReportsFailures, App[int]):
         self.schedule = schedule
         self.scheduler = None
         self.scheduling_note = ""
+        self.gc_pacer = GcPacer() if pace_gc else None
 
     # -- lifecycle ------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -130,6 +138,9 @@ class SincroApp(ReportsFailures, App[int]):
         self.register_theme(DARK)
         self.register_theme(LIGHT)
         self.theme = self._start_theme
+        if self.gc_pacer is not None:
+            self.gc_pacer.start()
+            self.set_interval(1.0, self.gc_pacer.tick, name="gc pacer")
         self.run_worker(self._open_engine(), group="engine", exit_on_error=False,
                         name="Opening the hub")
 
@@ -162,7 +173,14 @@ class SincroApp(ReportsFailures, App[int]):
         self.notify(self.scheduling_note, title="Scheduling", markup=False, timeout=6)
         await self.scheduler.run()
 
+    async def on_event(self, event: events.Event) -> None:
+        if self.gc_pacer is not None and isinstance(event, INPUT_EVENTS):
+            self.gc_pacer.input_seen()
+        await super().on_event(event)
+
     async def on_unmount(self) -> None:
+        if self.gc_pacer is not None:
+            self.gc_pacer.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
             await self.scheduler.drain(0)
