@@ -455,6 +455,16 @@ class EmbeddedErp:
         rows = await self._fetchall(query + " ORDER BY year DESC, seq DESC", params)
         return [schema.document(r) for r in rows]
 
+    async def document_summaries(self) -> list[tuple[str, str, str, str, str, str]]:
+        """(number, date, customer name, total with tax, currency, state) of every
+        document, newest first, as stored: what a list shows, without building
+        10,000 documents to show it."""
+        rows = await self._fetchall(
+            "SELECT d.number, d.date, COALESCE(c.name, d.customer_code), d.total_tax_incl,"
+            " d.currency, d.state FROM documents d LEFT JOIN customers c"
+            " ON c.code = d.customer_code ORDER BY d.year DESC, d.seq DESC")
+        return [tuple(r) for r in rows]
+
     # -- states ---------------------------------------------------------
     async def set_state(self, number: str, state: str, *, tracking_number: str | None = None,
                         at: datetime | None = None) -> ErpDocument:

@@ -87,3 +87,48 @@ async def test_set_stock_validates_in_place(home: Path) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert articles.get_cell("A1", "stock").plain == "42"
+
+
+async def test_new_documents_come_in_on_top_unchanged_rows_are_not_rebuilt(home: Path) -> None:
+    from datetime import date
+    from decimal import Decimal as D
+
+    from core.erp.port import OrderDocumentData, OrderLineData
+
+    await seed_erp(home)
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        docs = app.screen.query_one("#erp-documents", DataTable)
+
+        def keys() -> list[str]:
+            return [docs.coordinate_to_cell_key((i, 0))[0].value for i in range(docs.row_count)]
+
+        assert keys() == ["2026/000002", "2026/000001"]
+        await pilot.press("down")
+        kept = docs.get_cell("2026/000002", "customer")
+        state_before = docs.get_cell("2026/000001", "state")
+
+        erp = await app.engine.erp()
+        customer = (await erp.list_customers())[0]
+        line = OrderLineData("A1", "Article A1", 1, D("10.00"), D("12.20"), D("22"))
+        await erp.insert_order(OrderDocumentData(
+            "shop1:o:3", customer.code, date(2026, 11, 28), "EUR", (line,), D("10.00"),
+            D("12.20"), shop_reference="REF3"))
+        await erp.set_state("2026/000001", "shipped")
+        await pilot.press("r")
+        await settle(pilot)
+
+        assert keys() == ["2026/000003", "2026/000002", "2026/000001"]
+        # the operator stays on the document they were on
+        assert docs.coordinate_to_cell_key(docs.cursor_coordinate)[0].value == "2026/000001"
+        assert docs.get_cell("2026/000002", "customer") is kept  # not built again
+        assert docs.get_cell("2026/000001", "state").plain == "shipped"
+        assert state_before.plain == "open"
+
+        shipped_style = docs.get_cell("2026/000001", "state").style
+        await pilot.press("ctrl+t")  # light theme: the state colours follow it
+        await settle(pilot)
+        assert docs.get_cell("2026/000001", "state").style != shipped_style

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 from core.amounts import shown
 from tui.context import console
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
-from tui.widgets.table_rows import sync_rows
+from tui.widgets.table_rows import ValueRows
 from tui.widgets.tones import tone
 from tui.workers import ReportsFailures
 
@@ -47,7 +48,6 @@ class ErpView(ReportsFailures, Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.erp: Any = None
-        self.customers: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="erp-status")
@@ -60,6 +60,11 @@ class ErpView(ReportsFailures, Vertical):
             table = self.query_one(table_id, DataTable)
             for key, label, width in columns:
                 table.add_column(label, key=key, width=width)
+        # numbers are YEAR/NNNNNN: newest first is their text, descending
+        self.doc_rows = ValueRows(self.query_one("#erp-documents", DataTable), self._doc_cells,
+                                  sort_column="number", reverse=True)
+        self.article_rows = ValueRows(self.query_one("#erp-articles", DataTable),
+                                      self._article_cells, sort_column="code")
 
     @property
     def showing(self) -> str:
@@ -103,30 +108,33 @@ class ErpView(ReportsFailures, Vertical):
             status.update(Text(f"the ERP {self.erp.name} has no view here: it is managed in "
                                "its own application"))
             return
-        self.customers = {c.code: c.name for c in await self.erp.list_customers()}
-        docs = await self.erp.list_documents()
-        articles = await self.erp.list_articles()
-        sync_rows(self.query_one("#erp-documents", DataTable),
-                  {d.number: self._doc_cells(d) for d in docs})
-        sync_rows(self.query_one("#erp-articles", DataTable),
-                  {a.code: self._article_cells(a) for a in articles})
+        docs = await self.erp.document_summaries()
+        articles = [(a.code, a.description, a.price, a.stock, a.active)
+                    for a in await self.erp.list_articles()]
+        await self.doc_rows.sync({d[0]: d for d in docs})
+        await self.article_rows.sync({a[0]: a for a in articles})
         what = "documents" if self.showing == "erp-documents" else "articles"
         status.update(Text(f"embedded ERP {self.erp.path.name}: {len(docs)} documents, "
                            f"{len(articles)} articles; showing {what} (t switches)"))
         self.screen.refresh_bindings()
 
-    def _doc_cells(self, d: Any) -> dict[str, Text]:
-        name = self.customers.get(d.customer_code) or d.customer_code
-        return {"number": Text(d.number), "date": Text(d.date.isoformat()),
-                "customer": Text(name),
-                "total": Text(f"{shown(d.total_tax_incl)} {d.currency}".strip(), justify="right"),
-                "state": Text(d.state, style=tone(self.app, STATE_TONE.get(d.state, "accent")))}
+    def _doc_cells(self, doc: tuple[str, str, str, str, str, str]) -> dict[str, Text]:
+        number, day, customer, total, currency, state = doc
+        return {"number": Text(number), "date": Text(day), "customer": Text(customer),
+                "total": Text(f"{shown(Decimal(total))} {currency}".strip(), justify="right"),
+                "state": Text(state, style=tone(self.app, STATE_TONE.get(state, "accent")))}
 
-    def _article_cells(self, a: Any) -> dict[str, Text]:
-        return {"code": Text(a.code), "description": Text(a.description),
-                "price": Text(shown(a.price), justify="right"),
-                "stock": Text(str(a.stock), justify="right"),
-                "active": Text("yes" if a.active else "no")}
+    def _article_cells(self, article: tuple[str, str, Decimal, int, bool]) -> dict[str, Text]:
+        code, description, price, stock, active = article
+        return {"code": Text(code), "description": Text(description),
+                "price": Text(shown(price), justify="right"),
+                "stock": Text(str(stock), justify="right"),
+                "active": Text("yes" if active else "no")}
+
+    def forget_rows(self) -> None:
+        """State colours come from the theme: the next load builds every row again."""
+        self.doc_rows.forget()
+        self.article_rows.forget()
 
     # -- actions ------------------------------------------------------------
     def action_toggle(self) -> None:
@@ -150,8 +158,9 @@ class ErpView(ReportsFailures, Vertical):
                 "cancelled document is final.", yes="Cancel it")):
             return
         doc = await self.erp.set_state(number, state)
-        self.query_one("#erp-documents", DataTable).update_cell(number, "state",
-                                                                self._doc_cells(doc)["state"])
+        before = self.doc_rows.shown.get(number)
+        if before is not None:
+            self.doc_rows.set(number, (*before[:5], doc.state))
         self.app.notify(f"document {number} is now {doc.state}", markup=False)
 
     def action_set_stock(self) -> None:
@@ -167,7 +176,6 @@ class ErpView(ReportsFailures, Vertical):
             check=check_stock))
         if value is None:
             return
-        article = await self.erp.set_stock(code, int(value.strip()))
-        self.query_one("#erp-articles", DataTable).update_cell(
-            code, "stock", Text(str(article.stock), justify="right"))
-        self.app.notify(f"stock of {code} set to {article.stock}", markup=False)
+        a = await self.erp.set_stock(code, int(value.strip()))
+        self.article_rows.set(code, (a.code, a.description, a.price, a.stock, a.active))
+        self.app.notify(f"stock of {code} set to {a.stock}", markup=False)

@@ -97,6 +97,7 @@ class MainScreen(ReportsFailures, Screen):
         if console(self).engine is not None:
             self.accounts.load()
             self.history.load()
+            self.query_one(ErpView).forget_rows()
             if self.current == "erp":
                 self.query_one(ErpView).load()
             if self.current == "listings":
