@@ -185,3 +185,21 @@ async def test_switching_views_does_not_keep_old_footer_keys_alive(home: Path) -
                 await settle(pilot)
         after = alive()
     assert after <= before + 10, (before, after)
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(home: Path) -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = list(app.screen.query(FooterKey))
+        for _ in range(3):  # a new account highlighted: bindings refreshed, same keys
+            await pilot.press("down")
+            await settle(pilot)
+            app.screen.refresh_bindings()
+            await settle(pilot)
+        assert list(app.screen.query(FooterKey)) == keys
+        await pilot.press("2")  # the live log has other keys
+        await settle(pilot)
+        assert "Follow/pause" in [k.description for k in app.screen.query(FooterKey)]
