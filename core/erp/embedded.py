@@ -455,15 +455,29 @@ class EmbeddedErp:
         rows = await self._fetchall(query + " ORDER BY year DESC, seq DESC", params)
         return [schema.document(r) for r in rows]
 
-    async def document_summaries(self) -> list[tuple[str, str, str, str, str, str]]:
-        """(number, date, customer name, total with tax, currency, state) of every
-        document, newest first, as stored: what a list shows, without building
-        10,000 documents to show it."""
-        rows = await self._fetchall(
-            "SELECT d.number, d.date, COALESCE(c.name, d.customer_code), d.total_tax_incl,"
-            " d.currency, d.state FROM documents d LEFT JOIN customers c"
-            " ON c.code = d.customer_code ORDER BY d.year DESC, d.seq DESC")
-        return [tuple(r) for r in rows]
+    async def document_summaries(self, search: str = "", limit: int | None = None
+                                 ) -> tuple[list[tuple[str, str, str, str, str, str]], int]:
+        """(number, date, customer name, total with tax, currency, state) of the
+        documents, newest first, as stored: what a list shows, without building
+        10,000 documents to show it. `search` keeps those whose number, customer,
+        shop reference or state contains it (any case); `limit` keeps the newest.
+        Returns the rows and how many documents match in all."""
+        where, params = "", []
+        if search.strip():
+            like = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            where = " WHERE " + " OR ".join(
+                f"{column} LIKE ? ESCAPE '\\'" for column in
+                ("d.number", "c.name", "d.shop_reference", "d.external_ref", "d.state"))
+            params = [like] * 5
+        join = " FROM documents d LEFT JOIN customers c ON c.code = d.customer_code"
+        count = (await self._fetchone("SELECT COUNT(*)" + join + where, params))[0]
+        query = ("SELECT d.number, d.date, COALESCE(c.name, d.customer_code), d.total_tax_incl,"
+                 " d.currency, d.state" + join + where + " ORDER BY d.year DESC, d.seq DESC")
+        if limit is not None:
+            query, params = query + " LIMIT ?", [*params, limit]
+        rows = await self._fetchall(query, params)
+        return [tuple(r) for r in rows], count
 
     # -- states ---------------------------------------------------------
     async def set_state(self, number: str, state: str, *, tracking_number: str | None = None,

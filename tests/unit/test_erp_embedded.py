@@ -607,3 +607,33 @@ async def test_a_read_cancelled_while_it_begins_leaves_no_transaction_open(
             await reader
         await erp.upsert_customer(CustomerData("shop1:c:2", "Anna Bianchi"))
     assert [c.name for c in await erp.list_customers()] == ["Mario Rossi", "Anna Bianchi"]
+
+
+async def test_document_summaries_find_by_number_customer_reference_and_keep_the_newest(
+        erp: EmbeddedErp) -> None:
+    rossi = await seeded(erp)
+    bianchi = (await erp.upsert_customer(CustomerData("shop1:c:2", "Anna Bianchi_100%"))).code
+    for n in range(1, 6):
+        await erp.insert_order(order(f"shop1:o:{n}", rossi if n % 2 else bianchi,
+                                     shop_reference=f"REF{n:03d}", day=date(2026, 3, n)))
+    await erp.set_state("2026/000002", "shipped")
+
+    rows, total = await erp.document_summaries()
+    assert total == 5 and [r[0] for r in rows] == [f"2026/00000{n}" for n in (5, 4, 3, 2, 1)]
+    assert rows[0] == ("2026/000005", "2026-03-05", "Mario Rossi", "12.20", "EUR", "open")
+
+    rows, total = await erp.document_summaries(limit=2)
+    assert total == 5 and [r[0] for r in rows] == ["2026/000005", "2026/000004"]
+
+    async def numbers(search: str) -> list[str]:
+        return [r[0] for r in (await erp.document_summaries(search))[0]]
+
+    assert await numbers("rossi") == ["2026/000005", "2026/000003", "2026/000001"]  # any case
+    assert await numbers("ref004") == ["2026/000004"]  # shop reference
+    assert await numbers("shop1:o:3") == ["2026/000003"]  # the shop's order
+    assert await numbers("SHIPPED") == ["2026/000002"]
+    assert await numbers("000001") == ["2026/000001"]
+    # % and _ are letters here, not patterns
+    assert await numbers("_100%") == ["2026/000004", "2026/000002"]
+    assert await numbers("a_n") == []  # as a pattern it would match Anna
+    assert await numbers("zzz") == []
