@@ -132,3 +132,46 @@ async def test_new_documents_come_in_on_top_unchanged_rows_are_not_rebuilt(home:
         await pilot.press("ctrl+t")  # light theme: the state colours follow it
         await settle(pilot)
         assert docs.get_cell("2026/000001", "state").style != shipped_style
+
+
+async def test_find_narrows_both_tables_and_escape_clears(home: Path) -> None:
+    await seed_erp(home)
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        docs = app.screen.query_one("#erp-documents", DataTable)
+        articles = app.screen.query_one("#erp-articles", DataTable)
+        await pilot.press("slash", *"ref2", "enter")
+        await settle(pilot)
+        assert docs.row_count == 1 and docs.get_cell("2026/000002", "number").plain
+        assert articles.row_count == 0
+        assert "1 document and 0 articles match 'ref2'; esc clears" in screen_text(app)
+        assert docs.has_focus  # back on the table: p, i, x work on what was found
+        await pilot.press("slash", *"ctrl+u".split(), *"gadget", "enter")
+        await settle(pilot)
+        assert docs.row_count == 0 and articles.row_count == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert docs.row_count == 2 and articles.row_count == 2
+        assert "2 documents, 2 articles" in screen_text(app)
+
+
+async def test_only_the_newest_documents_are_listed_and_the_status_says_so(
+        home: Path, monkeypatch) -> None:
+    from tui.screens import erp as erp_screen
+
+    monkeypatch.setattr(erp_screen, "DOC_WINDOW", 1)
+    await seed_erp(home)
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        docs = app.screen.query_one("#erp-documents", DataTable)
+        assert docs.row_count == 1 and docs.get_cell("2026/000002", "number")
+        assert "2 documents (newest 1 shown), 2 articles" in screen_text(app)
+        await pilot.press("slash", *"000001", "enter")  # the older one is found
+        await settle(pilot)
+        assert docs.row_count == 1 and docs.get_cell("2026/000001", "number")

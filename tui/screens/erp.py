@@ -8,8 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import ContentSwitcher, DataTable, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from core.amounts import shown
 from tui.context import console
@@ -35,6 +35,21 @@ def check_stock(value: str) -> str | None:
     return None
 
 
+# the newest documents shown; the others are reached with / (find)
+DOC_WINDOW = 500
+
+
+def describe(total: int, shown_docs: int, articles: int, search: str) -> str:
+    """The status line: how many documents and articles, and what is left out."""
+    docs = f"{total:,} document{'s' * (total != 1)}"
+    if shown_docs < total:
+        docs += f" (newest {shown_docs:,} shown)"
+    arts = f"{articles:,} article{'s' * (articles != 1)}"
+    if search:
+        return f"{docs} and {arts} match {search!r}; esc clears"
+    return f"{docs}, {arts}"
+
+
 class ErpView(ReportsFailures, Vertical):
     BINDINGS = [
         Binding("p", "set_state('shipped')", "Shipped", id="erp-shipped"),
@@ -43,14 +58,21 @@ class ErpView(ReportsFailures, Vertical):
         Binding("t", "toggle", "Docs/articles", id="erp-toggle"),
         Binding("k", "set_stock", "Set stock", id="erp-stock"),
         Binding("r", "refresh", "Refresh", id="erp-refresh", show=False),
+        Binding("slash", "find", "Find", id="erp-find", key_display="/", show=False,
+                tooltip="Find documents by number, customer, shop reference or state; "
+                        "articles by code or description"),
+        Binding("escape", "clear_find", "Clear find", id="erp-clear-find", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.erp: Any = None
+        self.search = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="erp-status")
+        with Horizontal(id="erp-bar"):
+            yield Static(id="erp-status")
+            yield Input(placeholder="/ find, enter", id="erp-find-input", compact=True)
         with ContentSwitcher(initial="erp-documents", id="erp-tables"):
             yield DataTable(id="erp-documents", cursor_type="row")
             yield DataTable(id="erp-articles", cursor_type="row")
@@ -60,11 +82,9 @@ class ErpView(ReportsFailures, Vertical):
             table = self.query_one(table_id, DataTable)
             for key, label, width in columns:
                 table.add_column(label, key=key, width=width)
-        # numbers are YEAR/NNNNNN: newest first is their text, descending
-        self.doc_rows = ValueRows(self.query_one("#erp-documents", DataTable), self._doc_cells,
-                                  sort_column="number", reverse=True)
+        self.doc_rows = ValueRows(self.query_one("#erp-documents", DataTable), self._doc_cells)
         self.article_rows = ValueRows(self.query_one("#erp-articles", DataTable),
-                                      self._article_cells, sort_column="code")
+                                      self._article_cells)
 
     @property
     def showing(self) -> str:
@@ -108,14 +128,14 @@ class ErpView(ReportsFailures, Vertical):
             status.update(Text(f"the ERP {self.erp.name} has no view here: it is managed in "
                                "its own application"))
             return
-        docs = await self.erp.document_summaries()
+        docs, total = await self.erp.document_summaries(self.search, limit=DOC_WINDOW)
+        needle = self.search.casefold()
         articles = [(a.code, a.description, a.price, a.stock, a.active)
-                    for a in await self.erp.list_articles()]
+                    for a in await self.erp.list_articles()
+                    if needle in a.code.casefold() or needle in a.description.casefold()]
         await self.doc_rows.sync({d[0]: d for d in docs})
         await self.article_rows.sync({a[0]: a for a in articles})
-        what = "documents" if self.showing == "erp-documents" else "articles"
-        status.update(Text(f"embedded ERP {self.erp.path.name}: {len(docs)} documents, "
-                           f"{len(articles)} articles; showing {what} (t switches)"))
+        status.update(Text(describe(total, len(docs), len(articles), self.search)))
         self.screen.refresh_bindings()
 
     def _doc_cells(self, doc: tuple[str, str, str, str, str, str]) -> dict[str, Text]:
@@ -137,6 +157,22 @@ class ErpView(ReportsFailures, Vertical):
         self.article_rows.forget()
 
     # -- actions ------------------------------------------------------------
+    def action_find(self) -> None:
+        self.query_one("#erp-find-input", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.find(event.value)
+
+    def action_clear_find(self) -> None:
+        self.query_one("#erp-find-input", Input).value = ""
+        self.find("")
+
+    def find(self, text: str) -> None:
+        self.search = text.strip()
+        self.table.focus()
+        self.load()
+
     def action_toggle(self) -> None:
         switcher = self.query_one("#erp-tables", ContentSwitcher)
         switcher.current = "erp-articles" if self.showing == "erp-documents" else "erp-documents"
@@ -158,7 +194,7 @@ class ErpView(ReportsFailures, Vertical):
                 "cancelled document is final.", yes="Cancel it")):
             return
         doc = await self.erp.set_state(number, state)
-        before = self.doc_rows.shown.get(number)
+        before = self.doc_rows.value(number)
         if before is not None:
             self.doc_rows.set(number, (*before[:5], doc.state))
         self.app.notify(f"document {number} is now {doc.state}", markup=False)

@@ -42,69 +42,72 @@ class ValueRows:
     """Keeps a big DataTable in line with plain values, building cells only for what changed.
 
     `sync_rows` builds every cell of every row on each load; for a table of
-    10,000 documents that is 50,000 Text objects and some 200 ms in which no
-    key is answered. Here each row is known by a plain, comparable value (a
-    tuple of the fields it shows): rows whose value has not changed are left
-    alone, and the cells of the others are built and applied in slices, with
-    the event loop let through between slices. Rows that arrive after the
-    first load are put in order by `sort_column` (its text), the cursor
-    staying on the row it was on.
+    thousands of rows that is tens of thousands of Text objects and some
+    200 ms in which no key is answered. Here each row is known by a plain,
+    comparable value (a tuple of the fields it shows), and the cells built for
+    a value are kept: a row whose value has not changed is never built again.
+
+    Rows given in display order. When only values changed, the changed cells
+    are updated in place. When rows come or go, the table is filled again in
+    order from the kept cells (DataTable removes a row in time proportional to
+    the table, and has no insert: refilling is the cheap way), in slices with
+    the event loop let through between them, the cursor staying on its row.
     """
 
     def __init__(self, table: DataTable, cells: Callable[[Any], Mapping[str, Text]], *,
-                 sort_column: str | None = None, reverse: bool = False,
                  slice_size: int = 500) -> None:
         self.table = table
         self.cells = cells
-        self.sort_column = sort_column
-        self.reverse = reverse
         self.slice_size = slice_size
-        self.shown: dict[str, Hashable] = {}
+        self.built: dict[str, tuple[Hashable, Mapping[str, Text]]] = {}
 
     def forget(self) -> None:
         """Build every row again on the next sync (the theme changed its colours)."""
-        self.shown.clear()
+        self.built.clear()
+
+    def value(self, key: str) -> Hashable | None:
+        entry = self.built.get(key)
+        return None if entry is None else entry[0]
 
     def set(self, key: str, value: Hashable) -> None:
         """A row the console itself just changed: show it now."""
-        self._apply(key, value)
+        cells = self._cells(key, value)
+        if key in self.table.rows:
+            self._update(key, cells)
+
+    def _cells(self, key: str, value: Hashable) -> Mapping[str, Text]:
+        entry = self.built.get(key)
+        if entry is not None and entry[0] == value:
+            return entry[1]
+        cells = self.cells(value)
+        self.built[key] = (value, cells)
+        return cells
+
+    def _update(self, key: str, cells: Mapping[str, Text]) -> None:
+        table = self.table
+        for column, cell in cells.items():
+            if table.get_cell(key, column) is not cell:
+                table.update_cell(key, column, cell)
 
     async def sync(self, rows: Mapping[str, Hashable]) -> None:
-        """`rows` maps row key -> value, in display order for a first load."""
-        table, shown = self.table, self.shown
-        for key in [k.value for k in list(table.rows)]:
-            if key not in rows:
-                table.remove_row(key)
-                shown.pop(key, None)
-        had_rows = bool(table.row_count)
-        added = False
-        built = 0
-        for key, value in rows.items():
-            if shown.get(key) == value:
-                continue
-            added |= self._apply(key, value)
-            built += 1
-            if built % self.slice_size == 0:
-                await asyncio.sleep(0)  # let keys through between slices
-        if added and had_rows and self.sort_column is not None:
-            self._sort(self.sort_column)
-
-    def _apply(self, key: str, value: Hashable) -> bool:
         table = self.table
-        cells = self.cells(value)
-        self.shown[key] = value
-        if key not in table.rows:
-            table.add_row(*cells.values(), key=key)
-            return True
-        for column, cell in cells.items():
-            if not same(table.get_cell(key, column), cell):
-                table.update_cell(key, column, cell)
-        return False
-
-    def _sort(self, column: str) -> None:
-        table = self.table
-        selected = table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
-        table.sort(column, key=lambda cell: cell.plain if isinstance(cell, Text) else str(cell),
-                   reverse=self.reverse)
-        if selected is not None:
+        for key in [k for k in self.built if k not in rows]:
+            del self.built[key]
+        if table.row_count == len(rows) and all(key in table.rows for key in rows):
+            for n, (key, value) in enumerate(rows.items(), 1):
+                before = self.built.get(key)
+                if before is None or before[0] != value:
+                    self._update(key, self._cells(key, value))
+                if n % self.slice_size == 0:
+                    await asyncio.sleep(0)  # let keys through between slices
+            return
+        selected = None
+        if table.row_count:
+            selected = table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
+        table.clear()
+        for n, (key, value) in enumerate(rows.items(), 1):
+            table.add_row(*self._cells(key, value).values(), key=key)
+            if n % self.slice_size == 0:
+                await asyncio.sleep(0)
+        if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
