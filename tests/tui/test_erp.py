@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from core.erp.embedded import EmbeddedErp
 from tests.tui.fakes import fill, make_app, screen_text, seed_erp, settle
+from tui.app import SincroApp
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
+
+
+@asynccontextmanager
+async def erp_view(home: Path, app: SincroApp) -> AsyncIterator[tuple[Pilot, DataTable]]:
+    """The seeded embedded ERP, the console on view 4: its pilot and documents table."""
+    await seed_erp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        yield pilot, app.screen.query_one("#erp-documents", DataTable)
 
 
 async def erp_state(home: Path, number: str) -> str:
@@ -20,13 +35,8 @@ async def erp_state(home: Path, number: str) -> str:
 
 
 async def test_documents_show_the_customer_literally_and_can_be_shipped(home: Path) -> None:
-    await seed_erp(home)
     app = make_app(home)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
-        docs = app.screen.query_one("#erp-documents", DataTable)
+    async with erp_view(home, app) as (pilot, docs):
         assert docs.row_count == 2
         text = screen_text(app)
         assert "[b]Rossi[/b]" in text  # not bold Rossi: the brackets are data
@@ -41,14 +51,9 @@ async def test_documents_show_the_customer_literally_and_can_be_shipped(home: Pa
 
 
 async def test_cancel_asks_first_and_invoice_works(home: Path, notes) -> None:
-    await seed_erp(home)
     app = make_app(home)
     seen = notes(app)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
-        docs = app.screen.query_one("#erp-documents", DataTable)
+    async with erp_view(home, app) as (pilot, docs):
         first = docs.coordinate_to_cell_key(docs.cursor_coordinate)[0].value
         await pilot.press("x")
         await settle(pilot, skip=("bridge", "erp-write"))
@@ -66,12 +71,8 @@ async def test_cancel_asks_first_and_invoice_works(home: Path, notes) -> None:
 
 
 async def test_set_stock_validates_in_place(home: Path) -> None:
-    await seed_erp(home)
     app = make_app(home)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
+    async with erp_view(home, app) as (pilot, docs):
         await pilot.press("t")
         await settle(pilot)
         articles = app.screen.query_one("#erp-articles", DataTable)
@@ -95,13 +96,8 @@ async def test_new_documents_come_in_on_top_unchanged_rows_are_not_rebuilt(home:
 
     from core.erp.port import OrderDocumentData, OrderLineData
 
-    await seed_erp(home)
     app = make_app(home)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
-        docs = app.screen.query_one("#erp-documents", DataTable)
+    async with erp_view(home, app) as (pilot, docs):
 
         def keys() -> list[str]:
             return [docs.coordinate_to_cell_key((i, 0))[0].value for i in range(docs.row_count)]
@@ -135,13 +131,8 @@ async def test_new_documents_come_in_on_top_unchanged_rows_are_not_rebuilt(home:
 
 
 async def test_find_narrows_both_tables_and_escape_clears(home: Path) -> None:
-    await seed_erp(home)
     app = make_app(home)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
-        docs = app.screen.query_one("#erp-documents", DataTable)
+    async with erp_view(home, app) as (pilot, docs):
         articles = app.screen.query_one("#erp-articles", DataTable)
         await pilot.press("slash", *"ref2", "enter")
         await settle(pilot)
@@ -163,13 +154,8 @@ async def test_only_the_newest_documents_are_listed_and_the_status_says_so(
     from tui.screens import erp as erp_screen
 
     monkeypatch.setattr(erp_screen, "DOC_WINDOW", 1)
-    await seed_erp(home)
     app = make_app(home)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
-        docs = app.screen.query_one("#erp-documents", DataTable)
+    async with erp_view(home, app) as (pilot, docs):
         assert docs.row_count == 1 and docs.get_cell("2026/000002", "number")
         assert "2 documents (newest 1 shown), 2 articles" in screen_text(app)
         await pilot.press("slash", *"000001", "enter")  # the older one is found
