@@ -9,12 +9,28 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import asincro
+
+
+async def stop_or_explain(proc: asyncio.subprocess.Process) -> None:
+    """ctrl+c stops the demo; if it does not within 30 s, fail with where each thread was."""
+    proc.send_signal(signal.SIGINT)
+    output = asyncio.ensure_future(proc.communicate())  # drained all along: no full pipe
+    try:
+        await asyncio.wait_for(asyncio.shield(output), 30)
+    except TimeoutError:
+        proc.send_signal(signal.SIGABRT)
+        _, err = await output
+        pytest.fail("sincro demo did not stop within 30 s of ctrl+c; its threads:\n"
+                    + err.decode(errors="replace")[-6000:])
 
 
 async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    env["PYTHONFAULTHANDLER"] = "1"  # if it hangs on ctrl+c, SIGABRT shows where
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "core.cli", "--home", str(home), "demo", "--no-console",
         "--orders-every", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -36,8 +52,7 @@ async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> 
         shown = json.loads((await asincro(home, "schedule", "show", "demo", "--json")).out)
         assert shown["schedule"]["kind"] == "cron"
     finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.communicate(), 30)
+        await stop_or_explain(proc)
 
 
 async def test_account_test_reports_version_and_missing_permissions(tmp_path: Path) -> None:
