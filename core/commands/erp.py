@@ -52,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = esub.add_parser("documents", help="list order documents, newest first")
     c.add_argument("--state", choices=list(TRANSITIONS), help="only documents in this state")
+    c.add_argument("--find", default="", metavar="TEXT",
+                   help="only documents whose number, customer, shop reference, shop order or "
+                   "state contains TEXT (any case)")
+    c.add_argument("--limit", type=_positive, metavar="N", help="only the newest N")
     _json(c)
     set_handler(c, cmd_documents)
 
@@ -284,17 +288,31 @@ def parse_price(text: str) -> Decimal:
     return price
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
 # -- documents ---------------------------------------------------------------
 @_with_erp
 async def cmd_documents(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
-    docs = await erp.list_documents(args.state)
+    docs = await erp.list_documents(args.state, search=args.find, limit=args.limit)
     if args.json:
         _print_json(ctx, [_document_summary(d) for d in docs])
         return 0
     if not docs:
-        ctx.out.print(Text("no documents" + (f" {args.state}" if args.state else "")))
+        ctx.out.print(Text("no documents" + (f" {args.state}" if args.state else "")
+                           + (f" matching {args.find!r}" if args.find.strip() else "")))
         return 0
-    table = _table(f"Documents ({len(docs)})", ["Number", "Date", "Customer", "State", "Total",
+    title = f"Documents ({len(docs)}"
+    if args.limit is not None and len(docs) == args.limit:
+        title += ", the newest: --limit shows more"
+    table = _table(title + ")", ["Number", "Date", "Customer", "State", "Total",
                                                 "Currency", "Shop ref", "External ref"])
     for d in docs:
         table.add_row(*(_t(v) for v in (d.number, d.date, d.customer_code, d.state,

@@ -48,6 +48,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def document_filter(search: str) -> tuple[str, list[Any]]:
+    """The WHERE (on documents d joined to customers c) keeping the documents whose number,
+    customer name, shop reference, shop order or state contains `search`, in any case;
+    % and _ are letters here, not patterns."""
+    text = search.strip()
+    if not text:
+        return "", []
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    columns = ("d.number", "c.name", "d.shop_reference", "d.external_ref", "d.state")
+    where = " WHERE (" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")"
+    return where, [like] * len(columns)
+
+
 class EmbeddedErp:
     """The embedded ERP over erp.db. Open with ``await EmbeddedErp.open(path)``."""
 
@@ -443,16 +456,22 @@ class EmbeddedErp:
                               hint="list them with: sincro erp documents")
         return doc
 
-    async def list_documents(self, state: str | None = None) -> list[ErpDocument]:
-        """Documents (without lines), newest first."""
+    async def list_documents(self, state: str | None = None, *, search: str = "",
+                             limit: int | None = None) -> list[ErpDocument]:
+        """Documents (without lines), newest first; `search` and `limit` as in
+        `document_summaries`."""
         if state is not None and state not in sql.TRANSITIONS:
             raise ErpError(f"unknown document state {state!r}",
                            hint="use one of: " + ", ".join(sql.TRANSITIONS))
-        query = "SELECT * FROM documents"
-        params: tuple[Any, ...] = ()
+        where, params = document_filter(search)
         if state is not None:
-            query, params = query + " WHERE state = ?", (state,)
-        rows = await self._fetchall(query + " ORDER BY year DESC, seq DESC", params)
+            where = f"{where} AND d.state = ?" if where else " WHERE d.state = ?"
+            params.append(state)
+        query = ("SELECT d.* FROM documents d LEFT JOIN customers c ON c.code = d.customer_code"
+                 + where + " ORDER BY d.year DESC, d.seq DESC")
+        if limit is not None:
+            query, params = query + " LIMIT ?", [*params, limit]
+        rows = await self._fetchall(query, params)
         return [schema.document(r) for r in rows]
 
     async def document_summaries(self, search: str = "", limit: int | None = None
@@ -462,14 +481,7 @@ class EmbeddedErp:
         10,000 documents to show it. `search` keeps those whose number, customer,
         shop reference or state contains it (any case); `limit` keeps the newest.
         Returns the rows and how many documents match in all."""
-        where, params = "", []
-        if search.strip():
-            like = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_") + "%"
-            where = " WHERE " + " OR ".join(
-                f"{column} LIKE ? ESCAPE '\\'" for column in
-                ("d.number", "c.name", "d.shop_reference", "d.external_ref", "d.state"))
-            params = [like] * 5
+        where, params = document_filter(search)
         join = " FROM documents d LEFT JOIN customers c ON c.code = d.customer_code"
         count = (await self._fetchone("SELECT COUNT(*)" + join + where, params))[0]
         query = ("SELECT d.number, d.date, COALESCE(c.name, d.customer_code), d.total_tax_incl,"

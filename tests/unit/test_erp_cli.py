@@ -107,6 +107,11 @@ async def test_documents_and_document(cli: Cli) -> None:
     docs = json.loads(await cli("documents", "--json"))
     assert [d["number"] for d in docs] == ["2026/000002", "2026/000001"]
     assert await cli("documents", "--state", "shipped") == "no documents shipped\n"
+    out = await cli("documents", "--find", "ref[2")  # the shop reference, literally
+    assert "2026/000002" in out and "2026/000001" not in out
+    out = await cli("documents", "--find", "ROSSI", "--limit", "1")
+    assert "2026/000002" in out and "2026/000001" not in out and "--limit shows more" in out
+    assert await cli("documents", "--find", "bianchi") == "no documents matching 'bianchi'\n"
     out = await cli("document", "2026/000001")
     assert "Widget [red]" in out and "shipping" in out and "30.50" in out
     data = json.loads(await cli("document", "2026/000001", "--json"))
@@ -158,6 +163,14 @@ async def test_bad_input_raises_one_clear_error(cli: Cli, argv: list[str], error
         await cli(*argv)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("limit", ["0", "-2", "ten"])
+def test_documents_limit_must_be_one_or_more(limit: str, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        parser().parse_args(["erp", "documents", "--limit", limit])
+    assert info.value.code == 2
+    assert f"{limit!r} is not a whole number of 1 or more" in capsys.readouterr().err
 
 
 async def test_bad_transition_says_why(cli: Cli) -> None:
