@@ -14,6 +14,13 @@ import pytest
 from tests.helpers import asincro
 
 
+def ctrl_c_on() -> None:
+    """A shell runs background jobs with SIGINT ignored, and a child inherits that: Python
+    then never turns ctrl+c into KeyboardInterrupt. The demo must get ctrl+c as a person
+    at the terminal would send it, however the test suite itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def stop_or_explain(proc: asyncio.subprocess.Process) -> None:
     """ctrl+c stops the demo; if it does not within 30 s, fail with where each thread was."""
     proc.send_signal(signal.SIGINT)
@@ -34,7 +41,7 @@ async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> 
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "core.cli", "--home", str(home), "demo", "--no-console",
         "--orders-every", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=env)
+        env=env, preexec_fn=ctrl_c_on)
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         assert "demo shop at http://127.0.0.1:" in line, line
