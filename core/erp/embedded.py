@@ -61,6 +61,22 @@ def document_filter(search: str) -> tuple[str, list[Any]]:
     return where, [like] * len(columns)
 
 
+DOCUMENTS_JOIN = " FROM documents d LEFT JOIN customers c ON c.code = d.customer_code"
+
+
+def documents_query(columns: str, search: str, state: str | None,
+                    limit: int | None) -> tuple[str, list[Any]]:
+    """SELECT `columns` of the documents `search` keeps (in `state`), newest first."""
+    where, params = document_filter(search)
+    if state is not None:
+        where = f"{where} AND d.state = ?" if where else " WHERE d.state = ?"
+        params.append(state)
+    query = f"SELECT {columns}{DOCUMENTS_JOIN}{where} ORDER BY d.year DESC, d.seq DESC"
+    if limit is not None:
+        query, params = query + " LIMIT ?", [*params, limit]
+    return query, params
+
+
 class EmbeddedErp:
     """The embedded ERP over erp.db. Open with ``await EmbeddedErp.open(path)``."""
 
@@ -463,15 +479,7 @@ class EmbeddedErp:
         if state is not None and state not in sql.TRANSITIONS:
             raise ErpError(f"unknown document state {state!r}",
                            hint="use one of: " + ", ".join(sql.TRANSITIONS))
-        where, params = document_filter(search)
-        if state is not None:
-            where = f"{where} AND d.state = ?" if where else " WHERE d.state = ?"
-            params.append(state)
-        query = ("SELECT d.* FROM documents d LEFT JOIN customers c ON c.code = d.customer_code"
-                 + where + " ORDER BY d.year DESC, d.seq DESC")
-        if limit is not None:
-            query, params = query + " LIMIT ?", [*params, limit]
-        rows = await self._fetchall(query, params)
+        rows = await self._fetchall(*documents_query("d.*", search, state, limit))
         return [schema.document(r) for r in rows]
 
     async def document_summaries(self, search: str = "", limit: int | None = None
@@ -482,13 +490,10 @@ class EmbeddedErp:
         shop reference or state contains it (any case); `limit` keeps the newest.
         Returns the rows and how many documents match in all."""
         where, params = document_filter(search)
-        join = " FROM documents d LEFT JOIN customers c ON c.code = d.customer_code"
-        count = (await self._fetchone("SELECT COUNT(*)" + join + where, params))[0]
-        query = ("SELECT d.number, d.date, COALESCE(c.name, d.customer_code), d.total_tax_incl,"
-                 " d.currency, d.state" + join + where + " ORDER BY d.year DESC, d.seq DESC")
-        if limit is not None:
-            query, params = query + " LIMIT ?", [*params, limit]
-        rows = await self._fetchall(query, params)
+        count = (await self._fetchone("SELECT COUNT(*)" + DOCUMENTS_JOIN + where, params))[0]
+        rows = await self._fetchall(*documents_query(
+            "d.number, d.date, COALESCE(c.name, d.customer_code), d.total_tax_incl, d.currency,"
+            " d.state", search, None, limit))
         return [tuple(r) for r in rows], count
 
     # -- states ---------------------------------------------------------
