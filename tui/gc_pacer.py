@@ -9,7 +9,7 @@ at random under the operator's fingers.
 
 The pacer changes when that cost is paid, not how much memory is kept:
 
-- every few seconds it moves the objects that exist into the collector's
+- every second it moves the objects that exist into the collector's
   permanent generation (`gc.freeze()`, a constant-time splice), so the
   passes the collector starts by itself only walk what was made since;
 - once the operator has left the keyboard alone for a moment (or, at the
@@ -51,8 +51,6 @@ class GcPacer:
         self.last_freeze = now
         self.last_full = now
         self.running = False
-        self.full_passes = 0
-        self.full_pass_s = 0.0  # the longest full pass, for the curious
 
     def start(self) -> None:
         """Collect once and freeze what start-up made (modules, classes, widgets)."""
@@ -84,10 +82,7 @@ class GcPacer:
         return None
 
     def _full(self) -> None:
-        started = time.perf_counter()
         self.gc.unfreeze()
         self.gc.collect()
         self.gc.freeze()
-        self.full_pass_s = max(self.full_pass_s, time.perf_counter() - started)
-        self.full_passes += 1
         self.last_full = self.last_freeze = self.clock()
