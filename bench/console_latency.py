@@ -95,7 +95,8 @@ async def measure(url: str, key: str, pace_gc: bool, why: collections.Counter[st
     home = Path(tempfile.mkdtemp(prefix="sincro-bench-")) / "home"
     home.mkdir(mode=0o700)
     hub = await open_hub(home / "hub.db")
-    await acc.add_account(hub, acc.build_account("bench", url, key=key, tz="Europe/Rome"))
+    await acc.add_account(hub, acc.build_account("bench", url, key=key, tz="Europe/Rome",
+                                                      options={"tax_map": {"0": "N4"}}))
     await acc.add_account(hub, acc.build_account("other", url, key=key, tz="Europe/Rome"))
     await hub.close()
     app = SincroApp(home, pace_gc=pace_gc)

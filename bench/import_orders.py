@@ -25,7 +25,8 @@ from core.engine import Engine  # noqa: E402
 
 async def run(url: str, key: str, home: Path) -> tuple[float, object]:
     async with Engine(home, notify=False) as engine:
-        await acc.add_account(engine.hub, acc.build_account("bench", url, key=key, tz="Europe/Rome"))
+        await acc.add_account(engine.hub, acc.build_account("bench", url, key=key, tz="Europe/Rome",
+                                                      options={"tax_map": {"0": "N4"}}))
         t0 = time.perf_counter()
         summary = await engine.run_sync("bench", "orders", trigger="cli")
         return time.perf_counter() - t0, summary

@@ -29,7 +29,8 @@ async def run(url: str, key: str, home: Path, since: str | None) -> dict:
     out: dict = {}
     async with Engine(home, notify=False) as engine:
         await acc.add_account(engine.hub, acc.build_account("bench", url, key=key,
-                                                            tz="Europe/Rome"))
+                                                            tz="Europe/Rome",
+                                                            options={"tax_map": {"0": "N4"}}))
         reset_requests(url)
         t0 = time.perf_counter()
         summary = await engine.run_sync("bench", "orders", trigger="cli")

@@ -48,7 +48,8 @@ from core.timeutil import zone
 # How far an ERP event takes an order (as core.sync.states ranks them).
 RANK = {"shipped": 1, "invoiced": 2, "cancelled": 3}
 CATEGORIES = ("missing", "doubled", "differs", "states", "customers")
-CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone")
+CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone", "pec",
+                   "sdi_code")
 
 
 # -- the report --------------------------------------------------------------
@@ -315,7 +316,8 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
             shop.addresses(address_ids),
             shop.client.order_states() if orders else _empty(),
         )
-        await shop.lookups.ensure(countries={a.id_country for a in addresses.values()})
+        await shop.lookups.ensure(countries={a.id_country for a in addresses.values()},
+                                 states={a.id_state for a in addresses.values()})
         lookups = shop.lookups
     report.orders_checked = len(orders)
 
@@ -501,7 +503,8 @@ async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, er
         for a in shop_by_customer.get(cid, []):
             if a.id not in hub_addresses:
                 continue
-            if address_data(a, lookups.country_iso(a.id_country)) != hub_addresses[a.id]["data"]:
+            if address_data(a, lookups.country_iso(a.id_country), lookups.state_iso(a.id_state),
+                            account) != hub_addresses[a.id]["data"]:
                 fields.append(f"address {a.id}")
         if fields:
             drifted[cid] = CustomerDrift(cid, r[2], r[3], "shop", tuple(fields))
@@ -563,17 +566,46 @@ class MergedGuests:
     last_imported_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidVat:
+    """A customer whose partita IVA fails the check digit: kept as typed, for the office."""
+
+    customer_id: int
+    address_id: int
+    vat_number: str  # as the shop has it
+    normalised: str
+    erp_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOrder:
+    """An order that waits for the office: its VAT needs a tax map entry, or its totals
+    differ from its VAT summary by more than rounding (docs/FISCAL.md)."""
+
+    order_id: int
+    reference: str | None
+    reason: str
+    since: str
+
+
 @dataclass(slots=True)
 class ReviewReport:
     account: str
     since: str | None
     articles: list[AutoCodedArticle] = field(default_factory=list)
     merged: list[MergedGuests] = field(default_factory=list)
+    invalid_vat: list[InvalidVat] = field(default_factory=list)
+    held: list[HeldOrder] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"account": self.account, "since": self.since,
                 "articles": [asdict(a) for a in self.articles],
-                "merged_guests": [asdict(m) for m in self.merged]}
+                "merged_guests": [asdict(m) for m in self.merged],
+                "invalid_vat_numbers": [asdict(v) for v in self.invalid_vat],
+                "held_orders": [asdict(h) for h in self.held]}
+
+
+HELD_PREFIXES = ("held for review:",)
 
 
 async def review(hub: Any, account_name: str, *, since: str | None = None) -> ReviewReport:
@@ -595,4 +627,24 @@ async def review(hub: Any, account_name: str, *, since: str | None = None) -> Re
             (account.id, len(prefix), prefix, cutoff)):
         ids = tuple(sorted(int(x) for x in str(r[2]).split(",")))
         report.merged.append(MergedGuests(r[0], r[1], r[0][len(prefix):], ids, r[3], r[4]))
+    from core import fiscal
+
+    for r in await hub.fetchall(
+            "SELECT a.shop_id, a.customer_shop_id, a.data, c.erp_code FROM addresses a "
+            "JOIN customers c ON c.account_id = a.account_id AND c.shop_id = a.customer_shop_id "
+            "WHERE a.account_id = ? AND c.imported_at >= ? AND a.data LIKE '%vat_number%' "
+            "ORDER BY a.customer_shop_id, a.shop_id", (account.id, cutoff)):
+        data = json.loads(r[2])
+        checked = fiscal.vat_number(data.get("vat_number"), data.get("country") or "IT")
+        if checked is not None and checked.valid is False:
+            report.invalid_vat.append(InvalidVat(r[1], r[0], data.get("vat_number") or "",
+                                                 checked.value, r[3]))
+    for r in await hub.fetchall(
+            "SELECT o.shop_id, o.reference, x.last_error, x.created_at FROM outbox x "
+            "JOIN orders o ON o.account_id = x.account_id AND o.shop_id = x.ref "
+            "WHERE x.account_id = ? AND x.kind = 'order' AND x.done_at IS NULL "
+            "AND x.last_error IS NOT NULL AND (x.last_error LIKE 'held for review:%' "
+            "OR x.last_error LIKE '% the tax map %' OR x.last_error LIKE '%imported before "
+            "Sincro read the shop''s tax data%') ORDER BY o.shop_id", (account.id,)):
+        report.held.append(HeldOrder(r[0], r[1], r[2], r[3]))
     return report

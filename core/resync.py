@@ -30,7 +30,7 @@ from core.locks import Lease
 from core.runs import RunRecorder, create_run, finish_run
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
-from core.sync.orders import ArticleMap, _write_page, order_data
+from core.sync.orders import ArticleMap, _write_page, shop_orders
 from core.sync.partial import build_document, partial_sync
 from core.timeutil import iso, utcnow
 
@@ -74,6 +74,7 @@ async def operation(engine: Any, account_name: str, kind: str,
         started = utcnow()
         engine.publish(RunStarted(run_id, account.name, kind, trigger, started))
         outcome = "failed"
+        attached = rec.attach()  # its lines and counts go in with each hub transaction
         try:
             erp = await engine.erp()
             async with engine.shop_factory(account) as shop:
@@ -87,6 +88,7 @@ async def operation(engine: Any, account_name: str, kind: str,
             raise
         finally:
             took = (utcnow() - started).total_seconds()
+            rec.detach(attached)
             await asyncio.shield(finish_run(hub, rec, outcome, round(took, 3)))
             engine.publish(RunFinished(run_id, account.name, kind, trigger, outcome,
                                        dict(rec.counts), tuple(rec.errors), took))
@@ -163,9 +165,6 @@ async def _documents(ctx: RunContext, ids: list[int]) -> dict[str, Any]:
 async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, Any],
                          articles: ArticleMap, result: ResyncResult) -> None:
     run = ctx.run
-    lookups = ctx.shop.lookups
-    await lookups.ensure(currencies={o.id_currency for o in orders},
-                         carriers={o.id_carrier for o in orders})
     from core.sync.coding import choose_code
 
     now = iso(utcnow())
@@ -183,9 +182,10 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
                                      row.product_name, 0 if from_ref else 1, now))
     updates: list[tuple] = []
     datas: dict[int, dict] = {}
+    shop_datas = await shop_orders(ctx.shop, orders, articles.by_key)
     for o in orders:
         h = known[o.id]
-        new = order_data(o, articles.by_key, lookups)
+        new = shop_datas[o.id]
         old = json.loads(h["data"])
         datas[o.id] = new
         what = [k for k in new if new.get(k) != old.get(k)]
@@ -243,7 +243,8 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
         try:
             await _ensure_articles(ctx, data)
             new_doc = build_document(ctx.ref("o", o.id), data, doc.customer_code,
-                                     doc.destination_code, doc.invoice_destination_code)
+                                     doc.destination_code, doc.invoice_destination_code,
+                                     account=ctx.account)
             await update(new_doc)
         except (ErpError, ErpUnsupported) as exc:
             result.unresolved[o.id] = f"ERP document {doc.number} not updated: {exc}"
@@ -294,7 +295,6 @@ async def resync_customers(ctx: RunContext, ids: list[int], *, force_erp: bool =
         if i not in fresh:
             result.unresolved[i] = "not on the shop any more"
     addresses = await ctx.shop.addresses_of_customers(list(fresh))
-    await ctx.shop.lookups.ensure(countries={a.id_country for a in addresses})
     before = {r[0]: (r[1], r[2]) for r in await _customer_rows(ctx, ids)}
     await apply_customers(ctx, hub, fresh, addresses)
     now = iso(utcnow())

@@ -207,15 +207,19 @@ class EmbeddedErp:
             inserts = [current[r] for r in new_refs]
             await conn.executemany(
                 "INSERT INTO customers (code, name, company, vat_number, tax_code, email, email_key,"
-                " phone, external_ref, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " phone, pec, sdi_code, kind, country, external_ref, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(r["code"], r["name"], r["company"], r["vat_number"], r["tax_code"], r["email"],
-                  r["email_key"], r["phone"], r["external_ref"], now, now) for r in inserts],
+                  r["email_key"], r["phone"], r["pec"], r["sdi_code"], r["kind"], r["country"],
+                  r["external_ref"], now, now) for r in inserts],
             )
             await conn.executemany(
                 "UPDATE customers SET name=?, company=?, vat_number=?, tax_code=?, email=?,"
-                " email_key=?, phone=?, updated_at=? WHERE code=?",
+                " email_key=?, phone=?, pec=?, sdi_code=?, kind=?, country=?, updated_at=?"
+                " WHERE code=?",
                 [(r["name"], r["company"], r["vat_number"], r["tax_code"], r["email"],
-                  r["email_key"], r["phone"], now, r["code"])
+                  r["email_key"], r["phone"], r["pec"], r["sdi_code"], r["kind"], r["country"],
+                  now, r["code"])
                  for ref in changed if not (r := current[ref]).get("_new")],
             )
         return results
@@ -447,18 +451,18 @@ class EmbeddedErp:
             await conn.execute(
                 "UPDATE documents SET customer_code=?, destination_code=?,"
                 " invoice_destination_code=?, currency=?, payment=?, carrier=?, shop_reference=?,"
-                " total_tax_excl=?, total_tax_incl=?, updated_at=? WHERE id=?",
+                " total_tax_excl=?, total_tax_incl=?, notes=?, conversion_rate=?,"
+                " payment_method=?, rounding=?, rounding_tax_excl=?, updated_at=? WHERE id=?",
                 (item.customer_code, item.destination_code, item.invoice_destination_code,
                  item.currency, item.payment, item.carrier, item.shop_reference,
-                 str(item.total_tax_excl), str(item.total_tax_incl), now, doc_id))
+                 str(item.total_tax_excl), str(item.total_tax_incl), item.notes,
+                 sql.opt_str(item.conversion_rate), item.payment_method, str(item.rounding),
+                 str(item.rounding_tax_excl), now, doc_id))
             await conn.execute("DELETE FROM document_lines WHERE document_id = ?", (doc_id,))
-            await conn.executemany(
-                "INSERT INTO document_lines (document_id, line_no, kind, article_code, description,"
-                " quantity, unit_price, unit_price_tax_incl, vat_rate, discount_pct)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(doc_id, no, ln.kind, ln.article_code, ln.description, ln.quantity,
-                  str(ln.unit_price), str(ln.unit_price_tax_incl), str(ln.vat_rate),
-                  str(ln.discount_pct)) for no, ln in enumerate(lines, 1)])
+            await conn.execute("DELETE FROM document_vat WHERE document_id = ?", (doc_id,))
+            await conn.executemany(sql.INSERT_LINE, [sql.line_row(doc_id, no, ln)
+                                                     for no, ln in enumerate(lines, 1)])
+            await conn.executemany(sql.INSERT_VAT, sql.vat_rows(doc_id, item))
             await conn.executemany(
                 "UPDATE articles SET stock = stock - ?, updated_at = ? WHERE code = ?",
                 [(q, now, c) for c, q in sorted(stock.items()) if q])
@@ -571,14 +575,24 @@ class EmbeddedErp:
                 customers = [schema.customer(r) for r in await cur.fetchall()]
             async with conn.execute("SELECT * FROM articles ORDER BY code") as cur:
                 articles = [schema.article(r) for r in await cur.fetchall()]
+            async with conn.execute("SELECT * FROM destinations ORDER BY code") as cur:
+                destinations = [schema.destination(r) for r in await cur.fetchall()]
             async with conn.execute("SELECT * FROM documents ORDER BY year, seq") as cur:
                 rows = list(await cur.fetchall())
             lines = await sql.document_lines(conn, [r["id"] for r in rows])
+            summaries = await sql.document_vat(conn, [r["id"] for r in rows])
+        by_customer: dict[str, list[dict[str, Any]]] = {}
+        for d in destinations:
+            by_customer.setdefault(d.customer_code, []).append(
+                {"code": d.code, "name": d.name, "company": d.company, "address1": d.address1,
+                 "address2": d.address2, "postcode": d.postcode, "city": d.city,
+                 "province": d.province, "country": d.country, "phone": d.phone})
         return {
             "customers": [
                 {"code": c.code, "name": c.name, "company": c.company, "vat_number": c.vat_number,
                  "tax_code": c.tax_code, "email": c.email, "phone": c.phone,
-                 "external_ref": c.external_ref}
+                 "pec": c.pec, "sdi_code": c.sdi_code, "kind": c.kind, "country": c.country,
+                 "external_ref": c.external_ref, "destinations": by_customer.get(c.code, [])}
                 for c in customers
             ],
             "articles": [
@@ -586,8 +600,9 @@ class EmbeddedErp:
                  "stock": a.stock, "active": a.active, "vat_rate": str(a.vat_rate)}
                 for a in articles
             ],
-            "documents": [sql.export_document(schema.document(r, tuple(lines.get(r["id"], ()))))
-                          for r in rows],
+            "documents": [sql.export_document(schema.document(
+                r, tuple(lines.get(r["id"], ())), tuple(summaries.get(r["id"], ()))))
+                for r in rows],
         }
 
 

@@ -22,6 +22,7 @@ from core.erp.port import (
     ErpError,
     ErpNotFound,
     OrderDocumentData,
+    VatSummary,
 )
 
 CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
@@ -123,10 +124,35 @@ async def allocate(conn: aiosqlite.Connection,
     return rows
 
 
+INSERT_LINE = (
+    "INSERT INTO document_lines (document_id, line_no, kind, article_code, description,"
+    " quantity, unit_price, unit_price_tax_incl, vat_rate, discount_pct, vat_code, vat_nature,"
+    " total_tax_excl, total_tax_incl) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT_VAT = ("INSERT INTO document_vat (document_id, rate, code, nature, taxable, tax)"
+              " VALUES (?,?,?,?,?,?)")
+
+
+def opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def line_row(doc_id: int, no: int, ln: ErpDocumentLine) -> tuple:
+    return (doc_id, no, ln.kind, ln.article_code, ln.description, ln.quantity,
+            str(ln.unit_price), str(ln.unit_price_tax_incl), str(ln.vat_rate),
+            str(ln.discount_pct), ln.vat_code, ln.vat_nature, opt_str(ln.total_tax_excl),
+            opt_str(ln.total_tax_incl))
+
+
+def vat_rows(doc_id: int, d: OrderDocumentData) -> list[tuple]:
+    return [(doc_id, str(v.rate), v.code, v.nature, str(v.taxable), str(v.tax))
+            for v in d.vat_summary]
+
+
 async def write_documents(conn: aiosqlite.Connection, rows: list[NewDocument], now: str) -> None:
-    """Documents, lines and the stock they take, each in one executemany."""
+    """Documents, lines, VAT summaries and the stock they take, each in one executemany."""
     doc_rows = []
     line_rows = []
+    summary_rows = []
     stock: dict[str, int] = defaultdict(int)
     for r in rows:
         d = r.doc
@@ -134,23 +160,22 @@ async def write_documents(conn: aiosqlite.Connection, rows: list[NewDocument], n
             r.id, d.date.year, int(r.number.split("/")[1]), r.number, d.date.isoformat(),
             d.customer_code, d.destination_code, d.invoice_destination_code, d.currency,
             d.payment, d.carrier, d.shop_reference, d.external_ref, str(d.total_tax_excl),
-            str(d.total_tax_incl), now, now,
+            str(d.total_tax_incl), d.notes, opt_str(d.conversion_rate), d.payment_method,
+            str(d.rounding), str(d.rounding_tax_excl), now, now,
         ))
         for no, ln in enumerate(lines_of(d), 1):
-            line_rows.append((r.id, no, ln.kind, ln.article_code, ln.description, ln.quantity,
-                              str(ln.unit_price), str(ln.unit_price_tax_incl),
-                              str(ln.vat_rate), str(ln.discount_pct)))
+            line_rows.append(line_row(r.id, no, ln))
             if ln.kind == "article" and ln.article_code:
                 stock[ln.article_code] += ln.quantity
+        summary_rows += vat_rows(r.id, d)
     await conn.executemany(
         "INSERT INTO documents (id, year, seq, number, date, customer_code, destination_code,"
         " invoice_destination_code, currency, payment, carrier, shop_reference, external_ref,"
-        " total_tax_excl, total_tax_incl, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", doc_rows)
-    await conn.executemany(
-        "INSERT INTO document_lines (document_id, line_no, kind, article_code, description,"
-        " quantity, unit_price, unit_price_tax_incl, vat_rate, discount_pct)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+        " total_tax_excl, total_tax_incl, notes, conversion_rate, payment_method, rounding,"
+        " rounding_tax_excl, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", doc_rows)
+    await conn.executemany(INSERT_LINE, line_rows)
+    await conn.executemany(INSERT_VAT, summary_rows)
     await conn.executemany(
         "UPDATE articles SET stock = stock - ?, updated_at = ? WHERE code = ?",
         [(q, now, c) for c, q in sorted(stock.items())])
@@ -167,7 +192,22 @@ async def documents_where(conn: aiosqlite.Connection, column: str,
         ) as cur:
             by_id.update((r["id"], r) for r in await cur.fetchall())
     lines = await document_lines(conn, list(by_id))
-    return {row[column]: schema.document(row, tuple(lines.get(i, ()))) for i, row in by_id.items()}
+    summaries = await document_vat(conn, list(by_id))
+    return {row[column]: schema.document(row, tuple(lines.get(i, ())),
+                                         tuple(summaries.get(i, ())))
+            for i, row in by_id.items()}
+
+
+async def document_vat(conn: aiosqlite.Connection, ids: list[int]) -> dict[int, list[VatSummary]]:
+    out: dict[int, list[VatSummary]] = defaultdict(list)
+    for chunk in chunks(ids):
+        async with conn.execute(
+            f"SELECT * FROM document_vat WHERE document_id IN ({marks(len(chunk))})"
+            " ORDER BY document_id, CAST(rate AS REAL) DESC, code", chunk,
+        ) as cur:
+            for r in await cur.fetchall():
+                out[r["document_id"]].append(schema.vat_row(r))
+    return out
 
 
 async def document_lines(conn: aiosqlite.Connection,
@@ -208,15 +248,24 @@ def parse_cursor(cursor: str | None) -> int:
 
 def lines_of(d: OrderDocumentData) -> list[ErpDocumentLine]:
     lines = [ErpDocumentLine("article", ln.article_code, ln.description, ln.quantity,
-                             ln.unit_price, ln.unit_price_tax_incl, ln.vat_rate, ln.discount_pct)
+                             ln.unit_price, ln.unit_price_tax_incl, ln.vat_rate, ln.discount_pct,
+                             ln.vat_code, ln.vat_nature, ln.total_tax_excl, ln.total_tax_incl)
              for ln in d.lines]
-    if d.shipping is not None:
-        s = d.shipping
-        lines.append(ErpDocumentLine("shipping", None, s.description, 1, s.amount_tax_excl,
-                                     s.amount_tax_incl, s.vat_rate, Decimal(0)))
+    for kind, s in (("shipping", d.shipping), ("wrapping", d.wrapping)):
+        if s is not None:
+            lines.append(ErpDocumentLine(kind, None, s.description, 1, s.amount_tax_excl,
+                                         s.amount_tax_incl, s.vat_rate, Decimal(0), s.vat_code,
+                                         s.vat_nature, s.amount_tax_excl, s.amount_tax_incl))
     for disc in d.discounts:
         lines.append(ErpDocumentLine("discount", None, disc.description, 1, -disc.amount_tax_excl,
-                                     -disc.amount_tax_incl, disc.vat_rate, Decimal(0)))
+                                     -disc.amount_tax_incl, disc.vat_rate, Decimal(0),
+                                     disc.vat_code, disc.vat_nature, -disc.amount_tax_excl,
+                                     -disc.amount_tax_incl))
+    if d.rounding or d.rounding_tax_excl:
+        # the shop's own rounding, out of the VAT summary (docs/FISCAL.md, "Rounding")
+        lines.append(ErpDocumentLine("rounding", None, "Rounding", 1, d.rounding_tax_excl,
+                                     d.rounding, Decimal(0), Decimal(0), "", None,
+                                     d.rounding_tax_excl, d.rounding))
     return lines
 
 
@@ -227,7 +276,8 @@ def document_from_data(r: NewDocument) -> ErpDocument:
         destination_code=d.destination_code, invoice_destination_code=d.invoice_destination_code,
         currency=d.currency, payment=d.payment, carrier=d.carrier, shop_reference=d.shop_reference,
         total_tax_excl=d.total_tax_excl, total_tax_incl=d.total_tax_incl, state="open",
-        lines=tuple(lines_of(d)),
+        lines=tuple(lines_of(d)), vat_summary=d.vat_summary, rounding=d.rounding,
+        notes=d.notes, conversion_rate=d.conversion_rate,
     )
 
 
@@ -235,11 +285,20 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def rate2(value: Decimal) -> str:
+    """A VAT rate as the export writes it: a decimal string with two places ("22.00")."""
+    try:
+        return f"{value.quantize(Decimal('0.01')):f}"
+    except ArithmeticError:
+        return str(value)
+
+
 def export_document(doc: ErpDocument) -> dict[str, Any]:
     def line(ln: ErpDocumentLine) -> dict[str, Any]:
         return {"article_code": ln.article_code, "quantity": ln.quantity,
                 "unit_price": str(ln.unit_price), "description": ln.description,
-                "unit_price_tax_incl": str(ln.unit_price_tax_incl), "vat_rate": str(ln.vat_rate),
+                "unit_price_tax_incl": str(ln.unit_price_tax_incl), "vat_rate": rate2(ln.vat_rate),
+                "vat_code": ln.vat_code, "vat_nature": ln.vat_nature,
                 "discount_pct": str(ln.discount_pct)}
 
     return {
@@ -258,4 +317,10 @@ def export_document(doc: ErpDocument) -> dict[str, Any]:
         "delivery_note_date": _day(doc.delivery_note_date),
         "tracking_number": doc.tracking_number,
         "invoice_number": doc.invoice_number, "invoice_date": _day(doc.invoice_date),
+        "wrapping": [line(ln) for ln in doc.lines if ln.kind == "wrapping"],
+        "rounding": str(doc.rounding),
+        "vat_summary": [{"rate": rate2(v.rate), "code": v.code, "nature": v.nature,
+                         "taxable": str(v.taxable), "tax": str(v.tax)} for v in doc.vat_summary],
+        "notes": doc.notes,
+        "conversion_rate": None if doc.conversion_rate is None else str(doc.conversion_rate),
     }

@@ -20,6 +20,7 @@ from core.erp.port import (
     ErpDocumentLine,
     Outcome,
     StateChange,
+    VatSummary,
 )
 
 MIGRATIONS: list[str] = [
@@ -138,7 +139,64 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone")
+MIGRATIONS.append(
+    # 2: e-invoicing data (docs/FISCAL.md): the customer's PEC, SDI code, kind and country;
+    # each line's VAT code and nature and the shop's line amounts, wrapping and rounding
+    # lines; the per-rate VAT summary; notes, conversion rate and payment method
+    """
+    ALTER TABLE customers ADD COLUMN pec TEXT;
+    ALTER TABLE customers ADD COLUMN sdi_code TEXT;
+    ALTER TABLE customers ADD COLUMN kind TEXT NOT NULL DEFAULT 'private'
+        CHECK (kind IN ('company', 'private'));
+    ALTER TABLE customers ADD COLUMN country TEXT;
+    UPDATE customers SET kind = 'company' WHERE company IS NOT NULL OR vat_number IS NOT NULL;
+
+    ALTER TABLE documents ADD COLUMN notes TEXT;
+    ALTER TABLE documents ADD COLUMN conversion_rate TEXT;
+    ALTER TABLE documents ADD COLUMN payment_method TEXT;
+    ALTER TABLE documents ADD COLUMN rounding TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE documents ADD COLUMN rounding_tax_excl TEXT NOT NULL DEFAULT '0';
+
+    CREATE TABLE document_lines_v2 (
+        document_id INTEGER NOT NULL REFERENCES documents (id),
+        line_no INTEGER NOT NULL,
+        kind TEXT NOT NULL
+            CHECK (kind IN ('article', 'shipping', 'wrapping', 'discount', 'rounding')),
+        article_code TEXT REFERENCES articles (code),
+        description TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        unit_price TEXT NOT NULL,
+        unit_price_tax_incl TEXT NOT NULL,
+        vat_rate TEXT NOT NULL,
+        discount_pct TEXT NOT NULL,
+        vat_code TEXT NOT NULL DEFAULT '',
+        vat_nature TEXT,
+        total_tax_excl TEXT,
+        total_tax_incl TEXT,
+        PRIMARY KEY (document_id, line_no)
+    ) WITHOUT ROWID;
+    INSERT INTO document_lines_v2 (document_id, line_no, kind, article_code, description,
+        quantity, unit_price, unit_price_tax_incl, vat_rate, discount_pct)
+        SELECT document_id, line_no, kind, article_code, description, quantity, unit_price,
+               unit_price_tax_incl, vat_rate, discount_pct FROM document_lines;
+    DROP TABLE document_lines;
+    ALTER TABLE document_lines_v2 RENAME TO document_lines;
+    CREATE INDEX document_lines_article ON document_lines (article_code);
+
+    CREATE TABLE document_vat (
+        document_id INTEGER NOT NULL REFERENCES documents (id),
+        rate TEXT NOT NULL,
+        code TEXT NOT NULL,
+        nature TEXT,
+        taxable TEXT NOT NULL,
+        tax TEXT NOT NULL,
+        PRIMARY KEY (document_id, rate, code)
+    ) WITHOUT ROWID;
+    """
+)
+
+CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone", "pec",
+                   "sdi_code", "kind", "country")
 ADDRESS_FIELDS = ("name", "company", "address1", "address2", "postcode", "city", "province",
                   "country", "phone")
 
@@ -165,6 +223,10 @@ def customer(row: Any, outcome: Outcome | None = None) -> ErpCustomer:
         code=row["code"], name=row["name"], company=row["company"],
         vat_number=row["vat_number"], tax_code=row["tax_code"], email=row["email"],
         phone=row["phone"], external_ref=row["external_ref"], outcome=outcome,
+        pec=row.get("pec") if isinstance(row, dict) else row["pec"],
+        sdi_code=row.get("sdi_code") if isinstance(row, dict) else row["sdi_code"],
+        kind=(row.get("kind") if isinstance(row, dict) else row["kind"]) or "private",
+        country=row.get("country") if isinstance(row, dict) else row["country"],
     )
 
 
@@ -186,16 +248,28 @@ def article(row: Any, outcome: Outcome | None = None) -> ErpArticle:
     )
 
 
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 def line(row: Any) -> ErpDocumentLine:
     return ErpDocumentLine(
         kind=row["kind"], article_code=row["article_code"], description=row["description"],
         quantity=int(row["quantity"]), unit_price=Decimal(row["unit_price"]),
         unit_price_tax_incl=Decimal(row["unit_price_tax_incl"]),
         vat_rate=Decimal(row["vat_rate"]), discount_pct=Decimal(row["discount_pct"]),
+        vat_code=row["vat_code"], vat_nature=row["vat_nature"],
+        total_tax_excl=_dec(row["total_tax_excl"]), total_tax_incl=_dec(row["total_tax_incl"]),
     )
 
 
-def document(row: Any, lines: tuple[ErpDocumentLine, ...] = ()) -> ErpDocument:
+def vat_row(row: Any) -> VatSummary:
+    return VatSummary(rate=Decimal(row["rate"]), code=row["code"], nature=row["nature"],
+                      taxable=Decimal(row["taxable"]), tax=Decimal(row["tax"]))
+
+
+def document(row: Any, lines: tuple[ErpDocumentLine, ...] = (),
+             summary: tuple[VatSummary, ...] = ()) -> ErpDocument:
     return ErpDocument(
         number=row["number"], external_ref=row["external_ref"], date=date.fromisoformat(row["date"]),
         customer_code=row["customer_code"], destination_code=row["destination_code"],
@@ -207,6 +281,8 @@ def document(row: Any, lines: tuple[ErpDocumentLine, ...] = ()) -> ErpDocument:
         delivery_note_date=_d(row["delivery_note_date"]),
         tracking_number=row["tracking_number"], invoice_number=row["invoice_number"],
         invoice_date=_d(row["invoice_date"]),
+        vat_summary=summary, rounding=Decimal(row["rounding"]),
+        notes=row["notes"], conversion_rate=_dec(row["conversion_rate"]),
     )
 
 

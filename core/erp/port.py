@@ -29,7 +29,8 @@ from core.errors import NotFound, SincroError
 Outcome = Literal["created", "updated", "unchanged"]
 DocumentState = Literal["open", "cancelled", "shipped", "invoiced"]
 StateEvent = Literal["cancelled", "shipped", "invoiced"]
-LineKind = Literal["article", "shipping", "discount"]
+LineKind = Literal["article", "shipping", "wrapping", "discount", "rounding"]
+CustomerKind = Literal["company", "private"]
 
 DOCUMENT_STATES: tuple[DocumentState, ...] = ("open", "cancelled", "shipped", "invoiced")
 STATE_EVENTS: tuple[StateEvent, ...] = ("cancelled", "shipped", "invoiced")
@@ -87,6 +88,12 @@ class CustomerData:
     tax_code: str | None = None  # codice fiscale
     email: str | None = None
     phone: str | None = None
+    # e-invoicing (docs/FISCAL.md): certified e-mail, SDI recipient code, company or private,
+    # and the country of the fiscal identifiers (ISO 3166-1 alpha-2)
+    pec: str | None = None
+    sdi_code: str | None = None
+    kind: CustomerKind = "private"
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,10 @@ class ErpCustomer:
     external_ref: str | None
     # Set on what upsert_customer(s) returns; None when read with find_*.
     outcome: Outcome | None = None
+    pec: str | None = None
+    sdi_code: str | None = None
+    kind: CustomerKind = "private"
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,7 @@ class DestinationData:
     company: str | None = None
     address2: str | None = None
     postcode: str | None = None
-    province: str | None = None  # province or state code
+    province: str | None = None  # the state's ISO code, e.g. "MI"
     phone: str | None = None
     external_ref: str | None = None  # e.g. "shop1:a:77"; not part of the content
 
@@ -168,24 +179,48 @@ class OrderLineData:
     unit_price_tax_incl: Decimal
     vat_rate: Decimal
     discount_pct: Decimal = Decimal("0")
+    vat_code: str = ""  # the ERP's VAT code for this rate (the account's tax map)
+    vat_nature: str | None = None  # e-invoice nature (N1..N7) of a 0 % line
+    # the line's amounts as the shop computed them (quantity x unit, rounded its way);
+    # None: unit price x quantity
+    total_tax_excl: Decimal | None = None
+    total_tax_incl: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ShippingData:
+    """A charge on the whole order: shipping, or gift wrapping."""
+
     amount_tax_excl: Decimal
     amount_tax_incl: Decimal
     vat_rate: Decimal = Decimal("22")
     description: str = "Shipping"
+    vat_code: str = ""
+    vat_nature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DiscountData:
-    """A discount on the whole order, amounts given as positive numbers."""
+    """A discount on the whole order at one VAT rate, amounts given as positive numbers."""
 
     description: str
     amount_tax_excl: Decimal
     amount_tax_incl: Decimal
     vat_rate: Decimal = Decimal("22")
+    vat_code: str = ""
+    vat_nature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VatSummary:
+    """One row of a document's VAT summary (the e-invoice's DatiRiepilogo): every line
+    at this rate (and nature), their taxable amount and the tax on it."""
+
+    rate: Decimal
+    code: str
+    nature: str | None
+    taxable: Decimal
+    tax: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +239,19 @@ class OrderDocumentData:
     shop_reference: str | None = None  # the shop's order reference, e.g. "XKBKNABJK"
     shipping: ShippingData | None = None
     discounts: tuple[DiscountData, ...] = ()
+    wrapping: ShippingData | None = None
+    # Per-rate summary; with ``rounding`` its totals are the document's totals to the cent.
+    vat_summary: tuple[VatSummary, ...] = ()
+    # The shop's own rounding (total tax incl. minus summary taxable and tax), as an
+    # explicit line out of the VAT summary; 0 when none.
+    rounding: Decimal = Decimal("0")
+    # The part of ``rounding`` that is taxable base (shops rounding on the total leave a
+    # fraction of a cent per rate there); usually 0, so the rounding is all tax.
+    rounding_tax_excl: Decimal = Decimal("0")
+    notes: str | None = None  # the customer's messages and the gift message
+    conversion_rate: Decimal | None = None  # the order currency's rate to the shop's default
+    payment_method: str | None = None  # the shop's payment module, e.g. "ps_wirepayment"
+    carrier_id: int | None = None  # the shop's carrier id
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +264,10 @@ class ErpDocumentLine:
     unit_price_tax_incl: Decimal
     vat_rate: Decimal
     discount_pct: Decimal
+    vat_code: str = ""
+    vat_nature: str | None = None
+    total_tax_excl: Decimal | None = None
+    total_tax_incl: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +291,10 @@ class ErpDocument:
     tracking_number: str | None = None
     invoice_number: str | None = None
     invoice_date: date | None = None
+    vat_summary: tuple[VatSummary, ...] = ()
+    rounding: Decimal = Decimal("0")
+    notes: str | None = None
+    conversion_rate: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

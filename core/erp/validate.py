@@ -17,7 +17,6 @@ from core.erp.port import (
     ArticleData,
     CustomerData,
     DestinationData,
-    DiscountData,
     ErpError,
     OrderDocumentData,
     OrderLineData,
@@ -29,6 +28,7 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_TEXT = 1000
 MAX_CODE = 64
+MAX_NOTES = 10000
 
 
 def text(value: Any, what: str, *, required: bool = False, ref: str | None = None,
@@ -106,6 +106,9 @@ def customer(data: CustomerData) -> CustomerData:
         tax_code=text(data.tax_code, "tax_code", ref=ref, limit=64),
         email=text(data.email, "email", ref=ref, limit=254),
         phone=text(data.phone, "phone", ref=ref, limit=64),
+        pec=text(data.pec, "pec", ref=ref, limit=254),
+        sdi_code=text(data.sdi_code, "sdi_code", ref=ref, limit=7),
+        country=(text(data.country, "country", ref=ref, limit=2) or "").upper() or None,
     )
 
 
@@ -162,21 +165,25 @@ def order(doc: OrderDocumentData) -> OrderDocumentData:
     shipping = None
     if doc.shipping is not None:
         s = doc.shipping
-        shipping = ShippingData(
-            amount_tax_excl=amount(s.amount_tax_excl, "shipping amount_tax_excl", ref=ref),
-            amount_tax_incl=amount(s.amount_tax_incl, "shipping amount_tax_incl", ref=ref),
-            vat_rate=rate(s.vat_rate, "shipping vat_rate", ref=ref),
-            description=text(s.description, "shipping description", ref=ref) or "Shipping",
-        )
+        shipping = _charge(s, "shipping", ref)
+    wrapping = _charge(doc.wrapping, "wrapping", ref) if doc.wrapping is not None else None
     discounts = tuple(
-        DiscountData(
+        replace(
+            d,
             description=text(d.description, "discount description", ref=ref) or "Discount",
             amount_tax_excl=amount(d.amount_tax_excl, "discount amount_tax_excl", ref=ref),
             amount_tax_incl=amount(d.amount_tax_incl, "discount amount_tax_incl", ref=ref),
             vat_rate=rate(d.vat_rate, "discount vat_rate", ref=ref),
+            vat_code=_vat_code(d.vat_code, "discount", ref),
         )
         for d in doc.discounts
     )
+    summary = tuple(
+        replace(v, rate=rate(v.rate, "vat_summary rate", ref=ref),
+                code=_vat_code(v.code, "vat_summary", ref),
+                taxable=amount(v.taxable, "vat_summary taxable", ref=ref, negative=True),
+                tax=amount(v.tax, "vat_summary tax", ref=ref, negative=True))
+        for v in doc.vat_summary)
     return replace(
         doc,
         external_ref=ref,
@@ -194,12 +201,45 @@ def order(doc: OrderDocumentData) -> OrderDocumentData:
         shop_reference=text(doc.shop_reference, "shop_reference", ref=ref, limit=64),
         shipping=shipping,
         discounts=discounts,
+        wrapping=wrapping,
+        vat_summary=summary,
+        rounding=amount(doc.rounding, "rounding", ref=ref, negative=True,
+                        maximum=Decimal("1000")),
+        rounding_tax_excl=amount(doc.rounding_tax_excl, "rounding_tax_excl", ref=ref,
+                                 negative=True, maximum=Decimal("1000")),
+        notes=text(doc.notes, "notes", ref=ref, limit=MAX_NOTES),
+        conversion_rate=(None if doc.conversion_rate is None else
+                         amount(doc.conversion_rate, "conversion_rate", ref=ref)),
+        payment_method=text(doc.payment_method, "payment_method", ref=ref, limit=MAX_CODE),
+    )
+
+
+def _vat_code(value: Any, what: str, ref: str) -> str:
+    if value in (None, ""):
+        return ""
+    return code(value, what + " vat_code", ref=ref)
+
+
+def _charge(s: ShippingData, what: str, ref: str) -> ShippingData:
+    return replace(
+        s,
+        amount_tax_excl=amount(s.amount_tax_excl, f"{what} amount_tax_excl", ref=ref),
+        amount_tax_incl=amount(s.amount_tax_incl, f"{what} amount_tax_incl", ref=ref),
+        vat_rate=rate(s.vat_rate, f"{what} vat_rate", ref=ref),
+        description=text(s.description, f"{what} description", ref=ref) or what.capitalize(),
+        vat_code=_vat_code(s.vat_code, what, ref),
     )
 
 
 def _line(ln: OrderLineData, i: int, ref: str) -> OrderLineData:
     where = f"line {i} "
-    return OrderLineData(
+    return replace(
+        ln,
+        vat_code=_vat_code(ln.vat_code, where, ref),
+        total_tax_excl=(None if ln.total_tax_excl is None else
+                        amount(ln.total_tax_excl, where + "total_tax_excl", ref=ref)),
+        total_tax_incl=(None if ln.total_tax_incl is None else
+                        amount(ln.total_tax_incl, where + "total_tax_incl", ref=ref)),
         article_code=_opt_code(ln.article_code, where + "article_code", ref),
         description=text(ln.description, where + "description", required=True, ref=ref) or "",
         quantity=whole(ln.quantity, where + "quantity", ref=ref, positive=True),

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 
 from core.sync.context import RunContext, get_cursor, set_cursor
-from core.sync.orders import address_data, customer_data
+from core.sync.orders import customer_data, shop_addresses
 from core.timeutil import iso, utcnow
 
 BATCH = 100
@@ -48,7 +48,6 @@ async def sync_customers(ctx: RunContext, *, changed_only: bool = False) -> None
         if len(fresh) < len(chunk):
             fresh.update(await ctx.shop.customers(set(chunk) - set(fresh)))
         addresses = await ctx.shop.addresses_of_customers(chunk)
-        await ctx.shop.lookups.ensure(countries={a.id_country for a in addresses})
         await _apply(ctx, hub, fresh, addresses)
         done += len(chunk)
         run.progress("customers", done, total)
@@ -60,7 +59,6 @@ async def sync_customers(ctx: RunContext, *, changed_only: bool = False) -> None
 
 async def _apply(ctx: RunContext, hub: dict, fresh: dict, addresses: list) -> None:
     now = iso(utcnow())
-    lookups = ctx.shop.lookups
     changed_customers = []
     for cid, c in fresh.items():
         new = customer_data(c)
@@ -74,8 +72,9 @@ async def _apply(ctx: RunContext, hub: dict, fresh: dict, addresses: list) -> No
     hub_addresses = {r[0]: json.loads(r[1]) for r in rows}
     address_changes = []
     touched: set[int] = {c.id for c, _, _ in changed_customers}
+    datas = await shop_addresses(ctx.shop, ctx.account, addresses)
     for a in addresses:
-        new = address_data(a, lookups.country_iso(a.id_country))
+        new = datas[a.id]
         if hub_addresses.get(a.id) != new:
             address_changes.append((a, new))
             touched.add(a.id_customer)

@@ -13,6 +13,8 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from core import fiscal
+from core.sync import vat
 from core.sync.coding import choose_code
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.timeutil import iso, utcnow
@@ -26,6 +28,7 @@ def _dec(v: Any) -> str:
 
 
 def vat_rate(tax_excl: Decimal, tax_incl: Decimal) -> Decimal:
+    """A rate read from prices: only for hub orders imported before tax data was read."""
     if not tax_excl:
         return Decimal("0")
     rate = (Decimal(tax_incl) / Decimal(tax_excl) - 1) * 100
@@ -48,41 +51,138 @@ def customer_data(customer: Any) -> dict[str, Any]:
     }
 
 
-def address_data(address: Any, country_iso: str) -> dict[str, Any]:
+def einvoice_fields(address: Any, pec_fields: list[str], sdi_fields: list[str]) -> dict[str, str]:
+    """PEC and SDI code of an address: from the fields a shop module adds (the account's
+    ``pec_fields`` / ``sdi_fields``, first non-empty), else labelled in ``other``."""
+    raw = address.raw if isinstance(getattr(address, "raw", None), dict) else {}
+    found = fiscal.labelled(address.other)
+    for name, fields, check in (("pec", pec_fields, fiscal.pec_value),
+                                ("sdi", sdi_fields, fiscal.sdi_value)):
+        for f in fields:
+            value = check(str(raw.get(f) or ""))
+            if value:
+                found[name] = value
+                break
+    return found
+
+
+def address_data(address: Any, country_iso: str, state_iso: str = "",
+                 options: Any = None) -> dict[str, Any]:
+    pec_fields = list(options.option("pec_fields")) if options is not None else ["pec"]
+    sdi_fields = (list(options.option("sdi_fields")) if options is not None
+                  else ["sdi", "codice_destinatario"])
+    extra = einvoice_fields(address, pec_fields, sdi_fields)
     return {
         "id": address.id, "id_customer": address.id_customer, "firstname": address.firstname,
         "lastname": address.lastname, "company": address.company,
         "vat_number": address.vat_number, "dni": address.dni,
         "address1": address.address1, "address2": address.address2,
         "postcode": address.postcode, "city": address.city, "country": country_iso,
-        "id_state": address.id_state, "phone": address.phone or address.phone_mobile,
+        "id_state": address.id_state, "province": state_iso,
+        "phone": address.phone or address.phone_mobile,
+        "pec": extra.get("pec"), "sdi": extra.get("sdi"),
         "deleted": bool(address.deleted),
     }
 
 
-def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any) -> dict[str, Any]:
+def _detail_tax(detail: dict[str, Any] | None, lookups: Any) -> tuple[str | None, int, list[int]]:
+    """The rate the shop applied to an order row (its taxes' rates added), its tax rules
+    group and tax ids; rate None when the shop did not say (no order_details row)."""
+    if detail is None:
+        return None, 0, []
+    assocs = detail.get("associations") if isinstance(detail.get("associations"), dict) else {}
+    ids: list[int] = []
+    for t in assocs.get("taxes") or []:
+        try:
+            i = int(str(t.get("id")).strip())
+        except (ValueError, AttributeError):
+            continue
+        if i > 0:
+            ids.append(i)
+    try:
+        group = int(str(detail.get("id_tax_rules_group") or "0").strip() or 0)
+    except ValueError:
+        group = 0
+    if not ids and str(detail.get("unit_price_tax_incl")) != str(detail.get("unit_price_tax_excl")):
+        try:
+            differ = Decimal(str(detail.get("unit_price_tax_incl") or 0)) != \
+                Decimal(str(detail.get("unit_price_tax_excl") or 0))
+        except ArithmeticError:
+            differ = True
+        if differ:  # no tax listed, yet taxed prices: the shop did not say which tax
+            return None, group, ids
+    rate = Decimal(0)
+    for i in ids:
+        tax = lookups.taxes.get(i)
+        if tax is None:
+            return None, group, ids
+        rate += tax.rate
+    return str(rate.normalize() + 0), group, ids
+
+
+def _charge_rate(excl: Decimal, incl: Decimal, rates: set[Decimal]) -> str:
+    """The rate of a charge the order gives no tax rule for (gift wrapping): the shop's
+    tax whose rate its amounts show, when one does to the cent; else the ratio itself,
+    which the tax map will not know, so the order stops with a message."""
+    if not excl:
+        return "0"
+    for r in sorted(rates):
+        if abs((excl * (1 + r / 100)).quantize(Decimal("0.01"), ROUND_HALF_UP) - incl) <= \
+                Decimal("0.01"):
+            return str(r.normalize() + 0)
+    return str(vat_rate(excl, incl))
+
+
+def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
+               details: list[dict[str, Any]] | None = None,
+               messages: list[str] | None = None) -> dict[str, Any]:
+    by_id = {}
+    for d in details or []:
+        try:
+            by_id[int(str(d.get("id")).strip())] = d
+        except ValueError:
+            continue
     lines = []
     for row in order.rows:
+        detail = by_id.get(row.id)
+        rate, group, tax_ids = _detail_tax(detail, lookups)
+        excl, incl = row.unit_price_tax_excl, row.unit_price_tax_incl
+        t_excl = (detail or {}).get("total_price_tax_excl")
+        t_incl = (detail or {}).get("total_price_tax_incl")
         lines.append({
-            "product_id": row.product_id, "attribute_id": row.product_attribute_id,
+            "id": row.id, "product_id": row.product_id, "attribute_id": row.product_attribute_id,
             "code": codes[(row.product_id, row.product_attribute_id)],
             "name": row.product_name, "reference": row.product_reference,
             "quantity": row.quantity,
-            "unit_price": _dec(row.unit_price_tax_excl),
-            "unit_price_tax_incl": _dec(row.unit_price_tax_incl),
-            "vat_rate": str(vat_rate(row.unit_price_tax_excl, row.unit_price_tax_incl)),
+            "unit_price": _dec(excl),
+            "unit_price_tax_incl": _dec(incl),
+            "total_tax_excl": _dec(t_excl if t_excl not in (None, "") else excl * row.quantity),
+            "total_tax_incl": _dec(t_incl if t_incl not in (None, "") else incl * row.quantity),
+            "vat_rate": rate if rate is not None else str(vat_rate(excl, incl)),
+            "vat_from": "shop" if rate is not None else "prices",
+            "tax_group": group, "tax_ids": tax_ids,
+            "ean13": row.product_ean13,
         })
+    notes = list(messages or [])
+    if order.gift and order.gift_message.strip():
+        notes.append(f"gift message: {order.gift_message.strip()}")
+    if order.note.strip():
+        notes.append(f"note: {order.note.strip()}")
+    w_excl, w_incl = order.total_wrapping_tax_excl, order.total_wrapping_tax_incl
     return {
         "id": order.id, "reference": order.reference, "state": order.current_state,
         "date": (order.date_add.date().isoformat() if order.date_add else None),
         "date_add": order.date_add.isoformat() if order.date_add else None,
         "currency": lookups.currency_iso(order.id_currency),
+        "conversion_rate": _dec(order.conversion_rate) if order.conversion_rate else None,
         "payment": order.payment, "module": order.module,
-        "carrier": lookups.carrier_name(order.id_carrier),
+        "carrier": lookups.carrier_name(order.id_carrier), "carrier_id": order.id_carrier,
         "customer_id": order.id_customer,
         "delivery_address_id": order.id_address_delivery,
         "invoice_address_id": order.id_address_invoice,
         "lines": lines,
+        "tax_data": details is not None,
+        "round_type": int(order.raw.get("round_type") or 0) if isinstance(order.raw, dict) else 0,
         "shipping": {
             "tax_excl": _dec(order.total_shipping_tax_excl),
             "tax_incl": _dec(order.total_shipping_tax_incl),
@@ -93,12 +193,65 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any) -> d
             "tax_incl": _dec(order.total_discounts_tax_incl),
         },
         "wrapping": {
-            "tax_excl": _dec(order.total_wrapping_tax_excl),
-            "tax_incl": _dec(order.total_wrapping_tax_incl),
+            "tax_excl": _dec(w_excl),
+            "tax_incl": _dec(w_incl),
+            "vat_rate": _charge_rate(w_excl, w_incl, lookups.tax_rates()) if w_excl else "0",
         },
+        "notes": notes,
         "total_tax_excl": _dec(order.total_paid_tax_excl),
         "total_tax_incl": _dec(order.total_paid_tax_incl),
     }
+
+
+async def shop_addresses(shop: Any, account: Any, addresses: Any) -> dict[int, dict[str, Any]]:
+    """The hub's data of these shop addresses (countries and provinces looked up)."""
+    items = list(addresses.values() if isinstance(addresses, dict) else addresses)
+    lookups = shop.lookups
+    await lookups.ensure(countries={a.id_country for a in items},
+                         states={a.id_state for a in items})
+    return {a.id: address_data(a, lookups.country_iso(a.id_country),
+                               lookups.state_iso(a.id_state), account) for a in items}
+
+
+async def shop_orders(shop: Any, orders: list[Any],
+                      codes: dict[tuple[int, int], str]) -> dict[int, dict[str, Any]]:
+    """The hub's data of these shop orders, their tax data and messages read in batches."""
+    ids = [o.id for o in orders]
+    details, messages = await asyncio.gather(shop.order_details(ids), shop.order_messages(ids))
+    lookups = shop.lookups
+    await lookups.ensure(currencies={o.id_currency for o in orders},
+                         carriers={o.id_carrier for o in orders},
+                         taxes={t for rows in details.values() for d in rows
+                                for t in _detail_tax(d, lookups)[2]})
+    return {o.id: order_data(o, codes, lookups, details.get(o.id, []), messages.get(o.id))
+            for o in orders}
+
+
+def check_amounts(order: Any) -> str | None:
+    """Why an order's amounts cannot go on a document (not finite, absurd, more than 6
+    decimals), or None. PrestaShop keeps amounts as DECIMAL(20,6): anything else is not
+    shop data an office can book (docs/FISCAL.md, "Amounts")."""
+    values = [("total_paid_tax_incl", order.total_paid_tax_incl),
+              ("total_paid_tax_excl", order.total_paid_tax_excl),
+              ("total_shipping_tax_incl", order.total_shipping_tax_incl),
+              ("total_shipping_tax_excl", order.total_shipping_tax_excl),
+              ("total_discounts_tax_incl", order.total_discounts_tax_incl),
+              ("total_discounts_tax_excl", order.total_discounts_tax_excl),
+              ("total_wrapping_tax_incl", order.total_wrapping_tax_incl),
+              ("total_wrapping_tax_excl", order.total_wrapping_tax_excl),
+              ("carrier_tax_rate", order.carrier_tax_rate),
+              ("conversion_rate", order.conversion_rate)]
+    for row in order.rows:
+        values += [(f"row {row.id} unit_price_tax_excl", row.unit_price_tax_excl),
+                   (f"row {row.id} unit_price_tax_incl", row.unit_price_tax_incl)]
+        if not 0 < row.quantity < 10**9:
+            return f"row {row.id} has quantity {row.quantity}"
+    for what, value in values:
+        try:
+            vat.decimal(value, what)
+        except vat.VatError as exc:
+            return str(exc)
+    return None
 
 
 class ArticleMap:
@@ -120,6 +273,8 @@ async def import_orders(ctx: RunContext) -> None:
     """Import every importable order the hub lacks (O-1), from the persisted cursor."""
     run = ctx.run
     run.steps.append("orders")
+    if getattr(ctx.shop, "warn", ...) is None:
+        ctx.shop.warn = run.warning
     excluded = {int(s) for s in ctx.account.option("excluded_states") or []}
     articles = await ArticleMap.load(ctx)
     ctx.state.setdefault("new_order_ids", [])
@@ -154,25 +309,42 @@ async def import_orders(ctx: RunContext) -> None:
 async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
                       articles: ArticleMap, *, cursor: int | None, recheck: bool = False) -> None:
     run = ctx.run
+    orders = list({o.id: o for o in orders}.values())  # a page may repeat an id
     importable = [o for o in orders if o.current_state not in excluded]
     skipped = [o for o in orders if o.current_state in excluded]
     known = await _known_orders(ctx, [o.id for o in importable])
     fresh = [o for o in importable if o.id not in known]
+    bad: dict[int, str] = {}
+    for o in fresh:
+        why = check_amounts(o)
+        if why:
+            bad[o.id] = why
+    if bad:
+        for oid, why in sorted(bad.items()):
+            run.error(f"order {oid}: {why}; it waits until the shop corrects it")
+        skipped = skipped + [o for o in fresh if o.id in bad]
+        fresh = [o for o in fresh if o.id not in bad]
 
     # Related objects, in batches; only those the hub lacks.
     customer_ids = {o.id_customer for o in fresh}
     address_ids = {a for o in fresh for a in (o.id_address_delivery, o.id_address_invoice) if a}
     have_customers = await _known(ctx, "customers", customer_ids)
     have_addresses = await _known(ctx, "addresses", address_ids)
-    customers, addresses = await asyncio.gather(
+    fresh_ids = [o.id for o in fresh]
+    customers, addresses, details, messages = await asyncio.gather(
         ctx.shop.customers(customer_ids - have_customers),
         ctx.shop.addresses(address_ids - have_addresses),
+        ctx.shop.order_details(fresh_ids) if fresh_ids else _empty(),
+        ctx.shop.order_messages(fresh_ids) if fresh_ids else _empty(),
     )
     lookups = ctx.shop.lookups
     await lookups.ensure(
         countries={a.id_country for a in addresses.values()},
         currencies={o.id_currency for o in fresh},
         carriers={o.id_carrier for o in fresh},
+        states={a.id_state for a in addresses.values()},
+        taxes={t for rows in details.values() for d in rows
+               for t in _detail_tax(d, lookups)[2]},
     )
 
     now = iso(utcnow())
@@ -217,7 +389,9 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
             "INSERT OR IGNORE INTO addresses (account_id, shop_id, customer_shop_id, data) "
             "VALUES (?, ?, ?, ?)",
             [(ctx.account_id, a.id, a.id_customer,
-              json.dumps(address_data(a, lookups.country_iso(a.id_country)), ensure_ascii=False))
+              json.dumps(address_data(a, lookups.country_iso(a.id_country),
+                                      lookups.state_iso(a.id_state), ctx.account),
+                         ensure_ascii=False))
              for a in addresses.values()],
         )
         await conn.executemany(
@@ -228,7 +402,8 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
             " date_add, data, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(ctx.account_id, o.id, o.reference, o.id_customer, o.current_state,
               o.date_add.isoformat() if o.date_add else None,
-              json.dumps(order_data(o, articles.by_key, lookups), ensure_ascii=False), now)
+              json.dumps(order_data(o, articles.by_key, lookups, details.get(o.id, []),
+                                    messages.get(o.id)), ensure_ascii=False), now)
              for o in fresh],
         )
         await conn.executemany(
@@ -247,13 +422,14 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
         )
         if cursor is not None:
             await set_cursor(conn, ctx.account_id, "orders", str(cursor))
-    run.counts["orders_imported"] += len(fresh)
-    if not recheck:
-        run.counts["orders_skipped"] += len(skipped)
-    run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
+        # counted inside: the run's row is written with the page (RunRecorder.tx_write)
+        run.counts["orders_imported"] += len(fresh)
+        if not recheck:
+            run.counts["orders_skipped"] += len(skipped)
+        run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
+        for o in fresh:
+            run.log("debug", f"order {o.id} ({o.reference}) imported")
     ctx.state["new_order_ids"].extend(o.id for o in fresh)
-    for o in fresh:
-        run.log("debug", f"order {o.id} ({o.reference}) imported")
 
 
 async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles) -> None:
@@ -291,6 +467,10 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles) -> No
             run.counts["articles_created"] += 1
     run.counts["orders_imported"] += len(fresh)
     run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
+
+
+async def _empty() -> dict:
+    return {}
 
 
 async def _known_orders(ctx: RunContext, ids: list[int]) -> set[int]:

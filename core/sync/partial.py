@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from core import fiscal
 from core.erp.port import (
     ArticleData,
     CustomerData,
@@ -24,7 +25,9 @@ from core.erp.port import (
     OrderDocumentData,
     OrderLineData,
     ShippingData,
+    VatSummary,
 )
+from core.sync import vat
 from core.sync.context import RunContext
 from core.timeutil import iso, utcnow
 
@@ -43,59 +46,147 @@ def _s(v: Any) -> str | None:
 def build_customer(ref: str, customer: dict, invoice: dict | None) -> CustomerData:
     inv = invoice or {}
     name = " ".join(x for x in (customer.get("firstname"), customer.get("lastname")) if x).strip()
+    country = _s(inv.get("country"))
+    vat = fiscal.vat_number(inv.get("vat_number"), country or "IT")
+    code = fiscal.tax_code(inv.get("dni")) or fiscal.tax_code(customer.get("siret"))
+    company = _s(customer.get("company")) or _s(inv.get("company"))
     return CustomerData(
         external_ref=ref,
         name=name or customer.get("email") or ref,
-        company=_s(customer.get("company")) or _s(inv.get("company")),
-        vat_number=_s(inv.get("vat_number")),
-        tax_code=_s(inv.get("dni")) or _s(customer.get("siret")),
+        company=company,
+        vat_number=vat.value if vat else None,
+        tax_code=code.value if code else None,
         email=_s(customer.get("email")),
         phone=_s(inv.get("phone")),
+        pec=_s(inv.get("pec")),
+        sdi_code=_s(inv.get("sdi")),
+        kind="company" if (company or vat) else "private",
+        country=country,
     )
 
 
 def build_destination(ref: str, a: dict) -> DestinationData:
     name = " ".join(x for x in (a.get("firstname"), a.get("lastname")) if x).strip()
+    # hub rows imported before provinces were read hold no "province": nothing, not an id
     return DestinationData(
         name=name or "-", address1=a.get("address1") or "-", city=a.get("city") or "-",
         country=a.get("country") or "IT", company=_s(a.get("company")),
         address2=_s(a.get("address2")), postcode=_s(a.get("postcode")),
-        province=_s(str(a["id_state"])) if a.get("id_state") else None,
+        province=_s(a.get("province")),
         phone=_s(a.get("phone")), external_ref=ref,
     )
 
 
+def _mapped(table: Any, *keys: Any) -> str | None:
+    """An account map (payment, carrier) applied: the first key it has, else None."""
+    if not isinstance(table, dict):
+        return None
+    for k in keys:
+        if k not in (None, "") and str(k) in table:
+            return str(table[str(k)])
+    return None
+
+
 def build_document(ref: str, order: dict, customer_code: str, ship_dest: str | None,
-                   inv_dest: str | None) -> OrderDocumentData:
-    lines = tuple(
-        OrderLineData(
+                   inv_dest: str | None, *, account: Any = None) -> OrderDocumentData:
+    """The ERP document of a hub order: every line at the shop's rate with the ERP's VAT
+    code (``vat.VatError`` when the account's tax map lacks one), the discount split per
+    rate, the VAT summary and the shop's rounding (``vat.HeldForReview`` beyond it)."""
+    name = account.name if account is not None else ref.split(":", 1)[0]
+    taxes = vat.TaxMap(account.option("tax_map") if account is not None else None, name)
+    oid = order.get("id") or ref.rsplit(":", 1)[-1]
+    if order.get("lines") and not order.get("tax_data"):
+        raise vat.VatError(
+            f"order {oid} was imported before Sincro read the shop's tax data: re-read it "
+            f"with 'sincro resync {name} --order {oid}'")
+    charges: list[vat.Charge] = []
+    lines = []
+    goods: dict[tuple[Decimal, str, str | None], Decimal] = {}
+    roundings = 0
+    for i, line in enumerate(order["lines"], 1):
+        rate = Decimal(line["vat_rate"])
+        what = f"order {oid} line {i} ({line.get('code')})"
+        if line.get("vat_from") == "prices":
+            raise vat.VatError(
+                f"{what}: the shop lists no tax for this row (order_details taxes) although "
+                f"its prices include one ({line['unit_price']} / {line['unit_price_tax_incl']}); "
+                "Sincro takes VAT from the shop's tax data only: check the order on the shop, "
+                f"then 'sincro resync {name} --order {oid}'",
+                "a row without the shop's tax data")
+        code = taxes.resolve(rate, line.get("tax_group") or None, what=what)
+        excl = Decimal(line.get("total_tax_excl") or Decimal(line["unit_price"]) * line["quantity"])
+        incl = Decimal(line.get("total_tax_incl")
+                       or Decimal(line["unit_price_tax_incl"]) * line["quantity"])
+        lines.append(OrderLineData(
             article_code=line["code"], description=line["name"] or line["code"],
             quantity=int(line["quantity"]), unit_price=Decimal(line["unit_price"]),
-            unit_price_tax_incl=Decimal(line["unit_price_tax_incl"]),
-            vat_rate=Decimal(line["vat_rate"]),
-        )
-        for line in order["lines"]
-    )
-    ship = order["shipping"]
-    shipping = None
-    if Decimal(ship["tax_incl"]) or Decimal(ship["tax_excl"]):
-        shipping = ShippingData(Decimal(ship["tax_excl"]), Decimal(ship["tax_incl"]),
-                                Decimal(ship["vat_rate"] or 0))
+            unit_price_tax_incl=Decimal(line["unit_price_tax_incl"]), vat_rate=rate,
+            vat_code=code.code, vat_nature=code.nature, total_tax_excl=excl,
+            total_tax_incl=incl))
+        charges.append(vat.Charge("article", excl, rate, code.code, code.nature, incl))
+        key = (rate, code.code, code.nature)
+        goods[key] = goods.get(key, Decimal(0)) + excl
+        # the shop rounds per item (round_type 1), per line (2) or on the total (3)
+        roundings += 2 * (int(line["quantity"]) if order.get("round_type") in (1, 0, None)
+                          else 1)
+
+    def charge(kind: str, data: dict | None, description: str) -> ShippingData | None:
+        nonlocal roundings
+        if not data or not (Decimal(data["tax_incl"]) or Decimal(data["tax_excl"])):
+            return None
+        excl, incl = Decimal(data["tax_excl"]), Decimal(data["tax_incl"])
+        rate = Decimal(data.get("vat_rate") or 0)
+        code = taxes.resolve(rate, what=f"order {oid} {kind}")
+        charges.append(vat.Charge(kind, excl, rate, code.code, code.nature, incl))
+        roundings += 2
+        return ShippingData(excl, incl, rate, description, code.code, code.nature)
+
+    shipping = charge("shipping", order["shipping"], "Shipping")
+    wrapping = charge("wrapping", order.get("wrapping"), "Gift wrapping")
     disc = order["discounts"]
-    discounts: tuple[DiscountData, ...] = ()
-    if Decimal(disc["tax_incl"]) or Decimal(disc["tax_excl"]):
-        excl, incl = Decimal(disc["tax_excl"]), Decimal(disc["tax_incl"])
-        rate = ((incl / excl - 1) * 100).quantize(Decimal("0.01")) if excl else Decimal("0")
-        discounts = (DiscountData("Discount", excl, incl, rate),)
+    discounts: list[DiscountData] = []
+    d_excl, d_incl = Decimal(disc["tax_excl"]), Decimal(disc["tax_incl"])
+    if d_excl or d_incl:
+        keys = sorted(goods, key=lambda k: (-k[0], k[1]))
+        parts = vat.split(d_excl, [goods[k] for k in keys]) if keys else []
+        if not keys:
+            raise vat.HeldForReview(f"order {oid}: a discount of {d_incl} on an order with no "
+                                    "goods; held for review")
+        for (rate, code, nature), part in zip(keys, parts, strict=True):
+            if not part:
+                continue
+            shown_incl = vat.cents(part * (1 + rate / vat.HUNDRED))
+            label = "Discount" if len(keys) == 1 else f"Discount (VAT {vat.rate_key(rate)} %)"
+            discounts.append(DiscountData(label, part, shown_incl, rate, code, nature))
+            charges.append(vat.Charge("discount", -part, rate, code, nature, -shown_incl))
+        roundings += 2 * len(order["lines"])  # the shop spreads the discount per product
+    settled = vat.settle(charges, Decimal(order["total_tax_excl"]),
+                         Decimal(order["total_tax_incl"]), roundings=roundings,
+                         order=f"order {oid}")
+    payment = (_mapped(account.option("payment_map") if account else None,
+                       order.get("module"), order.get("payment"))
+               or order.get("payment"))
+    carrier = (_mapped(account.option("carrier_map") if account else None,
+                       order.get("carrier_id"), order.get("carrier"))
+               or order.get("carrier"))
+    notes = "\n".join(order.get("notes") or []) or None
+    rate_text = order.get("conversion_rate")
     return OrderDocumentData(
         external_ref=ref, customer_code=customer_code,
         date=date.fromisoformat(order["date"]) if order.get("date") else utcnow().date(),
-        currency=order.get("currency") or "EUR", lines=lines,
+        currency=order.get("currency") or "EUR", lines=tuple(lines),
         total_tax_excl=Decimal(order["total_tax_excl"]),
         total_tax_incl=Decimal(order["total_tax_incl"]),
         destination_code=ship_dest, invoice_destination_code=inv_dest,
-        payment=order.get("payment"), carrier=order.get("carrier"),
-        shop_reference=order.get("reference"), shipping=shipping, discounts=discounts,
+        payment=payment, carrier=carrier,
+        shop_reference=order.get("reference"), shipping=shipping, discounts=tuple(discounts),
+        wrapping=wrapping,
+        vat_summary=tuple(VatSummary(r.rate, r.code, r.nature, r.taxable, r.tax)
+                          for r in settled.summary),
+        rounding=settled.rounding, rounding_tax_excl=settled.rounding_tax_excl,
+        notes=notes, conversion_rate=Decimal(rate_text) if rate_text else None,
+        payment_method=order.get("module") or None,
+        carrier_id=int(order["carrier_id"]) if order.get("carrier_id") else None,
     )
 
 
@@ -133,6 +224,33 @@ class _Batch:
         self.destinations: dict[int, str] = {}
         self.hub_customer_updates: list[tuple] = []
         self.hub_address_updates: list[tuple] = []
+        # what the ERP refused, with its reason: shop customer id / address id / article code
+        self.bad_customers: dict[int, str] = {}
+        self.bad_addresses: dict[int, str] = {}
+        self.bad_articles: dict[str, str] = {}
+
+
+async def _isolating(ctx: RunContext, items: list, key: Any, call: Any, what: str,
+                     refused: dict[str, str]) -> list:
+    """``call(items)`` for the items the ERP accepts: an ``ErpError`` naming one item (by
+    ``key(item)``) puts it in ``refused`` with the ERP's reason and the rest go again; an
+    error naming none fails the batch (the ERP itself is at fault). Results come back
+    aligned with ``items``, None for the refused ones."""
+    todo = list(items)
+    while todo:
+        try:
+            results = await call(todo)
+        except ErpError as exc:
+            bad = exc.external_ref
+            if not bad or not any(key(i) == bad for i in todo):
+                raise
+            refused[bad] = str(exc)
+            ctx.run.error(f"{what} {bad}: the ERP refused it: {exc}")
+            todo = [i for i in todo if key(i) != bad]
+            continue
+        by_key = {key(i): r for i, r in zip(todo, results, strict=True)}
+        return [by_key.get(key(i)) for i in items]
+    return [None] * len(items)
 
 
 async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[int, set[int]]:
@@ -173,6 +291,9 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
         run.error(f"ERP: {exc}")
         await _mark_failed(ctx, [r["id"] for r in rows], str(exc))
         return 0, {r["id"] for r in rows}
+    for cid, why in b.bad_customers.items():
+        if ("customer", cid) in outbox_by_ref:
+            failed_outbox[outbox_by_ref[("customer", cid)]] = why
 
     now = iso(utcnow())
     async with ctx.hub.transaction() as conn:
@@ -212,7 +333,8 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
         latest = max(group, key=lambda c: c["data"].get("id") or 0)
         invoice = _billing_address(latest["shop_id"], addresses)
         data = build_customer(ref, latest["data"], invoice)
-        h = _hash([data.name, data.company, data.vat_number, data.tax_code, data.email, data.phone])
+        h = _hash([data.name, data.company, data.vat_number, data.tax_code, data.email, data.phone,
+                   data.pec, data.sdi_code, data.kind, data.country])
         current = [c for c in group if c["erp_code"] and c["erp_hash"] == h]
         if current and not force:
             for c in group:
@@ -222,8 +344,15 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
         todo_hash[ref] = h
     if not todo:
         return
-    results = await ctx.erp.upsert_customers(todo)
+    refused: dict[str, str] = {}
+    results = await _isolating(ctx, todo, lambda d: d.external_ref, ctx.erp.upsert_customers,
+                               "customer", refused)
     for data, result in zip(todo, results, strict=True):
+        if result is None:
+            for c in by_ref[data.external_ref]:
+                b.bad_customers[c["shop_id"]] = (f"customer {c['shop_id']} refused by the ERP: "
+                                                 f"{refused[data.external_ref]}")
+            continue
         if result.outcome == "created":
             ctx.run.counts["customers_created"] += 1
         elif result.outcome == "updated":
@@ -259,64 +388,112 @@ async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: 
         hashes[aid] = h
     if not todo:
         return
-    results = await ctx.erp.upsert_destinations([(code, dest) for _, code, dest in todo])
-    for (aid, _, _), result in zip(todo, results, strict=True):
+    refused: dict[str, str] = {}
+    results = await _isolating(
+        ctx, todo, lambda t: t[2].external_ref,
+        lambda items: ctx.erp.upsert_destinations([(code, dest) for _, code, dest in items]),
+        "address", refused)
+    for (aid, _, dest), result in zip(todo, results, strict=True):
+        if result is None:
+            b.bad_addresses[aid] = (f"address {aid} refused by the ERP: "
+                                    f"{refused[dest.external_ref or '']}")
+            continue
         if result.outcome == "created":
             ctx.run.counts["destinations"] += 1
         b.destinations[aid] = result.code
         b.hub_address_updates.append((result.code, hashes[aid], ctx.account_id, aid))
 
 
+def _order_blocked(b: _Batch, o: dict) -> str | None:
+    """Why this order cannot go in now: its customer, an address or an article was refused."""
+    if o["customer_id"] in b.bad_customers:
+        return b.bad_customers[o["customer_id"]]
+    for aid in (o["delivery_address_id"], o["invoice_address_id"]):
+        if aid in b.bad_addresses:
+            return b.bad_addresses[aid]
+    for line in o["lines"]:
+        if line["code"] in b.bad_articles:
+            return b.bad_articles[line["code"]]
+    if o["customer_id"] not in b.customer_codes:
+        return "customer not in the ERP"
+    return None
+
+
 async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
                        outbox_by_ref: dict) -> dict[int, str]:
     if not orders:
         return {}
+    run = ctx.run
+    docs = []
+    stopped: dict[str, list[tuple[int, str]]] = {}
+    for oid, o in orders.items():
+        try:
+            docs.append(build_document(
+                ctx.ref("o", oid), o, b.customer_codes.get(o["customer_id"]) or "-",
+                b.destinations.get(o["delivery_address_id"]),
+                b.destinations.get(o["invoice_address_id"]), account=ctx.account))
+        except vat.HeldForReview as exc:
+            failed[outbox_by_ref[("order", oid)]] = f"held for review: {exc}"
+            run.counts["orders_held"] += 1
+            run.error(str(exc))
+        except vat.VatError as exc:
+            failed[outbox_by_ref[("order", oid)]] = str(exc)
+            run.counts["orders_held"] += 1
+            stopped.setdefault(exc.cause, []).append((oid, str(exc)))
+    for cause, items in stopped.items():
+        if len(items) <= 3:
+            for _, message in items:
+                run.error(message)
+        else:  # one line for many orders stopped by one missing entry
+            ids = ", ".join(str(oid) for oid, _ in items[:20])
+            more = f" and {len(items) - 20} more" if len(items) > 20 else ""
+            run.error(f"{len(items)} orders wait ({ids}{more}): a line at {cause}")
+    docs_by_oid = {int(d.external_ref.rsplit(":", 1)[1]): d for d in docs}
+
     # Articles the ERP lacks are created as the order goes in (O-3).
     wanted: dict[str, dict] = {}
-    for o in orders.values():
-        for line in o["lines"]:
+    for oid in docs_by_oid:
+        for line in orders[oid]["lines"]:
             wanted.setdefault(line["code"], line)
     existing = await ctx.erp.find_articles(sorted(wanted))
     missing = sorted(set(wanted) - set(existing))
     if missing:
-        await ctx.erp.create_articles([
-            ArticleData(code=code, description=wanted[code]["name"] or code,
-                        price=Decimal(wanted[code]["unit_price"]),
-                        vat_rate=Decimal(wanted[code]["vat_rate"]))
-            for code in missing])
-        ctx.run.counts["articles_created"] += len(missing)
-        for code in missing:
-            ctx.run.info(f"article {code} created in the ERP")
+        refused: dict[str, str] = {}
+        made = await _isolating(
+            ctx, [ArticleData(code=code, description=wanted[code]["name"] or code,
+                              price=Decimal(wanted[code]["unit_price"]),
+                              vat_rate=Decimal(wanted[code]["vat_rate"]))
+                  for code in missing],
+            lambda a: a.code, ctx.erp.create_articles, "article", refused)
+        for code, result in zip(missing, made, strict=True):
+            if result is None:
+                b.bad_articles[code] = f"article {code} refused by the ERP: {refused[code]}"
+                continue
+            run.counts["articles_created"] += 1
+            run.info(f"article {code} created in the ERP")
 
-    docs = []
-    for oid, o in orders.items():
-        code = b.customer_codes.get(o["customer_id"])
-        if code is None:
-            failed[outbox_by_ref[("order", oid)]] = "customer not in the ERP"
+    ready = []
+    for oid, doc in docs_by_oid.items():
+        why = _order_blocked(b, orders[oid])
+        if why is not None:
+            failed[outbox_by_ref[("order", oid)]] = why
+            if why != "customer not in the ERP":
+                run.error(f"order {oid} waits: {why}")
             continue
-        docs.append(build_document(
-            ctx.ref("o", oid), o, code, b.destinations.get(o["delivery_address_id"]),
-            b.destinations.get(o["invoice_address_id"])))
+        ready.append(doc)
     numbers: dict[int, str] = {}
-    while docs:
-        try:
-            results = await ctx.erp.insert_orders(docs)
-        except ErpError as exc:
-            bad = exc.external_ref
-            if not bad:
-                raise
-            oid = int(bad.rsplit(":", 1)[1])
-            ctx.run.error(f"order {oid}: the ERP refused it: {exc}")
-            failed[outbox_by_ref[("order", oid)]] = str(exc)
-            docs = [d for d in docs if d.external_ref != bad]
+    refused_docs: dict[str, str] = {}
+    results = await _isolating(ctx, ready, lambda d: d.external_ref, ctx.erp.insert_orders,
+                               "order", refused_docs)
+    for doc, res in zip(ready, results, strict=True):
+        oid = int(doc.external_ref.rsplit(":", 1)[1])
+        if res is None:
+            failed[outbox_by_ref[("order", oid)]] = refused_docs[doc.external_ref]
             continue
-        for doc, res in zip(docs, results, strict=True):
-            oid = int(doc.external_ref.rsplit(":", 1)[1])
-            numbers[oid] = res.document.number
-            if res.created:
-                ctx.run.counts["documents_inserted"] += 1
-                ctx.run.log("debug", f"order {oid} -> ERP document {res.document.number}")
-        break
+        numbers[oid] = res.document.number
+        if res.created:
+            run.counts["documents_inserted"] += 1
+            run.log("debug", f"order {oid} -> ERP document {res.document.number}")
     return numbers
 
 

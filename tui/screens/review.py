@@ -27,6 +27,7 @@ ARTICLE_COLUMNS = (("code", "Code"), ("product", "Product"), ("name", "Name"),
                    ("reference", "Reference"), ("created", "Created"))
 MERGED_COLUMNS = (("email", "E-mail"), ("erp", "ERP customer"), ("ids", "Shop customers"),
                   ("last", "Last imported"))
+OFFICE_COLUMNS = (("what", "What"), ("who", "Order / customer"), ("detail", "Why"))
 
 
 class ReviewScreen(ReportsFailures, Screen):
@@ -36,8 +37,8 @@ class ReviewScreen(ReportsFailures, Screen):
                 tooltip="Read again over the period (enter in the date field too)"),
         Binding("p", "period", "Since", id="review-period",
                 tooltip="Edit the start date: YYYY-MM-DD, UTC; empty for everything"),
-        Binding("t", "switch", "Articles/guests", id="review-switch",
-                tooltip="Move between the articles and the merged guests"),
+        Binding("t", "switch", "Next list", id="review-switch",
+                tooltip="Move between the articles, the merged guests and the office's checks"),
     ]
 
     def __init__(self, account: str) -> None:
@@ -57,11 +58,14 @@ class ReviewScreen(ReportsFailures, Screen):
         yield DataTable(id="review-articles", cursor_type="row")
         yield Label(id="review-merged-title", classes="review-heading")
         yield DataTable(id="review-merged", cursor_type="row")
+        yield Label(id="review-office-title", classes="review-heading")
+        yield DataTable(id="review-office", cursor_type="row")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
         for table_id, columns in (("#review-articles", ARTICLE_COLUMNS),
-                                  ("#review-merged", MERGED_COLUMNS)):
+                                  ("#review-merged", MERGED_COLUMNS),
+                                  ("#review-office", OFFICE_COLUMNS)):
             table = self.query_one(table_id, DataTable)
             for key, label in columns:
                 table.add_column(label, key=key)
@@ -86,9 +90,10 @@ class ReviewScreen(ReportsFailures, Screen):
         self.query_one("#review-since", Input).focus()
 
     def action_switch(self) -> None:
-        articles = self.query_one("#review-articles", DataTable)
-        target = "#review-merged" if articles.has_focus else "#review-articles"
-        self.query_one(target, DataTable).focus()
+        order = ["#review-articles", "#review-merged", "#review-office"]
+        focused = next((i for i, t in enumerate(order)
+                        if self.query_one(t, DataTable).has_focus), -1)
+        self.query_one(order[(focused + 1) % len(order)], DataTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -107,8 +112,10 @@ class ReviewScreen(ReportsFailures, Screen):
         tz = console(self).tz
         span = f"since {since} (UTC)" if since else "since the start"
         status = Text(f"{span}: {len(report.articles)} auto-coded articles, "
-                      f"{len(report.merged)} merged guest customers")
-        if not report.articles and not report.merged:
+                      f"{len(report.merged)} merged guest customers, "
+                      f"{len(report.held)} orders held, "
+                      f"{len(report.invalid_vat)} partite IVA failing the check")
+        if not (report.articles or report.merged or report.held or report.invalid_vat):
             status.append("; nothing to check", style="dim")
         self.query_one("#review-status", Static).update(status)
         self.query_one("#review-articles-title", Label).update(Text(
@@ -117,13 +124,29 @@ class ReviewScreen(ReportsFailures, Screen):
             f"Guest customers merged by e-mail ({len(report.merged)})"))
         sync_rows(self.query_one("#review-articles", DataTable), {
             f"{a.product_id}-{a.attribute_id}": {
-                "code": Text(a.code), "product": Text(f"{a.product_id}-{a.attribute_id}"),
-                "name": Text(a.name or "—"), "reference": Text(a.reference or "—"),
+                "code": Text(fmt.safe(a.code)),
+                "product": Text(f"{a.product_id}-{a.attribute_id}"),
+                "name": Text(fmt.safe(a.name or "—")),
+                "reference": Text(fmt.safe(a.reference or "—")),
                 "created": Text(fmt.when(a.created_at, tz))}
             for a in report.articles})
         sync_rows(self.query_one("#review-merged", DataTable), {
             m.erp_ref: {
-                "email": Text(m.email), "erp": Text(m.erp_code or "(not pushed)"),
+                "email": Text(fmt.safe(m.email)),
+                "erp": Text(fmt.safe(m.erp_code or "(not pushed)")),
                 "ids": Text(", ".join(map(str, m.customer_ids))),
                 "last": Text(fmt.when(m.last_imported_at, tz))}
             for m in report.merged})
+        self.query_one("#review-office-title", Label).update(Text(
+            f"For the office ({len(report.held) + len(report.invalid_vat)}): orders held, "
+            "partite IVA kept as typed"))
+        office = {f"o{h.order_id}": {
+            "what": Text("order held"),
+            "who": Text(f"{h.order_id} {fmt.safe(h.reference or '')}".strip()),
+            "detail": Text(fmt.safe(h.reason))} for h in report.held}
+        office.update({f"v{v.address_id}": {
+            "what": Text("partita IVA"),
+            "who": Text(f"customer {v.customer_id}"),
+            "detail": Text(fmt.safe(f"{v.vat_number}: wrong check digit, kept as typed"))}
+            for v in report.invalid_vat})
+        sync_rows(self.query_one("#review-office", DataTable), office)
