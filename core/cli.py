@@ -62,6 +62,18 @@ async def _run(args: argparse.Namespace) -> int:
         await ctx.aclose()
 
 
+def _storage_fault(exc: BaseException, args: argparse.Namespace) -> SincroError | None:
+    """A full disk or a damaged database behind an error no store named (OSError ENOSPC
+    writing in the home, SQLITE_FULL on a bare connection)."""
+    from core.store import faults
+
+    try:
+        home = resolve_home(args.home)
+    except Exception:
+        home = "."
+    return faults.find(exc, home, "data directory")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -80,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("sincro: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line, and the traceback only on request
+        fault = _storage_fault(exc, args)
+        if fault is not None:  # a full disk, a damaged file: named, not a bug
+            print(f"sincro: error: {fault}", file=sys.stderr)
+            return fault.exit_code
         if os.environ.get("SINCRO_DEBUG"):
             raise
         print(

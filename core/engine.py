@@ -17,11 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from core import accounts as acc
-from core.errors import ConfigError, SincroError
+from core.errors import ConfigError, DiskFull, SincroError, StoreDamaged
 from core.events import Event, RunFinished, RunRefused, RunStarted
 from core.home import ERP_FILE, HUB_FILE, ensure_home
 from core.locks import DEFAULT_TTL, AccountBusy, Lease, current_lease, lease_is_stale, new_owner
-from core.runs import RunRecorder, RunSummary, create_run, finish_run, get_run, prune
+from core.runs import (
+    RunRecorder,
+    RunSummary,
+    create_run,
+    finish_run,
+    get_run,
+    mark_interrupted,
+    prune,
+)
+from core.store import faults
 from core.store.db import Database
 from core.store.hub import open_hub
 from core.sync.context import RunContext
@@ -118,11 +127,7 @@ class Engine:
             lease = await current_lease(self.hub, r["account_id"])
             if lease is None or lease.owner != r["owner"] or lease_is_stale(lease, utcnow()):
                 dead.append(r["id"])
-        if dead:
-            async with self.hub.transaction() as conn:
-                await conn.executemany(
-                    "UPDATE runs SET ended_at = started_at, outcome = 'interrupted' WHERE id = ?",
-                    [(i,) for i in dead])
+        await mark_interrupted(self.hub, dead)
         days = self.log_retention_days or int(await self.hub.scalar(
             "SELECT value FROM settings WHERE name = 'log_retention_days'")
             or DEFAULT_RETENTION_DAYS)
@@ -219,12 +224,17 @@ class Engine:
         if not dry_run:
             self.running[account.name] = run_id
         self.publish(RunStarted(run_id, account.name, kind, trigger, started))
+        # the run's lines and counts go into the hub with each of its transactions
+        attached = rec.attach()
         rec.info(f"{kind} sync of {account.name} started ({trigger})"
                  + (" — dry run, nothing is written" if dry_run else ""))
         outcome = "ok"
+        fault: SincroError | None = None  # a full disk or a damaged store: also raised
         try:
             erp = await (self.erp_to_read() if dry_run else self.erp())
             async with self.shop_factory(account) as shop:
+                if getattr(shop, "client", None) is not None:
+                    shop.client.report = rec.warning  # the client's waits go to the run log
                 ctx = RunContext(account=account, hub=self.hub, shop=shop, erp=erp, run=rec,
                                  kind=kind, trigger=trigger, dry_run=dry_run)
                 for _name, step in steps_for(kind):
@@ -233,18 +243,36 @@ class Engine:
         except asyncio.CancelledError:
             outcome = "interrupted"
             rec.warning("run interrupted; it resumes where it stopped on the next run")
-            await asyncio.shield(self._finish(rec, account, kind, trigger, outcome, started))
+            try:
+                await asyncio.shield(self._finish(rec, account, kind, trigger, outcome,
+                                                  started))
+            finally:
+                rec.detach(attached)
             raise
+        except (DiskFull, StoreDamaged) as exc:
+            rec.error(str(exc))
+            outcome, fault = "failed", exc
         except SincroError as exc:
             rec.error(str(exc))
             outcome = "failed"
         except Exception as exc:  # a bug: keep the process alive, record it
-            log.exception("run %s failed", run_id)
-            rec.error(f"internal error: {type(exc).__name__}: {exc}")
+            fault = faults.find(exc, self.home, "data directory")
+            if fault is not None:  # a raw SQLite or OS error that is a storage fault
+                rec.error(str(fault))
+            else:
+                log.exception("run %s failed", run_id)
+                rec.error(f"internal error: {type(exc).__name__}: {exc}")
             outcome = "failed"
         if outcome == "ok" and rec.errors:
             outcome = "partial"
-        return await self._finish(rec, account, kind, trigger, outcome, started)
+        try:
+            summary = await self._finish(rec, account, kind, trigger, outcome, started)
+        finally:
+            rec.detach(attached)
+        if fault is not None:
+            # recorded as failed with its reason; the caller says it too (exit code 2)
+            raise fault
+        return summary
 
     async def _finish(self, rec: RunRecorder, account: acc.Account, kind: str, trigger: str,
                       outcome: str, started) -> RunSummary:
@@ -253,7 +281,15 @@ class Engine:
         rec.info(f"{kind} sync of {account.name}: {outcome} in {duration:.1f}s "
                  + " ".join(f"{k}={v}" for k, v in sorted(rec.counts.items()) if v))
         if rec.record:
-            await finish_run(self.hub, rec, outcome, round(duration, 3))
+            try:
+                await self._record_end(rec, outcome, round(duration, 3))
+            except (DiskFull, StoreDamaged):
+                # the hub cannot take the end: the run keeps the counts and lines written
+                # as it went, and is marked interrupted when the hub is next opened
+                self.running.pop(account.name, None)
+                self.publish(RunFinished(rec.id, account.name, kind, trigger, outcome,
+                                         dict(rec.counts), tuple(rec.errors), duration))
+                raise
             summary = await get_run(self.hub, rec.id)
         else:
             summary = None
@@ -271,6 +307,20 @@ class Engine:
             except Exception:  # a notice must never fail the run
                 log.exception("after-run hook failed")
         return summary
+
+
+    async def _record_end(self, rec: RunRecorder, outcome: str, duration: float) -> None:
+        """finish_run; on a full disk, once more after a checkpoint has folded the hub's
+        write-ahead log into the file and truncated it (that often frees enough)."""
+        assert self.hub is not None
+        try:
+            await finish_run(self.hub, rec, outcome, duration)
+        except DiskFull:
+            try:
+                await self.hub.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            except SincroError:
+                pass
+            await finish_run(self.hub, rec, outcome, duration)
 
 
 def default_shop_factory(account: acc.Account):

@@ -32,3 +32,13 @@ class NotFound(SincroError):
 
 class StoreError(SincroError):
     """The database cannot be opened, is locked or is newer than the code."""
+
+
+class DiskFull(StoreError):
+    """A write failed because the filesystem is full: the message names the file and the
+    space left (core.store.faults builds it)."""
+
+
+class StoreDamaged(StoreError):
+    """A database is corrupted, or is empty while its companion says it should not be: it
+    is not taken for a new one, and the message names the way to restore it."""

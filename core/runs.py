@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import Token
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,7 +88,15 @@ class RunSummary:
 
 
 class RunRecorder:
-    """Collects a run's counts, errors and log lines; writes them in batches."""
+    """Collects a run's counts, errors and log lines, and writes them as the run goes.
+
+    While attached (``attach``, ``attached``), every hub write transaction of the run's
+    task also writes the buffered log lines and the counts so far (``tx_write``): what a
+    page counts is committed with the page, so a run killed at any moment keeps the
+    counts of what it really committed, its log up to there, and its duration up to its
+    last write. A transaction that rolls back takes back what was counted inside it and
+    keeps its log lines for the next one.
+    """
 
     def __init__(self, db: Database, run_id: int, account: str, publish: Callable[[Event], None],
                  *, record: bool = True):
@@ -99,6 +109,7 @@ class RunRecorder:
         self.errors: list[str] = []
         self.steps: list[str] = []
         self._pending: list[tuple[int, str, str, str]] = []
+        self._writing: list[tuple[int, str, str, str]] = []  # lines in an open transaction
         self._t0 = time.monotonic()
 
     def log(self, level: str, message: str) -> None:
@@ -122,19 +133,61 @@ class RunRecorder:
     def progress(self, step: str, done: int, total: int | None = None) -> None:
         self.publish(RunProgress(self.id, self.account, step, done, total))
 
-    async def flush(self) -> None:
-        if not self._pending or not self.record:
-            self._pending.clear()
-            return
+    # -- written with the run's transactions --------------------------------
+    def attach(self) -> Token | None:
+        """From now on, the current task's hub transactions write this run's lines and
+        counts; hand the token to ``detach``."""
+        if not self.record:
+            return None
+        return self.db.attach(self)
+
+    def detach(self, token: Token | None) -> None:
+        if token is not None:
+            self.db.detach(token)
+
+    @contextlib.contextmanager
+    def attached(self) -> Iterator[None]:
+        token = self.attach()
+        try:
+            yield
+        finally:
+            self.detach(token)
+
+    def tx_begin(self) -> Counter[str]:
+        return Counter(self.counts)
+
+    async def tx_write(self, conn) -> None:
         rows, self._pending = self._pending, []
-        async with self.db.transaction() as conn:
+        self._writing += rows
+        if rows:
             await conn.executemany(
                 "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)", rows)
-            await conn.execute(
-                "UPDATE runs SET counts = ?, errors = ?, steps = ? WHERE id = ?",
-                (json.dumps(dict(self.counts)), json.dumps(self.errors), json.dumps(self.steps),
-                 self.id),
-            )
+        await conn.execute(
+            "UPDATE runs SET counts = ?, errors = ?, steps = ?, "
+            "duration_s = CASE WHEN ended_at IS NULL THEN ? ELSE duration_s END WHERE id = ?",
+            (json.dumps(dict(self.counts)), json.dumps(self.errors), json.dumps(self.steps),
+             round(self.elapsed, 3), self.id),
+        )
+
+    def tx_end(self, mark: Counter[str], committed: bool) -> None:
+        if not committed:
+            # what was counted inside a transaction that did not commit did not happen;
+            # its errors did, and its lines are written with the next transaction
+            errors = self.counts["errors"]
+            self.counts.clear()
+            self.counts.update(mark)
+            self.counts["errors"] = errors
+            self._pending[:0] = self._writing
+        self._writing = []
+
+    async def flush(self) -> None:
+        """Write the buffered lines and the counts now, in a transaction of their own."""
+        if not self.record:
+            self._pending.clear()
+            return
+        with self.db.bind(self):
+            async with self.db.transaction():
+                pass
 
     @property
     def elapsed(self) -> float:
@@ -152,14 +205,13 @@ async def create_run(db: Database, account_id: int, kind: str, trigger: str, own
 
 async def finish_run(db: Database, rec: RunRecorder, outcome: str,
                      duration_s: float | None = None) -> None:
-    await rec.flush()
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE runs SET ended_at = ?, outcome = ?, counts = ?, errors = ?, steps = ?, "
-            "duration_s = ? WHERE id = ?",
-            (iso(utcnow()), outcome, json.dumps(dict(rec.counts)), json.dumps(rec.errors),
-             json.dumps(rec.steps), duration_s, rec.id),
-        )
+    """The run's end, its outcome and its last lines and counts, in one transaction."""
+    with db.bind(rec):
+        async with db.transaction() as conn:
+            await conn.execute(
+                "UPDATE runs SET ended_at = ?, outcome = ?, duration_s = ? WHERE id = ?",
+                (iso(utcnow()), outcome, duration_s, rec.id),
+            )
 
 
 def _summary(row) -> RunSummary:
@@ -200,12 +252,37 @@ async def mark_abandoned(db: Database, owner_alive: Callable[[str], bool]) -> in
     """Runs left without an end by a process that died: outcome 'interrupted'."""
     rows = await db.fetchall("SELECT id, owner FROM runs WHERE ended_at IS NULL")
     dead = [r["id"] for r in rows if not owner_alive(r["owner"])]
-    if dead:
-        async with db.transaction() as conn:
-            await conn.executemany(
-                "UPDATE runs SET ended_at = started_at, outcome = 'interrupted' WHERE id = ?",
-                [(i,) for i in dead])
+    await mark_interrupted(db, dead)
     return len(dead)
+
+
+async def mark_interrupted(db: Database, run_ids: list[int]) -> None:
+    """Runs whose process ended without finishing them (killed, or the machine stopped):
+    'interrupted', ending at their last write, with the counts and lines written as they
+    went, and a line saying so."""
+    if not run_ids:
+        return
+    marks = ",".join("?" * len(run_ids))
+    rows = await db.fetchall(
+        f"SELECT id, started_at, duration_s FROM runs WHERE id IN ({marks})", run_ids)
+    now = iso(utcnow())
+    ends = []
+    for r in rows:
+        try:
+            ended = iso(datetime.fromisoformat(r["started_at"])
+                        + timedelta(seconds=float(r["duration_s"] or 0)))
+        except (TypeError, ValueError):
+            ended = r["started_at"]
+        ends.append((ended, r["id"]))
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE runs SET ended_at = ?, outcome = 'interrupted' WHERE id = ? "
+            "AND ended_at IS NULL", ends)
+        await conn.executemany(
+            "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, 'warning', ?)",
+            [(i, now, "run interrupted: its process ended before it finished (killed, or the "
+              "machine stopped); the counts are what it had committed, and the next run "
+              "resumes where it stopped") for _, i in ends])
 
 
 async def prune(db: Database, keep_days: int) -> None:

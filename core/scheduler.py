@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from core.errors import SincroError
+from core.errors import DiskFull, SincroError, StoreError
 from core.events import Notice
 from core.locks import HOST, AccountBusy, _pid_alive
 from core.schedule import next_run
@@ -118,15 +118,19 @@ class Scheduler:
             await self.acquire()
         try:
             while not self._stopping:
-                if not self.active:
-                    await self.acquire()
-                else:
-                    await self._renew()
                 delay = self.ttl / 3
-                if self.active:
-                    nearest = await self.tick()
-                    if nearest is not None:
-                        delay = max(0.0, min(delay, (nearest - self.clock()).total_seconds()))
+                try:
+                    if not self.active:
+                        await self.acquire()
+                    else:
+                        await self._renew()
+                    if self.active:
+                        nearest = await self.tick()
+                        if nearest is not None:
+                            delay = max(0.0, min(delay,
+                                                 (nearest - self.clock()).total_seconds()))
+                except DiskFull as exc:  # said once a round; schedules go on when space returns
+                    self.engine.publish(Notice(f"scheduler: {exc}", level="error"))
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -169,6 +173,9 @@ class Scheduler:
             await self.engine.run_sync(account, "scheduled", trigger="schedule")
         except AccountBusy as exc:
             self._skipped(account, due_at, str(exc))
+        except StoreError as exc:  # a full disk, a damaged store: the run failed on it
+            self.engine.publish(Notice(f"scheduled run of {account} failed: {exc}",
+                                       level="error", account=account))
         except SincroError as exc:
             self.engine.publish(Notice(f"scheduled run of {account} not started: {exc}",
                                        level="error", account=account))

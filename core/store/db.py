@@ -5,6 +5,12 @@ lock, so the one connection never interleaves two transactions and a second
 process waits on ``busy_timeout`` instead of failing halfway through.
 Schema changes are an ordered list of migrations applied by
 ``PRAGMA user_version`` in one transaction.
+
+A full disk or a damaged file is named (``core.store.faults``), never passed on as a
+bare ``sqlite3`` error: opening runs ``PRAGMA quick_check``, and every statement's
+failure is classified. A task may bind a hook to a database (``bind``): each of its
+write transactions then lets the hook write too, before COMMIT (a run's counts and
+log lines go in with the page they count), and tells it how the transaction ended.
 """
 
 from __future__ import annotations
@@ -13,20 +19,40 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar, Token
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from core.errors import StoreError
+from core.store import faults
 
 # A migration is a SQL script, or a callable run on the connection for the
 # rare change that needs code.
 Migration = str | Callable[[aiosqlite.Connection], Any]
 
 BUSY_TIMEOUT_MS = 10_000
+
+# Files above this size are not checked with quick_check when opened (it reads every
+# page: about 60 ms for 32 MB); damage is still named when a statement meets it.
+QUICK_CHECK_MAX_BYTES = 512 << 20
+
+
+class TransactionHook(Protocol):
+    """Writes along with every write transaction of the task it is bound to."""
+
+    def tx_begin(self) -> Any: ...  # after BEGIN: a mark handed back to tx_end
+
+    async def tx_write(self, conn: aiosqlite.Connection) -> None: ...  # just before COMMIT
+
+    def tx_end(self, mark: Any, committed: bool) -> None: ...
+
+
+_bound: ContextVar[tuple[Database, TransactionHook] | None] = ContextVar(
+    "sincro_transaction_hook", default=None)
 
 
 def default_busy_timeout() -> int:
@@ -66,6 +92,9 @@ class Database:
                 os.close(fd)
             self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
+            fault = faults.classify(exc, self.path, self.label)
+            if fault is not None:
+                raise fault from None
             raise StoreError(
                 f"cannot open the {self.label} {self.path}: {_reason(exc)}",
                 hint="check that the directory exists and is writable, or choose another --home",
@@ -77,9 +106,13 @@ class Database:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
+            await self._check()
             await self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             await self.close()
+            fault = faults.classify(exc, self.path, self.label)
+            if fault is not None:
+                raise fault from None
             raise StoreError(
                 f"the {self.label} {self.path} cannot be used: {_reason(exc)}",
                 hint="if another Sincro holds it, wait for it to finish; if the file is damaged, restore it from a backup",
@@ -105,6 +138,43 @@ class Database:
         if self._conn is None:
             raise RuntimeError(f"{self.label} is not open")
         return self._conn
+
+    async def _check(self) -> None:
+        """PRAGMA quick_check: a file with garbage pages is named on open, not found
+        halfway through a run."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return
+        if not size or size > QUICK_CHECK_MAX_BYTES:
+            return
+        async with self.conn.execute("PRAGMA quick_check(5)") as cur:
+            rows = [r[0] for r in await cur.fetchall()]
+        if rows != ["ok"]:
+            raise faults.damaged(self.path, self.label,
+                                 "quick_check: " + "; ".join(str(r) for r in rows[:3]))
+
+    def fault(self, exc: BaseException) -> StoreError | None:
+        """The storage fault (full disk, damaged file) ``exc`` is for this file, if any."""
+        return faults.classify(exc, self.path, self.label)
+
+    def attach(self, hook: TransactionHook) -> Token:
+        """From now on, the current task's (and its new children's) write transactions on
+        this database let ``hook`` write too, before COMMIT; ``detach(token)`` ends it."""
+        return _bound.set((self, hook))
+
+    @staticmethod
+    def detach(token: Token) -> None:
+        _bound.reset(token)
+
+    @contextmanager
+    def bind(self, hook: TransactionHook) -> Iterator[None]:
+        """``attach`` for the length of a block."""
+        token = self.attach(hook)
+        try:
+            yield
+        finally:
+            self.detach(token)
 
     # -- schema --------------------------------------------------------
     @property
@@ -135,6 +205,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+        bound = _bound.get()
+        hook = bound[1] if bound is not None and bound[0] is self else None
         async with self._lock:
             self._holder = asyncio.current_task()
             conn = self.conn
@@ -146,19 +218,35 @@ class Database:
                     # thread, so end it here, or the next transaction finds one open.
                     await end_begun(conn, "ROLLBACK")
                     raise
-                except sqlite3.OperationalError as exc:
+                except sqlite3.DatabaseError as exc:
+                    fault = self.fault(exc)
+                    if fault is not None:
+                        raise fault from None
                     raise StoreError(
                         f"the {self.label} {self.path} is locked by another process "
                         f"({_reason(exc)})",
                         hint="wait for the other Sincro to finish, or stop it",
                     ) from None
+                mark = hook.tx_begin() if hook is not None else None
                 try:
                     yield conn
+                    if hook is not None:
+                        await hook.tx_write(conn)
                     await conn.execute("COMMIT")
-                except BaseException:
+                except BaseException as exc:
                     if conn.in_transaction:
-                        await asyncio.shield(conn.execute("ROLLBACK"))
+                        # after SQLITE_FULL, SQLite may have rolled back already
+                        with contextlib.suppress(sqlite3.Error):
+                            await asyncio.shield(conn.execute("ROLLBACK"))
+                    if hook is not None:
+                        hook.tx_end(mark, False)
+                    fault = self.fault(exc) if isinstance(exc, sqlite3.Error | OSError) \
+                        else None
+                    if fault is not None:
+                        raise fault from exc
                     raise
+                if hook is not None:
+                    hook.tx_end(mark, True)
             finally:
                 self._holder = None
 
@@ -172,12 +260,24 @@ class Database:
             yield
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[aiosqlite.Row]:
-        async with self._reading(), self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        try:
+            async with self._reading(), self.conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.DatabaseError as exc:
+            fault = self.fault(exc)
+            if fault is None:
+                raise
+            raise fault from None
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> aiosqlite.Row | None:
-        async with self._reading(), self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        try:
+            async with self._reading(), self.conn.execute(sql, params) as cur:
+                return await cur.fetchone()
+        except sqlite3.DatabaseError as exc:
+            fault = self.fault(exc)
+            if fault is None:
+                raise
+            raise fault from None
 
     async def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
         row = await self.fetchone(sql, params)
