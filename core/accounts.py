@@ -33,6 +33,13 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "state_map": {"cancelled": 6, "shipped": 4, "invoiced": None},
     "send_email": False,
     "recipients": [],
+    # bounds on the shop (core.prestashop.limits): the largest answer read, in MB; seconds
+    # per request (to its last byte), seconds a run may spend on the shop; longest
+    # Retry-After wait honoured
+    "max_response_mb": 32,
+    "request_timeout": 60,
+    "run_timeout": 1800,
+    "retry_after_cap": 60,
 }
 
 

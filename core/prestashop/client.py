@@ -30,6 +30,15 @@ related objects by ``filter[id]=[a|b|c]`` batches bounded in count and URL lengt
 Retries (exponential backoff with jitter, Retry-After honoured and capped) only
 for GET/HEAD/PUT/PATCH; ``POST order_histories`` is never retried blindly: after
 a failure the order's ``current_state`` is re-read and decides.
+
+Bounds (``core.prestashop.limits``, account options): every answer is streamed and
+reading stops past ``max_response_bytes``; each request, from sending to its last
+byte, ends within ``timeout`` seconds of wall clock (httpx's own timeouts are per
+read, so a shop dripping a byte every few seconds would satisfy them for ever);
+``run_timeout`` bounds the time the client spends on the shop in all (requests and
+the waits between attempts), and a list answer holding more entries than were asked
+for is refused whole. Each wait before a retry is told through ``report`` (the run
+log), saying how long and why.
 """
 
 from __future__ import annotations
@@ -61,10 +70,13 @@ from core.prestashop.errors import (
     ShopMethodNotAllowed,
     ShopNotFound,
     ShopNotWebservice,
+    ShopOversizedPage,
     ShopPermissionError,
     ShopRateLimited,
     ShopRedirect,
+    ShopResponseTooLarge,
     ShopServerError,
+    ShopTimeLimit,
     ShopTimeout,
     ShopTLSError,
     ShopUnavailable,
@@ -106,6 +118,7 @@ __all__ = ["PrestaShopClient"]
 
 log = logging.getLogger("sincro.prestashop")
 BIG_BODY = 64 * 1024  # bytes: parse bodies larger than this on a thread
+MB = 1024 * 1024
 
 M = TypeVar("M", bound=Model)
 
@@ -163,6 +176,15 @@ class _SwitchToXml(Exception):
     """Internal: a JSON request got a body that is not JSON; retry in XML."""
 
 
+class _Deadline(Exception):
+    """Internal: one request's wall-clock time was up before its answer was read whole."""
+
+
+def _secs(seconds: float) -> str:
+    """``86400 s``, ``60 s``, ``1.2 s``, ``0.05 s``."""
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2g} s"
+
+
 class PrestaShopClient:
     """One shop account's Webservice client (async context manager).
 
@@ -180,7 +202,7 @@ class PrestaShopClient:
         output: Literal["XML", "JSON"] | None = None,
         max_in_flight: int = 4,
         rpm: float | None = None,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
         ca_file: str | None = None,
         retries: int = 4,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -190,10 +212,14 @@ class PrestaShopClient:
         max_url_length: int = 2000,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
-        retry_after_cap: float = 120.0,
+        retry_after_cap: float = 60.0,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        max_response_bytes: int = 32 * MB,
+        run_timeout: float | None = None,
+        account: str | None = None,
+        report: Callable[[str], Any] | None = None,
     ) -> None:
         if not isinstance(key, str) or not key.strip():
             raise ConfigError("the Webservice key is empty", hint=f"copy it from {WS}")
@@ -203,6 +229,8 @@ class PrestaShopClient:
             raise ConfigError(f"unknown output format {output!r}", hint='use "XML", "JSON" or None')
         if max_in_flight < 1 or page_size < 1 or batch_size < 1 or retries < 0:
             raise ConfigError("max_in_flight, page_size and batch_size must be >= 1, retries >= 0")
+        if max_response_bytes < 1 or timeout <= 0 or (run_timeout is not None and run_timeout <= 0):
+            raise ConfigError("max_response_bytes, timeout and run_timeout must be positive")
         self.tz = tz
         self.auto_format = output is None
         self.read_format: str = output or "JSON"
@@ -215,6 +243,15 @@ class PrestaShopClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
+        self.max_response_bytes = int(max_response_bytes)
+        self.run_timeout = run_timeout
+        self.account = account
+        self.report = report  # one line per wait before a retry (the run log); else logged
+        self._clock = clock
+        self._active = 0  # requests under way (busy time is counted while > 0)
+        self._busy_since = 0.0
+        self._busy_total = 0.0
+        self._told: dict[str, float] = {}  # wait lines told, until when their wait lasts
         self.version: str | None = None
         self._gt_checked: set[str] = set()
         self.requests_made = 0
@@ -245,6 +282,7 @@ class PrestaShopClient:
             trust_env=False,
         )
         self.api_url = api_url
+        self.host = urlsplit(self.shop_url).netloc
 
     # ------------------------------------------------------------------ plumbing
 
@@ -315,7 +353,12 @@ class PrestaShopClient:
         delay = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return delay / 2 + self._rng.uniform(0, delay / 2)
 
-    def _retry_after(self, response: httpx.Response) -> float | None:
+    def _edit_hint(self, flag: str) -> str:
+        """The command that changes one of this account's bounds."""
+        return f"'sincro account edit {self.account or 'NAME'} {flag}'"
+
+    def _retry_after_asked(self, response: httpx.Response) -> float | None:
+        """The seconds the shop's ``Retry-After`` asks for (not capped), or None."""
         value = response.headers.get("Retry-After")
         if not value:
             return None
@@ -334,18 +377,48 @@ class PrestaShopClient:
             seconds = when.timestamp() - self._wall_clock()
         if seconds != seconds:  # NaN
             return None
-        return max(0.0, min(seconds, self.retry_after_cap))
+        return max(0.0, seconds)
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        asked = self._retry_after_asked(response)
+        return None if asked is None else min(asked, self.retry_after_cap)
+
+    def _timeout_error(self, method: str, resource: str, attempts: int) -> ShopError:
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        return self._error(
+            ShopTimeout, method, resource,
+            f"no complete answer within {_secs(self.timeout)} (request_timeout){tries}",
+            hint="the shop is slow or unreachable: check it, or allow more time per request "
+                 f"with {self._edit_hint('--request-timeout SECONDS')}",
+        )
+
+    def _time_limit_error(self, method: str, resource: str, why: str = "") -> ShopError:
+        limit = _secs(self.run_timeout or 0)
+        return self._error(
+            ShopTimeLimit, method, resource,
+            f"this run's time for the shop ({limit}, run_timeout) is used up"
+            + (f": {why}" if why else ""),
+            hint="the shop is too slow for one run: check it, or allow more time with "
+                 f"{self._edit_hint('--run-timeout SECONDS')}",
+        )
+
+    def _too_large(self, method: str, resource: str, announced: int | None = None) -> ShopError:
+        limit = f"{self.max_response_bytes / MB:g} MB"
+        what = (f"the answer announces {announced:,} bytes, over the {limit} limit"
+                if announced is not None else f"the answer grew past the {limit} limit")
+        return self._error(
+            ShopResponseTooLarge, method, resource,
+            f"{what} (max_response_mb); reading stopped and none of it was used",
+            hint="answers this large are not normal for one page: check the shop (a module "
+                 "adding data, a proxy); if they really are that large, allow more with "
+                 f"{self._edit_hint('--max-response-mb MB')}",
+        )
 
     def _transport_error(self, exc: httpx.TransportError, method: str, resource: str,
                          attempts: int) -> ShopError:
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         if isinstance(exc, httpx.TimeoutException):
-            return self._error(
-                ShopTimeout, method, resource,
-                f"no answer within {self.timeout:g} s{tries} ({type(exc).__name__})",
-                hint="the shop is slow or unreachable; large pages can time out: "
-                     "lower the page size or raise the timeout",
-            )
+            return self._timeout_error(method, resource, attempts)
         chain: list[BaseException] = []
         cur: BaseException | None = exc
         while cur is not None and len(chain) < 10:
@@ -358,15 +431,44 @@ class PrestaShopClient:
             return self._error(
                 ShopTLSError, method, resource,
                 f"TLS failure: {one_line(str(exc) or type(exc).__name__, 160)}",
-                hint="the shop's certificate could not be verified: install a valid certificate "
-                     "on the shop or give the CA file that signed it (ca_file); "
-                     "verification cannot be turned off",
+                hint="the shop's certificate could not be verified: install on the shop a valid "
+                     "certificate from a public authority (Sincro checks it against the public "
+                     "CA file it ships); verification cannot be turned off",
             )
         return self._error(
             ShopConnectionError, method, resource,
             f"cannot reach the shop{tries}: {one_line(str(exc) or type(exc).__name__, 160)}",
             hint="check the shop URL, DNS and that the shop is online",
         )
+
+    # time spent on the shop: counted while at least one request is under way
+    def _run_left(self) -> float | None:
+        if self.run_timeout is None:
+            return None
+        used = self._busy_total + (self._clock() - self._busy_since if self._active else 0.0)
+        return self.run_timeout - used
+
+    def _tell(self, line: str) -> None:
+        line = self._scrub(line)
+        if self.report is not None:
+            self.report(line)
+        else:
+            log.warning("%s", line)
+
+    async def _wait(self, delay: float, why: str, method: str, resource: str, attempt: int,
+                    max_attempts: int, note: str = "") -> None:
+        """Wait before attempt ``attempt + 1``, saying so; never past the run's time."""
+        left = self._run_left()
+        if left is not None and delay >= left:
+            raise self._time_limit_error(method, resource,
+                                         f"{why}, and waiting {_secs(delay)} would pass it")
+        line = f"{why}; waiting {_secs(delay)}{note}, then attempt {attempt + 1} of {max_attempts}"
+        now = self._clock()
+        if self._told.get(line, now) <= now:  # requests waiting alike are told once
+            self._told = {k: t for k, t in self._told.items() if t > now}
+            self._told[line] = now + delay
+            self._tell(line)
+        await self._sleep(delay)
 
     async def _send(
         self,
@@ -378,7 +480,21 @@ class PrestaShopClient:
         content: bytes | None = None,
         retry: bool | None = None,
     ) -> httpx.Response:
-        """Send one request (with retries when idempotent); return any HTTP answer."""
+        """Send one request (with retries when idempotent); return any HTTP answer, its body
+        read whole within the size and time bounds."""
+        if self._active == 0:
+            self._busy_since = self._clock()
+        self._active += 1
+        try:
+            return await self._attempts(method, resource, path, params, content, retry)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._busy_total += self._clock() - self._busy_since
+
+    async def _attempts(self, method: str, resource: str, path: str | None,
+                        params: Mapping[str, str] | None, content: bytes | None,
+                        retry: bool | None) -> httpx.Response:
         retryable = (method in IDEMPOTENT) if retry is None else retry
         max_attempts = self.retries + 1 if retryable else 1
         headers = {"Content-Type": "text/xml; charset=utf-8"} if content is not None else None
@@ -387,18 +503,36 @@ class PrestaShopClient:
         while True:
             attempt += 1
             failure: ShopError | None = None
+            why = ""  # the failure as a wait line says it
             response: httpx.Response | None = None
             if self._limiter is not None:
                 await self._limiter.take()
             async with self._sem:
+                left = self._run_left()
+                if left is not None and left <= 0:
+                    raise self._time_limit_error(method, resource)
+                budget = self.timeout if left is None else min(self.timeout, left)
                 self.requests_made += 1
                 started = time.perf_counter()
                 try:
-                    response = await self._http.request(
-                        method, url, params=params, content=content, headers=headers
-                    )
+                    response = await self._exchange(method, url, resource, budget, params=params,
+                                                     content=content, headers=headers)
                 except httpx.TransportError as exc:
                     failure = self._transport_error(exc, method, resource, attempt)
+                    if not isinstance(failure, ShopTLSError):
+                        why = self._transport_error(exc, method, resource, 1).message
+                except httpx.DecodingError as exc:
+                    failure = self._error(
+                        ShopMalformedResponse, method, resource,
+                        f"the answer's compression is broken: {one_line(str(exc), 120)}",
+                        hint="a proxy or module in front of the shop mangles its answers")
+                except _Deadline:
+                    if budget < self.timeout:
+                        failure = self._time_limit_error(method, resource,
+                                                         "cut while waiting for an answer")
+                    else:
+                        failure = self._timeout_error(method, resource, attempt)
+                        why = self._timeout_error(method, resource, 1).message
                 elapsed_ms = (time.perf_counter() - started) * 1000
             target = self._log_target(response, url, params)
             if response is not None:
@@ -409,9 +543,10 @@ class PrestaShopClient:
                 log.debug("%s %s -> %s in %.1f ms (attempt %d)", method, target,
                           type(failure).__name__, elapsed_ms, attempt)
             if failure is not None:
-                if isinstance(failure, ShopTLSError) or attempt >= max_attempts:
-                    raise failure
-                await self._sleep(self._backoff(attempt))
+                if not why or attempt >= max_attempts:
+                    raise failure  # TLS, broken compression, run time: not retried
+                await self._wait(self._backoff(attempt), why, method, resource, attempt,
+                                 max_attempts)
                 continue
             assert response is not None
             if (
@@ -419,10 +554,50 @@ class PrestaShopClient:
                 and attempt < max_attempts
                 and not self._is_disabled(response)
             ):
-                delay = self._retry_after(response)
-                await self._sleep(delay if delay is not None else self._backoff(attempt))
+                why = f"{self.host} answered {response.status_code} to {method} {resource or '/api/'}"
+                asked = self._retry_after_asked(response)
+                if asked is None:
+                    await self._wait(self._backoff(attempt), why, method, resource, attempt,
+                                     max_attempts)
+                elif asked > self.retry_after_cap:
+                    await self._wait(self.retry_after_cap,
+                                     f"{why} with Retry-After {_secs(asked)}", method, resource,
+                                     attempt, max_attempts, " (cap, option retry_after_cap)")
+                else:
+                    await self._wait(asked, f"{why} with Retry-After {_secs(asked)}", method,
+                                     resource, attempt, max_attempts)
                 continue
             return response
+
+    async def _exchange(self, method: str, url: str, resource: str, budget: float,
+                        **kwargs: Any) -> httpx.Response:
+        """One HTTP exchange, its body streamed and read whole within ``budget`` seconds of
+        wall clock (raises ``_Deadline``) and ``max_response_bytes``."""
+        try:
+            async with asyncio.timeout(budget) as deadline:
+                async with self._http.stream(method, url, **kwargs) as response:
+                    await self._read_body(response, method, resource)
+        except TimeoutError:
+            if deadline.expired():
+                raise _Deadline from None
+            raise
+        return response
+
+    async def _read_body(self, response: httpx.Response, method: str, resource: str) -> None:
+        limit = self.max_response_bytes
+        announced = response.headers.get("Content-Length", "").strip()
+        if announced.isdigit() and int(announced) > limit:
+            raise self._too_large(method, resource, int(announced))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                chunks.clear()  # the traceback keeps this frame: keep no part of the body
+                del chunk
+                raise self._too_large(method, resource)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # where httpx's own aread() keeps the body
 
     def _log_target(self, response: httpx.Response | None, url: str,
                     params: Mapping[str, str] | None) -> str:
@@ -615,12 +790,18 @@ class PrestaShopClient:
             return err(ShopServerError, f"the shop failed (HTTP {status})")
         tries = f" after {self.retries + 1} attempts" if (
             method in IDEMPOTENT and self.retries) else ""
+        asked = self._retry_after_asked(response)
+        wanted = f", asking to retry after {_secs(asked)}" if asked is not None else ""
+        capped = (f"; Sincro waits at most {_secs(self.retry_after_cap)} of a Retry-After "
+                  f"(retry_after_cap, {self._edit_hint('--retry-after-cap SECONDS')})"
+                  if asked is not None and asked > self.retry_after_cap else "")
         if status == 429:
-            return err(ShopRateLimited, f"rate limited (HTTP 429){tries}",
-                       "lower this account's requests-per-minute budget")
+            return err(ShopRateLimited, f"rate limited (HTTP 429){tries}{wanted}",
+                       "the shop's host limits how often it may be called: ask the host to "
+                       "allow this machine, or sync this account less often" + capped)
         if status in (502, 503, 504):
-            return err(ShopUnavailable, f"the shop is unavailable (HTTP {status}){tries}",
-                       "the shop or its host is down or overloaded; try again later")
+            return err(ShopUnavailable, f"the shop is unavailable (HTTP {status}){tries}{wanted}",
+                       "the shop or its host is down or overloaded; try again later" + capped)
         return err(ShopError, f"unexpected HTTP {status}")
 
     def _redirect_error(self, response: httpx.Response, method: str, resource: str) -> ShopError:
@@ -719,8 +900,23 @@ class PrestaShopClient:
     async def list_raw(self, resource: str, *, filters: Mapping[str, str] | None = None,
                        display: str | None = "full", sort: str | None = "[id_ASC]",
                        limit: str | None = None, date: bool = False) -> list[dict[str, Any]]:
-        """One GET of a list, as normalized dicts (see ``core.prestashop.parse``)."""
-        return await self._items(resource, self._params(filters, display, sort, limit, date))
+        """One GET of a list, as normalized dicts (see ``core.prestashop.parse``).
+
+        An answer holding more entries than were asked for (``limit=offset,n`` or an id
+        batch) is refused whole: a shop that ignores the page bounds cannot be read safely.
+        """
+        items = await self._items(resource, self._params(filters, display, sort, limit, date))
+        asked = _asked_for(limit, filters)
+        if asked is not None and len(items) > asked[0]:
+            raise self._error(
+                ShopOversizedPage, "GET", resource,
+                f"the shop answered {len(items):,} entries where at most {asked[0]:,} were "
+                f"asked for ({asked[1]}); none of them was used",
+                hint="the shop ignores the page limit or the id filter (a module or override "
+                     "changes its Webservice): fix the shop, or report its PrestaShop version "
+                     "and modules",
+            )
+        return items
 
     async def pages(self, resource: str, *, filters: Mapping[str, str] | None = None,
                     display: str = "full", sort: str = "[id_ASC]", page_size: int | None = None,
@@ -1136,6 +1332,19 @@ class PrestaShopClient:
         items = await self._write("PUT", "order_carriers", self._xml("order_carrier", fields),
                                   params=params, retry=not send_email)
         return self._models("order_carriers", items[:1])[0]
+
+
+def _asked_for(limit: str | None, filters: Mapping[str, str] | None) -> tuple[int, str] | None:
+    """How many entries a list request may get back, and why: ``limit=offset,n`` gives n,
+    ``filter[id]=[a|b|c]`` the number of ids; None when nothing bounds it."""
+    bounds: list[tuple[int, str]] = []
+    if limit and (m := re.fullmatch(r"\s*(?:\d+\s*,\s*)?(\d+)\s*", limit)):
+        bounds.append((int(m.group(1)), f"limit={limit.strip()}"))
+    ids = (filters or {}).get("id")
+    if ids and re.fullmatch(r"\[\d+(?:\|\d+)*\]", ids.strip()):
+        n = len(set(ids.strip()[1:-1].split("|")))
+        bounds.append((n, f"{n} id{'s' if n != 1 else ''} in filter[id]"))
+    return min(bounds) if bounds else None
 
 
 def _upd(model: Any) -> datetime:

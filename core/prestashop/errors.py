@@ -20,11 +20,14 @@ __all__ = [
     "ShopMethodNotAllowed",
     "ShopNotFound",
     "ShopNotWebservice",
+    "ShopOversizedPage",
     "ShopPermissionError",
     "ShopRateLimited",
     "ShopRedirect",
+    "ShopResponseTooLarge",
     "ShopServerError",
     "ShopTLSError",
+    "ShopTimeLimit",
     "ShopTimeout",
     "ShopUnavailable",
     "WebserviceDisabled",
@@ -153,3 +156,16 @@ class ShopConnectionError(ShopError):
 
 class ShopMalformedResponse(ShopError):
     """A 2xx answer whose body is not valid XML/JSON of the expected shape."""
+
+
+class ShopOversizedPage(ShopMalformedResponse):
+    """A list answer holding more entries than were asked for (``limit=offset,n`` answered
+    with more than n, or an id batch with more objects than ids): nothing of it is used."""
+
+
+class ShopResponseTooLarge(ShopError):
+    """The answer grew past the account's maximum response size; reading stopped there."""
+
+
+class ShopTimeLimit(ShopError):
+    """The run's time limit for the shop side is used up (not retried)."""
