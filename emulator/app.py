@@ -321,6 +321,8 @@ class Api:
         if fault is not None and fault.kind == "timeout":
             await _hold(fault.seconds or 30.0, stop)
         early = self.fault_response(fault, request, resource)
+        if early is None and fault is not None:  # hostile answers (emulator/faults.py)
+            early = fault.early_response(request, resource, stop)
         if early is not None:
             return early
 
@@ -333,6 +335,8 @@ class Api:
         if fault is not None and fault.kind == "truncate" and resp.body:
             resp = Response(resp.body[: max(1, len(resp.body) // 2)], resp.status_code,
                             headers={k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
+        if fault is not None:
+            resp = fault.shape(resp, stop)
         return resp
 
     def fault_response(self, fault: Fault | None, request: Request, resource: str) -> Response | None:
