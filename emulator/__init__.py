@@ -2,6 +2,8 @@
 
 * :mod:`emulator.data` — in-memory shop (:class:`~emulator.data.ShopState`), ``load_dir(path)``,
   ``dump_dir(state, path)``, seeded ``generate(n_orders, seed, ...)``, ``add_generated_orders``.
+* :mod:`emulator.italy` — Italian taxes, tax rules, provinces; partita IVA and codice fiscale.
+* :mod:`emulator.pricing` — order amounts as PrestaShop computes them (rounding types, cart rules).
 * :mod:`emulator.app` — ``create_app(state)``: Starlette app serving ``/api/``,
   ``/webservice/dispatcher.php?url=`` and the JSON side channel ``/_emulator/``.
 * :mod:`emulator.server` — ``EmulatorServer`` (async context manager, free port) and blocking ``serve()``.

@@ -20,6 +20,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--version", dest="ps_version", choices=["1.6", "1.7", "8", "9"], default="1.6",
                    help="PrestaShop version to emulate (default 1.6 = 1.6.1.24)")
     p.add_argument("--key", help="webservice key (32 chars A-Z0-9; default: generated)")
+    p.add_argument("--round-type", type=int, choices=[1, 2, 3], default=2,
+                   help="for --generate: PrestaShop's rounding of order amounts, 1 per item, 2 per line "
+                        "(default), 3 on the total")
+    p.add_argument("--address-fields", metavar="NAMES", default="",
+                   help="for --generate: address columns of an e-invoicing module, e.g. pec,sdi "
+                        "(default: none, as a stock shop); with --data, shop.json names them")
     p.set_defaults(handler=handler)
     return p
 
@@ -37,6 +43,11 @@ async def handler(args: argparse.Namespace, ctx: Any = None) -> int:
     if data is None and n is None:
         data = None
         n = 100
-    state = build_state(data, n, getattr(args, "seed", 1), getattr(args, "ps_version", "1.6"), key)
+    fields = tuple(f.strip() for f in (getattr(args, "address_fields", "") or "").split(",") if f.strip())
+    try:
+        state = build_state(data, n, getattr(args, "seed", 1), getattr(args, "ps_version", "1.6"), key,
+                            round_type=getattr(args, "round_type", 2), address_module_fields=fields)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     await serve_async(state, getattr(args, "port", 0))
     return 0

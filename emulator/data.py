@@ -5,11 +5,30 @@ field default of :mod:`emulator.schema` (memory: 10k generated orders stay a few
 Scalar values are strings, as PrestaShop holds them (``"12.500000"``, ``"0"``); multilanguage
 values are ``{lang_id: str}``; stored associations live under the ``"associations"`` key
 (``{"categories": [{"id": "2"}], ...}``). ``orders.associations.order_rows`` is derived from the
-``order_details`` table, products' ``combinations``/``stock_availables`` from those tables.
+``order_details`` table, products' ``combinations``/``stock_availables`` from those tables,
+``customer_threads.associations.customer_messages`` from ``customer_messages``.
+
+Every shop has the Italian taxes, tax rules groups, tax rules and provinces (``states``) of
+:mod:`emulator.italy` (``ShopState.ensure_base``).
+
+Address module fields: Italian shops often run an e-invoicing module that adds columns to the
+address. ``ShopState(..., address_module_fields=("pec", "sdi"))`` (``shop.json`` key
+``"address_module_fields"``, ``generate(..., address_module_fields=...)``, ``sincro emulator
+--address-fields pec,sdi``) adds them to the ``addresses`` resource after ``date_upd``: served,
+filterable and writable like the other fields. The generator fills ``pec`` (a certified e-mail)
+and ``sdi`` (the 7-character codice destinatario, ``0000000`` when the invoice goes by PEC; a
+column named ``codice_destinatario`` is filled the same way). Without the module (the default, a
+stock shop) the fields do not exist and companies type them in ``other``: ``PEC: <address>`` and/or
+``SDI: <code>``, separated by a space, `` - `` or a newline.
+
+Generated orders (:class:`Generator`) are priced as PrestaShop prices them (:mod:`emulator.pricing`):
+line rounding (``round_type`` 2) unless asked otherwise; products at 22 %, 10 %, 5 %, 4 % and one
+exempt product; whole-order cart rules in ``order_discounts`` (1.6) / ``order_cart_rules`` (1.7+).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -18,10 +37,12 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .schema import Resource, Version, build_resources, parse_version
+from . import italy, pricing
+from .schema import Field, Resource, Version, build_resources, parse_version
 
 KEY_ALPHABET = string.ascii_uppercase + string.digits
 ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
@@ -126,11 +147,20 @@ class ShopState:
     """The whole shop: tables, keys, counters, faults and the side-effects log."""
 
     def __init__(self, version: str = "1.6", *, key: str | None = None, seed: int | None = None,
-                 shop_name: str = "PrestaShop") -> None:
+                 shop_name: str = "PrestaShop", address_module_fields: Iterable[str] = ()) -> None:
         from .faults import FaultSet  # local import: faults imports nothing from here
 
         self.version_str, self.version = parse_version(version)
         self.resources: dict[str, Resource] = build_resources(self.version)
+        # columns an e-invoicing module adds to the address (module docstring): served, filterable
+        # and writable like the others; absent on a stock shop
+        self.address_module_fields: tuple[str, ...] = tuple(address_module_fields)
+        addr = self.resources["addresses"]
+        known = {f.name for f in addr.fields}
+        for name in self.address_module_fields:
+            if name in known or not name.isidentifier():
+                raise ValueError(f"invalid address module field {name!r}")
+            addr.fields.append(Field(name))
         self.tables: dict[str, dict[int, Obj]] = {name: {} for name in self.resources}
         self.shop_name = shop_name
         self.enabled = True
@@ -147,6 +177,7 @@ class ShopState:
         self._details_by_order: dict[int, list[int]] = {}
         self._combos_by_product: dict[int, list[int]] = {}
         self._stock_by_product: dict[int, list[int]] = {}
+        self._messages_by_thread: dict[int, list[int]] = {}
         self._unsorted: set[str] = set()
 
     # ------------------------------------------------------------------ basics
@@ -204,6 +235,8 @@ class ShopState:
                 self._combos_by_product.setdefault(int(obj["id_product"]), []).append(oid)
             elif resource == "stock_availables":
                 self._stock_by_product.setdefault(int(obj["id_product"]), []).append(oid)
+            elif resource == "customer_messages":
+                self._messages_by_thread.setdefault(int(obj.get("id_customer_thread") or 0), []).append(oid)
         return obj
 
     def remove(self, resource: str, oid: int) -> bool:
@@ -214,9 +247,10 @@ class ShopState:
             "order_details": (self._details_by_order, "id_order"),
             "combinations": (self._combos_by_product, "id_product"),
             "stock_availables": (self._stock_by_product, "id_product"),
+            "customer_messages": (self._messages_by_thread, "id_customer_thread"),
         }.get(resource)
         if idx is not None:
-            lst = idx[0].get(int(obj[idx[1]]), [])
+            lst = idx[0].get(int(obj.get(idx[1]) or 0), [])
             if oid in lst:
                 lst.remove(oid)
         return True
@@ -237,6 +271,10 @@ class ShopState:
                 if i in st:
                     items[i] = {"id": str(i), "id_product_attribute": st[i].get("id_product_attribute", "0")}
             return sorted(items.values(), key=lambda s: int(s.get("id_product_attribute") or 0))
+        if resource == "customer_threads" and assoc == "customer_messages":
+            # CustomerThread::getWsCustomerMessages(): the messages of the thread, by id
+            msgs = self.tables["customer_messages"]
+            return [{"id": str(i)} for i in sorted(self._messages_by_thread.get(obj["id"], ())) if i in msgs]
         if resource == "customers" and assoc == "groups":
             stored = (obj.get("associations") or {}).get("groups")
             if stored is not None:
@@ -344,6 +382,32 @@ class ShopState:
                 self.add("carriers", {"id": cid, "id_tax_rules_group": "1", "id_reference": str(cid),
                                       "name": name, "is_free": free, "shipping_handling": "0" if free == "1" else "1",
                                       "position": str(cid - 1), "delay": delay})
+        # Italian taxes and provinces (emulator.italy): what the Italian localisation pack installs
+        if not self.tables["taxes"]:
+            for t in italy.base_taxes(self.lang_ids):
+                self.add("taxes", t)
+        if not self.tables["tax_rule_groups"]:
+            for g in italy.base_tax_rules_groups():
+                self.add("tax_rule_groups", g)
+        if not self.tables["tax_rules"]:
+            for r in italy.base_tax_rules(list(self.tables["countries"])):
+                self.add("tax_rules", r)
+        if not self.tables["states"]:
+            for p in italy.base_states():
+                self.add("states", p)
+
+    def tax_of_group(self, id_tax_rules_group: int, id_country: int = italy.ITALY) -> tuple[int, Decimal]:
+        """(id_tax, rate) a group applies in a country: its rule's tax (0 = none) and that tax's rate."""
+        tax_id = 0
+        for rule in self.tables["tax_rules"].values():
+            if (rule.get("id_tax_rules_group") == str(id_tax_rules_group)
+                    and rule.get("id_country") == str(id_country) and rule.get("id_state", "0") in ("0", "")):
+                tax_id = int(rule.get("id_tax") or 0)
+                break
+        tax = self.tables["taxes"].get(tax_id) if tax_id else None
+        if tax is None or self.value("taxes", tax, "active") != "1":
+            return 0, Decimal(0)
+        return tax_id, Decimal(self.value("taxes", tax, "rate"))
 
 
 # ---------------------------------------------------------------------- loading
@@ -391,9 +455,12 @@ def normalize(state: ShopState, resource: str, raw: Obj) -> Obj:
     return obj
 
 
-LOAD_ORDER = ["languages", "order_states", "currencies", "countries", "carriers", "customers",
-              "addresses", "products", "combinations", "stock_availables", "order_details", "orders",
-              "order_histories"]
+LOAD_ORDER = ["languages", "order_states", "currencies", "countries", "states", "taxes", "tax_rule_groups",
+              "tax_rules", "carriers", "customers", "addresses", "products", "combinations", "stock_availables",
+              "order_details", "orders", "order_histories", "order_discounts", "order_cart_rules",
+              "customer_threads", "customer_messages"]
+# the same table under its 1.6 and 1.7+ names
+RESOURCE_ALIASES = {"order_discounts": "order_cart_rules", "order_cart_rules": "order_discounts"}
 
 
 def _read_objects(path: Path, resource: str) -> list[Obj]:
@@ -418,19 +485,28 @@ def load_dir(path: str | Path, version: str | None = None, *, key: str | None = 
     ids as numbers, values as strings, multilanguage values as a plain string (every language),
     ``{"1": "..", "2": ".."}`` or ``[{"id": 1, "value": ".."}]``, and ``associations``. Orders may
     carry ``associations.order_rows`` instead of an ``order_details.json``. Optional ``shop.json``:
-    ``{"version": "1.7", "shop_name": "...", "keys": {"KEY": {"active": true,
-    "permissions": {"orders": ["GET", "HEAD"]}}}}``.
+    ``{"version": "1.7", "shop_name": "...", "address_module_fields": ["pec", "sdi"],
+    "keys": {"KEY": {"active": true, "permissions": {"orders": ["GET", "HEAD"]}}}}``.
+    ``order_discounts.json`` (1.6) and ``order_cart_rules.json`` (1.7+) load under either version.
     """
     path = Path(path)
     meta: Obj = {}
     if (path / "shop.json").exists():
         meta = json.loads((path / "shop.json").read_text(encoding="utf-8"))
     state = ShopState(version or meta.get("version", "1.6"), key=key or meta.get("key"), seed=seed,
-                      shop_name=meta.get("shop_name", "PrestaShop"))
+                      shop_name=meta.get("shop_name", "PrestaShop"),
+                      address_module_fields=meta.get("address_module_fields") or ())
     for k, spec in (meta.get("keys") or {}).items():
         perms = {r: frozenset(m.upper() for m in ms) for r, ms in (spec.get("permissions") or {"*": sorted(ALL_METHODS)}).items()}
         state.keys[k] = KeySpec(k, spec.get("active", True), perms)
-    files = {p.stem: p for p in path.glob("*.json") if p.stem != "shop"}
+    files = {}
+    for p in path.glob("*.json"):
+        if p.stem == "shop":
+            continue
+        name = p.stem
+        if name not in state.resources and RESOURCE_ALIASES.get(name) in state.resources:
+            name = RESOURCE_ALIASES[name]
+        files[name] = p
     unknown = set(files) - set(state.resources)
     if unknown:
         raise ValueError(f"unknown resource files in {path}: {sorted(unknown)}")
@@ -463,11 +539,16 @@ def dump_dir(state: ShopState, path: str | Path, resources: Iterable[str] | None
     """Write the shop as files loadable by :func:`load_dir`.
 
     Sparse by default (only values differing from the field defaults); ``full=True`` writes every field.
+    ``shop.json`` gets the version, shop name, key and the address module fields.
     """
     from .render import plain_object
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    meta: Obj = {"version": state.version_str, "shop_name": state.shop_name, "key": state.key}
+    if state.address_module_fields:
+        meta["address_module_fields"] = list(state.address_module_fields)
+    (path / "shop.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for resource in resources or [r for r, t in state.tables.items() if t]:
         objs = []
         for o in state.table(resource).values():
@@ -513,33 +594,59 @@ CITIES = [("Milano", "20121", "MI"), ("Roma", "00184", "RM"), ("Napoli", "80134"
 STREETS = ["Via Roma", "Corso Italia", "Via Garibaldi", "Piazza Duomo", "Via dell'Indipendenza",
            "Viale Europa", "Via San Francesco d'Assisi", "Via Nazionale", "Largo Cairoli", "Via Po",
            "Via Mazzini", "Corso Vittorio Emanuele II", "Via Cavour"]
+# name, shelf price (tax incl.), attribute (label, values), tax rules group (emulator.italy)
 PRODUCT_BASES = [
-    ("Caffè Espresso Miscela Oro 250g", 6.90, None),
-    ("Pasta all'uovo Tagliatelle 500g", 3.20, None),
-    ("Olio Extravergine d'Oliva 1L", 12.50, None),
-    ("T-shirt \"Dolce Vita\"", 19.90, ("Taglia", ["S", "M", "L", "XL"])),
-    ("Felpa con cappuccio 😎", 39.00, ("Colore", ["Nero", "Blu", "Rosso"])),
-    ("Tazza Mug <Ciao>", 8.50, None),
-    ("Grembiule da cucina [b]Chef[/b]", 14.00, ("Colore", ["Bianco", "Verde"])),
-    ("Parmigiano Reggiano 24 mesi 1kg", 24.90, None),
-    ("Scarpe da corsa Veloce", 79.00, ("Numero", ["39", "40", "41", "42", "43", "44"])),
-    ("Borsa in pelle & tela", 65.00, ("Colore", ["Marrone", "Nero"])),
-    ("Limoncello di Sorrento 50cl", 15.90, None),
-    ("Panettone Artigianale 1kg", 22.00, None),
-    ("Cappello di paglia Ø 58", 18.00, ("Taglia", ["S/M", "L/XL"])),
-    ("Guida \"L'Italia a tavola\"", 29.00, None),
-    ("Vino Rosso Chianti DOCG 🍷", 11.40, None),
-    ("Quaderno A5 à righe", 2.80, None),
-    ("Calzini di lana (3 paia)", 12.00, ("Taglia", ["35-38", "39-42", "43-46"])),
-    ("Sapone naturale al limone", 4.50, None),
-    ("Zaino Trekking 30L", 49.90, ("Colore", ["Grigio", "Arancione"])),
-    ("Cioccolato fondente 85% – tavoletta", 3.90, None),
+    ("Caffè Espresso Miscela Oro 250g", "6.90", None, italy.STANDARD),
+    ("Pasta all'uovo Tagliatelle 500g", "3.20", None, italy.REDUCED_4),
+    ("Olio Extravergine d'Oliva 1L", "12.50", None, italy.REDUCED_4),
+    ("T-shirt \"Dolce Vita\"", "19.90", ("Taglia", ["S", "M", "L", "XL"]), italy.STANDARD),
+    ("Felpa con cappuccio 😎", "39.00", ("Colore", ["Nero", "Blu", "Rosso"]), italy.STANDARD),
+    ("Tazza Mug <Ciao>", "8.50", None, italy.STANDARD),
+    ("Grembiule da cucina [b]Chef[/b]", "14.00", ("Colore", ["Bianco", "Verde"]), italy.STANDARD),
+    ("Parmigiano Reggiano 24 mesi 1kg", "24.90", None, italy.REDUCED_4),
+    ("Scarpe da corsa Veloce", "79.00", ("Numero", ["39", "40", "41", "42", "43", "44"]), italy.STANDARD),
+    ("Borsa in pelle & tela", "65.00", ("Colore", ["Marrone", "Nero"]), italy.STANDARD),
+    ("Limoncello di Sorrento 50cl", "15.90", None, italy.STANDARD),
+    ("Panettone Artigianale 1kg", "22.00", None, italy.REDUCED_10),
+    ("Cappello di paglia Ø 58", "18.00", ("Taglia", ["S/M", "L/XL"]), italy.STANDARD),
+    ("Guida \"L'Italia a tavola\"", "29.00", None, italy.REDUCED_4),
+    ("Vino Rosso Chianti DOCG 🍷", "11.40", None, italy.STANDARD),
+    ("Corso di cucina online – lezione singola", "25.00", None, italy.EXEMPT),
+    ("Calzini di lana (3 paia)", "12.00", ("Taglia", ["35-38", "39-42", "43-46"]), italy.STANDARD),
+    ("Basilico fresco in vaso", "3.50", None, italy.REDUCED_5),
+    ("Zaino Trekking 30L", "49.90", ("Colore", ["Grigio", "Arancione"]), italy.STANDARD),
+    ("Cioccolato fondente 85% – tavoletta", "3.90", None, italy.REDUCED_10),
 ]
 PAYMENTS = [("ps_checkpayment", "Payment by check", 1), ("ps_wirepayment", "Bank wire", 10),
             ("paypal", "PayPal", 2), ("ps_cashondelivery", "Cash on delivery (COD)", 2),
             ("stripe_official", "Carta di credito", 2)]
 STATE_WEIGHTS = [(2, 22), (3, 18), (4, 25), (5, 17), (6, 6), (8, 4), (1, 3), (10, 5)]
-TAX = 0.22
+# carriers' prices tax excl. (4.90, 7.00 and 9.90 with 22 %), gift wrapping (3.00 with 22 %)
+SHIPPING_PRICES = [Decimal("4.016393"), Decimal("5.737705"), Decimal("8.114754")]
+WRAPPING_PRICE = Decimal("2.459016")
+# whole-order cart rules: id_cart_rule, name, kind, value (amounts tax incl.)
+CART_RULES = {5: (1, "Sconto 5%", "percent", Decimal(5)), 10: (2, "Sconto 10%", "percent", Decimal(10)),
+              20: (3, "Sconto 20%", "percent", Decimal(20)), "5e": (4, "Buono 5 €", "amount", Decimal(5)),
+              "10e": (5, "Buono 10 €", "amount", Decimal(10))}
+GIFT_MESSAGES = ["Buon compleanno! 🎂", "Auguri & baci", "Per te <3", "Tanti auguri, Niccolò"]
+ORDER_NOTES = ["Consegnare al portiere", "Citofono \"Rossi\"", "Chiamare prima 📞"]
+DELIVERY_NOTES = ["Citofono Rossi, secondo piano", "Consegnare dopo le 18", "Lasciare al bar sotto casa"]
+CUSTOMER_MESSAGES = [
+    "Buongiorno, è possibile consegnare dopo le 18? Grazie",
+    "Vorrei la fattura intestata alla mia azienda, grazie.",
+    "Potete cambiare la taglia in M? 🙏",
+    "Il pacco è arrivato danneggiato, come posso fare il reso?",
+    "Quando partirà l'ordine? Mi serve entro venerdì.",
+    "<b>Urgente</b>: ho sbagliato l'indirizzo, è Via Roma 12 & non 21",
+]
+REPLIES = ["Gentile cliente, l'ordine partirà domani. Cordiali saluti", "Fatto! La taglia è stata cambiata.",
+           "Ci scusiamo per il disagio: le abbiamo inviato l'etichetta per il reso."]
+USER_AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/120.0 Safari/537.36",
+               "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+               "Version/17.2 Mobile/15E148 Safari/604.1"]
+THREAD_STATUSES = ["open", "open", "closed", "pending1"]
+WRAPPING_KEYS = ("total_wrapping", "total_wrapping_tax_incl", "total_wrapping_tax_excl")
 
 
 def _reference(rng: random.Random) -> str:
@@ -550,16 +657,39 @@ def _md5(s: str) -> str:
     return hashlib.md5(s.encode(), usedforsecurity=False).hexdigest()
 
 
-class Generator:
-    """Deterministic data generator; :meth:`add_orders` can be called again to grow the shop."""
+@dataclass(slots=True)
+class _Identity:
+    """A generated customer's fiscal data: what goes on their addresses."""
 
-    def __init__(self, state: ShopState, seed: int = 1, start: datetime | None = None) -> None:
+    piva: str = ""  # as typed
+    cf: str = ""
+    pec: str = ""
+    sdi: str = ""
+    note: str = ""  # a delivery note in `other`
+
+
+class Generator:
+    """Deterministic data generator; :meth:`add_orders` can be called again to grow the shop.
+
+    ``round_type``: the shop's ``PS_ROUND_TYPE`` (``pricing.ROUND_ITEM`` 1, ``ROUND_LINE`` 2, the
+    default, ``ROUND_TOTAL`` 3), stored on every order and used for its amounts (``emulator.pricing``).
+    Fiscal data, cart rules, gift wrapping and customer messages come from a second seeded stream.
+    """
+
+    def __init__(self, state: ShopState, seed: int = 1, start: datetime | None = None, *,
+                 round_type: int = pricing.ROUND_LINE) -> None:
+        if round_type not in (pricing.ROUND_ITEM, pricing.ROUND_LINE, pricing.ROUND_TOTAL):
+            raise ValueError(f"round_type must be 1, 2 or 3, not {round_type!r}")
         self.state = state
         self.rng = random.Random(seed)
+        self.frng = random.Random(f"fiscal-{seed}")
         self.clock = start or datetime(2025, 1, 7, 9, 0, 0)
+        self.round_type = round_type
         self.customer_pool: list[int] = []
         self.guest_emails: list[str] = []
         self.addr_by_customer: dict[int, list[int]] = {}
+        self.identities: dict[int, _Identity] = {}
+        self.invalid_vat_customers: set[int] = set()  # companies given a wrong partita IVA check digit
         self._strings: dict[str, str] = {}
         for a in state.tables["addresses"].values():
             self.addr_by_customer.setdefault(int(a.get("id_customer", "0")), []).append(a["id"])
@@ -571,7 +701,9 @@ class Generator:
         combo_id = st.next_id("combinations")
         stock_id = st.next_id("stock_availables")
         for i in range(n_products):
-            base, price, attrs = PRODUCT_BASES[i % len(PRODUCT_BASES)]
+            base, shelf, attrs, group = PRODUCT_BASES[i % len(PRODUCT_BASES)]
+            _tax, rate = st.tax_of_group(group)
+            price = pricing.r6(Decimal(shelf) / (1 + rate / 100))  # shops enter the price with VAT
             pid = st.next_id("products")
             name_it = base if i < len(PRODUCT_BASES) else f"{base} #{i // len(PRODUCT_BASES) + 1}"
             names = {lid: name_it for lid in langs}
@@ -582,8 +714,9 @@ class Generator:
             prod: Obj = {
                 "id": pid, "id_manufacturer": str(1 + i % 3), "id_supplier": str(1 + i % 2),
                 "id_category_default": str(2 + i % 4), "reference": f"SKU-{pid:04d}",
-                "ean13": f"80{rng.randrange(10**10, 10**11)}", "price": fmt_dec(price),
-                "wholesale_price": fmt_dec(round(price * 0.45, 2)), "id_tax_rules_group": "1",
+                "ean13": f"80{rng.randrange(10**10, 10**11)}", "price": str(price),
+                "wholesale_price": str(pricing.r6(pricing.r2(price * Decimal("0.45")))),
+                "id_tax_rules_group": str(group),
                 "weight": fmt_dec(round(rng.uniform(0.1, 2.5), 2)), "date_add": date, "date_upd": date,
                 "active": "0" if i % 13 == 12 else "1", "manufacturer_name": ["Fabbrica Italiana", "Bottega Artigiana", "Casa Nostra"][i % 3],
                 "name": names, "link_rewrite": {lid: slug for lid in langs},
@@ -591,6 +724,8 @@ class Generator:
                 "available_now": {lid: "Disponibile" for lid in langs},
                 "associations": {"categories": [{"id": "2"}, {"id": str(2 + i % 4)}]},
             }
+            if group == italy.EXEMPT:
+                prod["is_virtual"] = "1"
             st.add("products", prod)
             total = 0
             main_stock = st.add("stock_availables", {"id": stock_id, "id_product": str(pid),
@@ -598,12 +733,13 @@ class Generator:
             stock_id += 1
             if attrs:
                 label, values = attrs
+                impact = pricing.r6(Decimal(2) / (1 + rate / 100))  # the last value costs 2.00 more
                 for j, val in enumerate(values):
                     qty = rng.randrange(0, 60)
                     total += qty
                     st.add("combinations", {"id": combo_id, "id_product": str(pid),
                                             "reference": f"SKU-{pid:04d}-{j + 1}", "quantity": str(qty),
-                                            "price": fmt_dec(2.0 if j == len(values) - 1 else 0.0),
+                                            "price": str(impact) if j == len(values) - 1 else "0.000000",
                                             "default_on": "1" if j == 0 else None,
                                             "_label": f"{label} : {val}"})
                     st.add("stock_availables", {"id": stock_id, "id_product": str(pid),
@@ -617,6 +753,31 @@ class Generator:
             main_stock["quantity"] = str(total)
 
     # -------------------------------------------------------------- people
+    def _identity(self, cid: int, cust: Obj, company: str) -> _Identity:
+        """Partita IVA, PEC and SDI code for a company; a codice fiscale for most people."""
+        f = self.frng
+        ident = _Identity()
+        if company:
+            valid = f.random() >= 0.06
+            if not valid:
+                self.invalid_vat_customers.add(cid)
+            ident.piva = italy.typed_piva(f, italy.make_piva(f, valid=valid))
+            r = f.random()
+            if r < 0.55:
+                ident.pec, ident.sdi = italy.make_pec(f, company), italy.make_sdi(f)
+            elif r < 0.8:
+                ident.pec, ident.sdi = italy.make_pec(f, company), "0000000"
+            elif r < 0.95:
+                ident.sdi = italy.make_sdi(f)
+        elif f.random() < 0.85:
+            birthday = cust.get("birthday") or f"{f.randrange(1950, 2004)}-{f.randrange(1, 13):02d}-{f.randrange(1, 29):02d}"
+            place = f.choice(list(italy.BIRTHPLACES.values()))
+            ident.cf = italy.codice_fiscale(cust["lastname"], cust["firstname"], birthday,
+                                            cust.get("id_gender") == "2", place)
+        if not company and f.random() < 0.05:
+            ident.note = f.choice(DELIVERY_NOTES)
+        return ident
+
     def _new_customer(self, *, guest: bool = False, email: str | None = None) -> int:
         st, rng = self.state, self.rng
         cid = st.next_id("customers")
@@ -636,9 +797,10 @@ class Generator:
             cust["newsletter_date_add"] = date
         if rng.random() < 0.6:
             cust["birthday"] = f"{rng.randrange(1950, 2004)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+        ident = self.identities[cid] = self._identity(cid, cust, company)
         if company:
             cust["company"] = company
-            cust["siret"] = f"IT{rng.randrange(10**10, 10**11)}"
+            cust["siret"] = ident.piva
         if guest:
             cust["is_guest"] = "1"
             cust["passwd"] = _md5(f"guest{cid}")
@@ -652,7 +814,7 @@ class Generator:
     def _new_address(self, cid: int, first: str, last: str, company: str, k: int) -> int:
         st, rng = self.state, self.rng
         aid = st.next_id("addresses")
-        city, cap, _prov = rng.choice(CITIES)
+        city, cap, prov = rng.choice(CITIES)
         foreign = rng.random() < 0.06
         addr: Obj = {"id": aid, "id_customer": str(cid), "id_country": "8" if foreign else "10",
                      "alias": ["Casa", "Ufficio", "Casa al mare"][k % 3], "lastname": last, "firstname": first,
@@ -660,20 +822,49 @@ class Generator:
                      "postcode": "75002" if foreign else cap, "city": "Paris" if foreign else city,
                      "phone": f"+39 0{rng.randrange(10, 99)} {rng.randrange(100000, 9999999)}",
                      "date_add": fmt_dt(self.clock), "date_upd": fmt_dt(self.clock)}
+        if not foreign:
+            addr["id_state"] = str(italy.PROVINCE_IDS[prov])
         if rng.random() < 0.5:
             addr["phone_mobile"] = f"+39 3{rng.randrange(10, 99)} {rng.randrange(1000000, 9999999)}"
         if rng.random() < 0.15:
             addr["address2"] = f"Scala {rng.choice('ABC')}, interno {rng.randrange(1, 30)}"
+        ident = self.identities.get(cid) or _Identity()
         if company:
             addr["company"] = company
-            addr["vat_number"] = f"IT{rng.randrange(10**10, 10**11)}"
-        if rng.random() < 0.2:
-            addr["dni"] = "".join(rng.choice(string.ascii_uppercase) for _ in range(6)) + f"{rng.randrange(10, 99)}A{rng.randrange(10, 99)}H{rng.randrange(100, 999)}Z"
+            if ident.piva:
+                addr["vat_number"] = ident.piva
+                if self.frng.random() < 0.3:  # a company's codice fiscale is its partita IVA
+                    addr["dni"] = "".join(ch for ch in ident.piva if ch.isdigit())
+            self._e_invoicing(addr, ident)
+        elif ident.cf and not foreign:
+            addr["dni"] = ident.cf
+        if ident.note and not company:
+            addr["other"] = ident.note
         if rng.random() < 0.02:
             addr["deleted"] = "1"
         st.add("addresses", addr)
         self.addr_by_customer.setdefault(cid, []).append(aid)
         return aid
+
+    def _e_invoicing(self, addr: Obj, ident: _Identity) -> None:
+        """PEC and SDI code: in the module's address fields when the shop has them, else typed in `other`."""
+        fields = self.state.address_module_fields
+        sdi_field = next((n for n in ("sdi", "codice_destinatario") if n in fields), None)
+        typed = []
+        if ident.pec:
+            if "pec" in fields:
+                addr["pec"] = ident.pec
+            else:
+                typed.append(f"PEC: {ident.pec}")
+        if ident.sdi:
+            if sdi_field:
+                addr[sdi_field] = ident.sdi
+            elif ident.sdi != "0000000" or self.frng.random() < 0.5:
+                typed.append(f"SDI: {ident.sdi}")
+        if typed:
+            if len(typed) == 2 and self.frng.random() < 0.3:
+                typed.reverse()
+            addr["other"] = self.frng.choice((" ", " - ", "\n")).join(typed)
 
     def _pick_customer(self) -> int:
         rng = self.rng
@@ -695,112 +886,204 @@ class Generator:
         return cid
 
     # -------------------------------------------------------------- orders
+    def _cart_rules(self) -> list[pricing.CartRule]:
+        """A whole-order discount on about 15 % of the orders (sometimes two)."""
+        rng, f = self.rng, self.frng
+        if rng.random() >= 0.15:
+            return []
+        keys: list[Any] = [rng.choice((5, 10, 20))] if rng.random() < 0.7 else [f.choice(("5e", "10e"))]
+        if f.random() < 0.12:
+            keys.append("5e" if isinstance(keys[0], int) else 10)
+        rules = []
+        for k in keys:
+            rid, name, kind, value = CART_RULES[k]
+            rules.append(pricing.CartRule(name, kind, value, rid))
+        return rules
+
+    def _thread(self, order: Obj, cust: Obj, product_id: str, thread_id: int, msg_id: int) -> int:
+        """A customer thread about the order with one or two public messages; returns the next message id."""
+        st, f = self.state, self.frng
+        opened = self.clock + timedelta(minutes=f.randrange(2, 300))
+        st.add("customer_threads", {
+            "id": thread_id, "id_lang": order["id_lang"], "id_shop": "1", "id_customer": order["id_customer"],
+            "id_order": str(order["id"]), "id_product": product_id if f.random() < 0.2 else "0",
+            "id_contact": "2", "email": cust["email"],
+            "token": "".join(f.choice(string.ascii_letters + string.digits) for _ in range(12)),
+            "status": f.choice(THREAD_STATUSES), "date_add": fmt_dt(opened), "date_upd": fmt_dt(opened)})
+        when = opened
+        ip = str(f.randrange(1_400_000_000, 3_000_000_000))
+        agent = f.choice(USER_AGENTS)
+        for n in range(1 if f.random() < 0.6 else 2):
+            employee = n == 1 and f.random() < 0.5
+            st.add("customer_messages", {
+                "id": msg_id, "id_employee": "1" if employee else "0", "id_customer_thread": str(thread_id),
+                "ip_address": "0" if employee else ip, "message": f.choice(REPLIES if employee else CUSTOMER_MESSAGES),
+                "user_agent": "" if employee else agent, "date_add": fmt_dt(when), "date_upd": fmt_dt(when),
+                "read": "1" if employee or f.random() < 0.7 else "0"})
+            msg_id += 1
+            st.tables["customer_threads"][thread_id]["date_upd"] = fmt_dt(when)
+            when += timedelta(minutes=f.randrange(10, 1440))
+        return msg_id
+
+    def _row_template(self, prod: Obj, combo: Obj | None, qty: int, tax: tuple[int, Decimal],
+                      tax_assoc: dict[int, Obj], lang_id: int) -> tuple[Obj, pricing.Line]:
+        """An order row of ``qty`` × the product (or combination), priced: all but its ids."""
+        S = self._strings.setdefault  # noqa: N806 - share equal strings (memory)
+        st = self.state
+        tax_id, rate = tax
+        price = Decimal(st.value("products", prod, "price"))
+        attr_id = "0"
+        name = prod["name"][lang_id]
+        ref = prod.get("reference", "")
+        if combo is not None:
+            attr_id = str(combo["id"])
+            price += Decimal(combo.get("price") or "0")
+            name = f"{name} - {combo.get('_label') or 'Variante ' + str(combo['id'])}"
+            ref = combo.get("reference", ref)
+        ln = pricing.Line(price, rate, qty)
+        pricing.price_lines([ln], self.round_type)
+        price_s, ui, ue, ti, te = (S(v, v) for v in map(pricing.s6, (
+            price, ln.unit_incl, ln.unit_excl, ln.total_incl, ln.total_excl)))
+        pid, group, q = str(prod["id"]), str(prod.get("id_tax_rules_group") or 0), str(qty)
+        det = {"product_id": S(pid, pid), "product_attribute_id": S(attr_id, attr_id), "product_name": S(name, name),
+               "product_quantity": S(q, q), "product_price": price_s, "product_reference": ref,
+               "product_ean13": prod.get("ean13", ""), "id_tax_rules_group": S(group, group),
+               "original_product_price": price_s,
+               "original_wholesale_price": prod.get("wholesale_price", "0.000000"),
+               "product_quantity_in_stock": S(q, q), "unit_price_tax_incl": ui, "unit_price_tax_excl": ue,
+               "total_price_tax_incl": ti, "total_price_tax_excl": te}
+        if tax_id:
+            assoc = tax_assoc.get(tax_id)
+            if assoc is None:
+                assoc = tax_assoc[tax_id] = {"taxes": [{"id": str(tax_id)}]}
+            det["associations"] = assoc
+        return det, ln
+
     def add_orders(self, n: int) -> list[int]:
-        st, rng = self.state, self.rng
+        st, rng, f = self.state, self.rng, self.frng
         if not st.tables["products"]:
             self.make_catalogue()
         products = list(st.tables["products"].values())
         combos_by_product: dict[int, list[Obj]] = {}
         for c in st.tables["combinations"].values():
             combos_by_product.setdefault(int(c["id_product"]), []).append(c)
+        taxes: dict[tuple[int, int], tuple[int, Decimal]] = {}
+
+        def tax(group: int, country: int) -> tuple[int, Decimal]:
+            hit = taxes.get((group, country))
+            if hit is None:
+                hit = taxes[(group, country)] = st.tax_of_group(group, country)
+            return hit
+
+        tax_assoc: dict[int, Obj] = {}  # one shared association object per tax (memory)
+        fee = functools.cache(pricing.fee)
+        row_cache: dict[tuple[int, int, int, int], tuple[Obj, pricing.Line]] = {}
+        carriers = st.tables["carriers"]
+        addresses = st.tables["addresses"]
         states = [s for s, _w in STATE_WEIGHTS]
         weights = [w for _s, w in STATE_WEIGHTS]
+        cr_table = "order_discounts" if "order_discounts" in st.tables else "order_cart_rules"
         order_id = st.next_id("orders")
         detail_id = st.next_id("order_details")
         hist_id = st.next_id("order_histories")
+        cr_id = st.next_id(cr_table)
+        thread_id = st.next_id("customer_threads")
+        msg_id = st.next_id("customer_messages")
         invoice_no = max((int(o.get("invoice_number", "0")) for o in st.tables["orders"].values()), default=0)
+        round_type = str(self.round_type)
         prev_ref = None
         new_ids = []
         cache: dict[str, str] = self._strings
         S = cache.setdefault  # noqa: N806 - share equal strings (memory)
+        lang_id = st.lang_ids[0]
+
+        def shared(v: Decimal) -> str:
+            text = pricing.s6(v)
+            return S(text, text)
+
+        lang = str(lang_id)
         for _ in range(n):
             self.clock += timedelta(seconds=rng.randrange(60, 5400))
             cid = self._pick_customer()
             addrs = self.addr_by_customer.get(cid) or [self._new_address(cid, "Mario", "Rossi", "", 0)]
             a_del = rng.choice(addrs)
             a_inv = rng.choice(addrs) if rng.random() < 0.2 else a_del
+            country = int(addresses[a_del].get("id_country") or italy.ITALY)
             date_add = fmt_dt(self.clock)
             oid_s = str(order_id)
-            rows = []
-            tot_excl = tot_incl = 0.0
+            rows: list[Obj] = []
+            lines: list[pricing.Line] = []
             for prod in rng.sample(products, k=min(len(products), rng.choice((1, 1, 1, 2, 2, 3, 4, 5)))):
                 pid = prod["id"]
                 qty = rng.choice((1, 1, 1, 2, 3))
-                base = float(prod["price"])
-                attr_id = "0"
-                name = prod["name"][st.lang_ids[0]]
-                ref = prod.get("reference", "")
                 combos = combos_by_product.get(pid)
-                if combos:
-                    combo = rng.choice(combos)
-                    attr_id = str(combo["id"])
-                    base += float(combo.get("price", "0"))
-                    name = f"{name} - {combo.get('_label') or 'Variante ' + str(combo['id'])}"
-                    ref = combo.get("reference", ref)
-                excl = round(base, 2)
-                incl = round(excl * (1 + TAX), 2)
-                tot_excl += excl * qty
-                tot_incl += incl * qty
-                incl_s = fmt_dec(incl)
-                excl_s = fmt_dec(excl)
-                base_s = fmt_dec(base)
-                det = {"id": detail_id, "id_order": oid_s, "product_id": S(str(pid), str(pid)),
-                       "product_attribute_id": S(attr_id, attr_id), "product_name": S(name, name),
-                       "product_quantity": S(str(qty), str(qty)),
-                       "product_price": S(base_s, base_s), "product_reference": ref,
-                       "product_ean13": prod.get("ean13", ""), "id_tax_rules_group": "1",
-                       "unit_price_tax_incl": S(incl_s, incl_s), "unit_price_tax_excl": S(excl_s, excl_s),
-                       "original_product_price": S(base_s, base_s),
-                       "original_wholesale_price": prod.get("wholesale_price", "0.000000")}
-                det["product_quantity_in_stock"] = det["product_quantity"]
-                t_incl = fmt_dec(incl * qty)
-                t_excl = fmt_dec(excl * qty)
-                det["total_price_tax_incl"] = S(t_incl, t_incl)
-                det["total_price_tax_excl"] = S(t_excl, t_excl)
+                combo = rng.choice(combos) if combos else None
+                key = (pid, combo["id"] if combo else 0, qty, country)
+                hit = row_cache.get(key)
+                if hit is None:
+                    hit = row_cache[key] = self._row_template(prod, combo, qty, tax(
+                        int(prod.get("id_tax_rules_group") or 0), country), tax_assoc, lang_id)
+                template, ln = hit
+                det = template.copy()
+                det["id"] = detail_id
+                det["id_order"] = oid_s
                 rows.append(det)
+                lines.append(ln)  # a shared priced line: copied below before cart rules change it
                 detail_id += 1
-            shipping_incl = 0.0 if tot_incl >= 60 else rng.choice((4.90, 7.00, 9.90))
-            carrier = "1" if shipping_incl == 0 and rng.random() < 0.3 else rng.choice(("2", "3"))
+            products_incl = sum((ln.total_incl for ln in lines), pricing.ZERO)
+            rules = self._cart_rules()
+            ship_price = pricing.ZERO if products_incl >= 60 else rng.choice(SHIPPING_PRICES)
+            carrier = "1" if ship_price == 0 and rng.random() < 0.3 else rng.choice(("2", "3"))
             if carrier == "1":
-                shipping_incl = 0.0
-            shipping_excl = round(shipping_incl / (1 + TAX), 2)
-            disc_incl = 0.0
-            if rng.random() < 0.15:
-                disc_incl = round(min(tot_incl * rng.choice((0.05, 0.1, 0.2)), tot_incl), 2) if rng.random() < 0.7 else min(5.0, tot_incl)
-            disc_excl = round(disc_incl / (1 + TAX), 2)
-            paid_incl = round(tot_incl + shipping_incl - disc_incl, 2)
-            paid_excl = round(tot_excl + shipping_excl - disc_excl, 2)
+                ship_price = pricing.ZERO
+            carrier_group = int((carriers.get(int(carrier)) or {}).get("id_tax_rules_group") or 0)
+            _ctax, carrier_rate = tax(carrier_group, country)
+            gift = f.random() < 0.08
+            wrapping = fee(WRAPPING_PRICE, tax(italy.STANDARD, country)[1]) if gift else (pricing.ZERO,) * 2
+            if rules:
+                lines = [pricing.Line(ln.price_excl, ln.rate, ln.quantity, ln.unit_excl, ln.unit_incl,
+                                      ln.total_excl, ln.total_incl, ln.total_excl, ln.total_incl) for ln in lines]
+            tot = pricing.order_totals(lines, rules, shipping=fee(ship_price, carrier_rate),
+                                       wrapping=wrapping, round_type=self.round_type, priced=True)
             state_id = rng.choices(states, weights)[0]
             module, payment, first_state = rng.choice(PAYMENTS)
             if state_id in (1, 10):
                 module, payment, first_state = ("ps_checkpayment", "Payment by check", 1) if state_id == 1 else ("ps_wirepayment", "Bank wire", 10)
             ref = prev_ref if (prev_ref and rng.random() < 0.02) else _reference(rng)
             prev_ref = ref
-            disc_s = S(fmt_dec(disc_incl), fmt_dec(disc_incl))
-            paid_s = fmt_dec(paid_incl)
-            ship_s = S(fmt_dec(shipping_incl), fmt_dec(shipping_incl))
+            s6 = pricing.s6
+            disc_s = shared(tot.discounts_incl)
+            paid_s = s6(tot.paid_incl)
+            ship_s = shared(tot.shipping_incl)
+            wrap_s = shared(tot.wrapping_incl)
+            rate_s = f"{carrier_rate:.3f}"
             cid_s = str(cid)
             order: Obj = {
                 "id": order_id, "id_address_delivery": S(str(a_del), str(a_del)),
                 "id_address_invoice": S(str(a_inv), str(a_inv)),
-                "id_cart": oid_s, "id_currency": "1", "id_lang": S(str(st.lang_ids[0]), str(st.lang_ids[0])),
+                "id_cart": oid_s, "id_currency": "1", "id_lang": S(lang, lang),
                 "id_customer": S(cid_s, cid_s), "id_carrier": carrier, "current_state": S(str(state_id), str(state_id)),
                 "module": module, "date_add": date_add, "id_shop_group": "1", "id_shop": "1",
                 "secure_key": S(_md5(f"sk{cid}"), _md5(f"sk{cid}")), "payment": payment,
                 "total_discounts": disc_s, "total_discounts_tax_incl": disc_s,
-                "total_discounts_tax_excl": S(fmt_dec(disc_excl), fmt_dec(disc_excl)), "total_paid": paid_s,
-                "total_paid_tax_incl": paid_s, "total_paid_tax_excl": fmt_dec(paid_excl),
-                "total_products": fmt_dec(tot_excl), "total_products_wt": fmt_dec(tot_incl),
+                "total_discounts_tax_excl": shared(tot.discounts_excl), "total_paid": paid_s,
+                "total_paid_tax_incl": paid_s, "total_paid_tax_excl": s6(tot.paid_excl),
+                "total_products": s6(tot.products_excl), "total_products_wt": s6(tot.products_incl),
                 "total_shipping": ship_s, "total_shipping_tax_incl": ship_s,
-                "total_shipping_tax_excl": S(fmt_dec(shipping_excl), fmt_dec(shipping_excl)),
-                "carrier_tax_rate": "22.000" if shipping_incl else "0.000", "conversion_rate": "1.000000",
-                "reference": ref, "round_mode": "2", "round_type": "2",
+                "total_shipping_tax_excl": shared(tot.shipping_excl), "carrier_tax_rate": S(rate_s, rate_s),
+                "total_wrapping": wrap_s, "total_wrapping_tax_incl": wrap_s,
+                "total_wrapping_tax_excl": shared(tot.wrapping_excl),
+                "conversion_rate": "1.000000", "reference": ref, "round_mode": "2", "round_type": round_type,
             }
-            if rng.random() < 0.05:
+            if not gift:  # sparse: the wrapping amounts keep their default (memory)
+                for k in WRAPPING_KEYS:
+                    del order[k]
+            if gift:
                 order["gift"] = "1"
-                order["gift_message"] = rng.choice(["Buon compleanno! 🎂", "Auguri & baci", "Per te <3", "Tanti auguri, Niccolò"])
+                if f.random() < 0.8:
+                    order["gift_message"] = f.choice(GIFT_MESSAGES)
             if st.version >= (1, 7, 7) and rng.random() < 0.1:
-                order["note"] = rng.choice(["Consegnare al portiere", "Citofono \"Rossi\"", "Chiamare prima 📞"])
+                order["note"] = rng.choice(ORDER_NOTES)
             flags = st.state_flags(state_id)
             hist_date = self.clock
             hists = [(first_state, date_add)]
@@ -823,20 +1106,34 @@ class Generator:
             for r in rows:
                 st.add("order_details", r)
             st.add("orders", order)
+            for rule in tot.rules:
+                st.add(cr_table, {"id": cr_id, "id_order": oid_s, "id_cart_rule": str(rule.id_cart_rule),
+                                  "name": rule.name, "value": pricing.s2(rule.applied_incl),
+                                  "value_tax_excl": pricing.s2(rule.applied_excl)})
+                cr_id += 1
             for sid, d in hists:
                 st.add("order_histories", {"id": hist_id, "id_employee": "0" if sid == first_state else "1",
                                            "id_order_state": S(str(sid), str(sid)), "id_order": oid_s,
                                            "date_add": d})
                 hist_id += 1
+            if f.random() < 0.07:
+                msg_id = self._thread(order, st.tables["customers"][cid], rows[0]["product_id"], thread_id, msg_id)
+                thread_id += 1
             new_ids.append(order_id)
             order_id += 1
         return new_ids
 
 
 def generate(n_orders: int, seed: int = 1, *, version: str = "1.6", n_products: int = 20,
-             languages: int = 2, key: str | None = None, start: datetime | None = None) -> ShopState:
-    """A deterministic shop with ``n_orders`` orders (see module doc for the variety)."""
-    state = ShopState(version, key=key or make_key(random.Random(f"key-{seed}")), seed=seed)
+             languages: int = 2, key: str | None = None, start: datetime | None = None,
+             round_type: int = pricing.ROUND_LINE, address_module_fields: Iterable[str] = ()) -> ShopState:
+    """A deterministic shop with ``n_orders`` orders (see module doc for the variety).
+
+    ``round_type``: PrestaShop's rounding of the orders (``emulator.pricing``); ``address_module_fields``:
+    e.g. ``("pec", "sdi")`` for a shop with an e-invoicing module (``ShopState``).
+    """
+    state = ShopState(version, key=key or make_key(random.Random(f"key-{seed}")), seed=seed,
+                      address_module_fields=address_module_fields)
     state.add("languages", {"id": 1, "name": "English (English)", "iso_code": "en", "locale": "en-US",
                             "language_code": "en-us", "date_format_lite": "m/d/Y",
                             "date_format_full": "m/d/Y H:i:s"})
@@ -845,7 +1142,7 @@ def generate(n_orders: int, seed: int = 1, *, version: str = "1.6", n_products: 
                                 "language_code": "it-it", "date_format_lite": "d/m/Y",
                                 "date_format_full": "d/m/Y H:i:s"})
     state.ensure_base()
-    gen = Generator(state, seed, start)
+    gen = Generator(state, seed, start, round_type=round_type)
     gen.make_catalogue(n_products)
     gen.add_orders(n_orders)
     state.generator = gen  # type: ignore[attr-defined]
@@ -858,7 +1155,25 @@ def add_generated_orders(state: ShopState, n: int, seed: int | None = None) -> l
     if gen is None or seed is not None:
         last = max((o.get("date_add", "") for o in state.tables["orders"].values()), default="")
         start = datetime.strptime(last, "%Y-%m-%d %H:%M:%S") if last else datetime(2025, 1, 7, 9, 0, 0)
-        gen = Generator(state, seed if seed is not None else 0, start)
+        round_type = gen.round_type if gen is not None else _shop_round_type(state)
+        gen = Generator(state, seed if seed is not None else 0, start, round_type=round_type)
         gen.customer_pool = [c["id"] for c in state.tables["customers"].values() if c.get("is_guest", "0") != "1"]
         state.generator = gen  # type: ignore[attr-defined]
     return gen.add_orders(n)
+
+
+def _shop_round_type(state: ShopState) -> int:
+    """The round type of the shop's newest order (a loaded shop), else line rounding."""
+    orders = state.tables["orders"]
+    if orders:
+        rt = php_int_or(state.value("orders", orders[max(orders)], "round_type"), pricing.ROUND_LINE)
+        if rt in (pricing.ROUND_ITEM, pricing.ROUND_LINE, pricing.ROUND_TOTAL):
+            return rt
+    return pricing.ROUND_LINE
+
+
+def php_int_or(v: Any, default: int) -> int:
+    try:
+        return int(str(v).strip())
+    except ValueError:
+        return default

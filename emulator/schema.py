@@ -526,6 +526,86 @@ ORDER_CARRIER_FIELDS = [
     F("date_add", "date"),
 ]
 
+# classes/tax/Tax.php: rate DECIMAL(10,3), multilanguage name (<= 32)
+TAX_FIELDS = [
+    F("rate", "dec3", required=True, fmt="isFloat"),
+    F("active", "bool", default="1", fmt="isBool"),
+    F("deleted", "bool", fmt="isBool"),
+    F("name", "i18n", required=True, fmt="isGenericName"),
+]
+
+# classes/tax/TaxRulesGroup.php (1.6.1.0+: deleted, date_add, date_upd)
+TAX_RULES_GROUP_FIELDS = [
+    F("name", required=True, fmt="isGenericName"),
+    F("active", "bool", default="1", fmt="isBool"),
+    F("deleted", "bool", fmt="isBool"),
+    F("date_add", "date", fmt="isDate"),
+    F("date_upd", "date", fmt="isDate"),
+]
+
+# classes/tax/TaxRule.php: the webservice fields (with xlinks) first, then the rest of the definition
+TAX_RULE_FIELDS = [
+    F("id_tax_rules_group", "int", "tax_rule_groups", required=True, fmt="isUnsignedId"),
+    F("id_state", "int", "states", fmt="isUnsignedId"),
+    F("id_country", "int", "countries", required=True, fmt="isUnsignedId"),
+    F("zipcode_from", fmt="isPostCode"),
+    F("zipcode_to", fmt="isPostCode"),
+    F("id_tax", "int", required=True, fmt="isUnsignedId"),
+    F("behavior", "int", fmt="isUnsignedInt"),
+    F("description", fmt="isString"),
+]
+
+# classes/State.php: name is a plain string (not multilanguage)
+STATE_FIELDS = [
+    F("id_zone", "int", "zones", required=True, fmt="isUnsignedId"),
+    F("id_country", "int", "countries", required=True, fmt="isUnsignedId"),
+    F("iso_code", required=True, fmt="isStateIsoCode"),
+    F("name", required=True, fmt="isGenericName"),
+    F("active", "bool", default="1", fmt="isBool"),
+]
+
+# classes/CustomerThread.php: xlinked webservice fields first, then id_contact, email, token, status, dates
+CUSTOMER_THREAD_FIELDS = [
+    F("id_lang", "int", "languages", required=True, fmt="isUnsignedId"),
+    F("id_shop", "int", "shops", fmt="isUnsignedId"),
+    F("id_customer", "int", "customers", fmt="isUnsignedId"),
+    F("id_order", "int", "orders", fmt="isUnsignedId"),
+    F("id_product", "int", "products", fmt="isUnsignedId"),
+    F("id_contact", "int", required=True, fmt="isUnsignedId"),
+    F("email", fmt="isEmail"),
+    F("token", required=True, fmt="isGenericName"),
+    F("status"),
+    F("date_add", "date", fmt="isDate"),
+    F("date_upd", "date", fmt="isDate"),
+]
+
+# classes/CustomerMessage.php (ip_address holds ip2long() of the sender, as digits)
+CUSTOMER_MESSAGE_FIELDS = [
+    F("id_employee", "int", "employees", fmt="isUnsignedId"),
+    F("id_customer_thread", "int", "customer_threads"),
+    F("ip_address", fmt="isIp2Long"),
+    F("message", required=True, fmt="isCleanHtml"),
+    F("file_name"),
+    F("user_agent"),
+    F("private", "int"),
+    F("date_add", "date", fmt="isDate"),
+    F("date_upd", "date", fmt="isDate"),
+    F("read", "bool", fmt="isBool"),
+]
+
+# classes/order/OrderCartRule.php: one row per cart rule of an order; value (tax incl.) and
+# value_tax_excl are DECIMAL(17,2). 1.6 serves it as order_discounts, 1.7+ as order_cart_rules.
+ORDER_CART_RULE_FIELDS = [
+    F("id_order", "int", "orders", required=True, fmt="isUnsignedId"),
+    F("id_cart_rule", "int", required=True, fmt="isUnsignedId"),
+    F("id_order_invoice", "int", fmt="isUnsignedId"),
+    F("name", required=True, fmt="isCleanHtml"),
+    F("value", "dec2", required=True, fmt="isFloat"),
+    F("value_tax_excl", "dec2", required=True, fmt="isFloat"),
+    F("free_shipping", "bool", fmt="isBool"),
+    F("deleted", "bool", since=V8, fmt="isBool"),
+]
+
 # name -> (description, node) for the 1.6.1.x resource list (root_xml sample)
 RESOURCE_LIST_16: dict[str, str] = {
     "addresses": "The Customer, Manufacturer and Customer addresses",
@@ -681,6 +761,16 @@ def build_resources(version: Version) -> dict[str, Resource]:
     setf("carriers", CARRIER_FIELDS)
     setf("languages", LANGUAGE_FIELDS)
     setf("order_carriers", ORDER_CARRIER_FIELDS)
+    for name in ("order_discounts", "order_cart_rules"):
+        if name in res:
+            setf(name, ORDER_CART_RULE_FIELDS)
+    setf("taxes", TAX_FIELDS)
+    setf("tax_rule_groups", TAX_RULES_GROUP_FIELDS)
+    setf("tax_rules", TAX_RULE_FIELDS)
+    setf("states", STATE_FIELDS)
+    setf("customer_threads", CUSTOMER_THREAD_FIELDS,
+         [Assoc("customer_messages", "customer_message", "customer_messages", _ID, "customer_messages/{id}")])
+    setf("customer_messages", CUSTOMER_MESSAGE_FIELDS)
     for r in res.values():
         if not r.fields:
             r.fields = [F("id", "int")]

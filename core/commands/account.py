@@ -82,6 +82,15 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
                    "shipped=4,invoiced=5,cancelled=6 (see 'sincro account states NAME')")
     g.add_argument("--send-email", choices=("yes", "no"),
                    help="let the shop e-mail the customer when Sincro changes an order's state")
+    # bounds on the shop (core.prestashop.limits); defaults in core.accounts.DEFAULT_OPTIONS
+    g.add_argument("--max-response-mb", metavar="MB",
+                   help="the largest answer read from the shop for one request (default 32)")
+    g.add_argument("--request-timeout", metavar="SECONDS",
+                   help="time for one request, up to the last byte of its answer (default 60)")
+    g.add_argument("--run-timeout", metavar="SECONDS",
+                   help="time a run may spend on the shop, waits included (default 1800)")
+    g.add_argument("--retry-after-cap", metavar="SECONDS",
+                   help="the longest Retry-After wait honoured (default 60)")
 
 
 def _options_from(args: argparse.Namespace, options: dict) -> dict:
@@ -121,6 +130,9 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
         out["state_map"] = {**current, **parse_state_map(args.state_map)}
     if args.send_email is not None:
         out["send_email"] = args.send_email == "yes"
+    from core.prestashop.limits import options_from_args
+
+    options_from_args(args, out)
     return out
 
 

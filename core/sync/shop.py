@@ -16,6 +16,7 @@ from typing import Any
 
 from core.accounts import Account
 from core.prestashop.client import PrestaShopClient
+from core.prestashop.limits import client_options as account_bounds
 from core.timeutil import zone
 
 
@@ -113,7 +114,8 @@ class ShopReader:
         seen: set[int] = set()
         async for models in prefetched_pages(self.client, "orders", {"id": f">[{int(cursor)}]"},
                                              page_size, prefetch):
-            models = [m for m in models if m.id > cursor and m.id not in seen]
+            # one order once, even when the shop repeats it within a page
+            models = list({m.id: m for m in models if m.id > cursor and m.id not in seen}.values())
             seen.update(m.id for m in models)
             models.sort(key=lambda m: m.id)
             yield models
@@ -147,7 +149,7 @@ class ShopReader:
 @contextlib.asynccontextmanager
 async def open_shop(account: Account, **client_options: Any) -> AsyncIterator[ShopReader]:
     client = PrestaShopClient(account.url, account.resolve_key(), tz=zone(account.tz),
-                              **client_options)
+                              **{**account_bounds(account), **client_options})
     try:
         yield ShopReader(client, account)
     finally:

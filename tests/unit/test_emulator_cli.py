@@ -27,6 +27,20 @@ def test_add_parser_registers_emulator():
     assert args.data == "sample_data" and args.ps_version == "1.6"
 
 
+def test_round_type_and_address_fields():
+    args = parser().parse_args(["emulator", "--generate", "5", "--round-type", "1", "--address-fields", "pec, sdi"])
+    assert (args.round_type, args.address_fields) == (1, "pec, sdi")
+    assert parser().parse_args(["emulator"]).round_type == 2
+
+
+async def test_handler_rejects_bad_address_field():
+    from core.errors import ConfigError
+
+    args = parser().parse_args(["emulator", "--generate", "1", "--address-fields", "pec,vat_number"])
+    with pytest.raises(ConfigError, match="vat_number"):
+        await args.handler(args, None)
+
+
 def test_data_and_generate_are_exclusive():
     with pytest.raises(SystemExit):
         parser().parse_args(["emulator", "--data", "x", "--generate", "3"])

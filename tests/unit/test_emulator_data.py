@@ -6,6 +6,7 @@ import json
 import time
 from collections import Counter
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -88,13 +89,22 @@ def test_generator_variety(shop):
 
 
 def test_generated_totals_are_consistent(shop):
+    cent = Decimal("0.01")
     for o in list(shop.tables["orders"].values())[:500]:
         rows = shop.assoc_items("orders", o, "order_rows")
         assert rows
-        wt = sum(float(r["unit_price_tax_incl"]) * int(r["product_quantity"]) for r in rows)
-        assert abs(wt - float(o["total_products_wt"])) < 0.01
-        paid = float(o["total_products_wt"]) + float(o["total_shipping"]) - float(o["total_discounts"])
-        assert abs(paid - float(o["total_paid"])) < 0.011
+        assert o["round_type"] == "2"  # line rounding: unit price x quantity, rounded to the cent
+        for r in rows:
+            q = int(r["product_quantity"])
+            assert Decimal(r["total_price_tax_incl"]) == (Decimal(r["unit_price_tax_incl"]) * q).quantize(cent, ROUND_HALF_UP)
+            assert Decimal(r["total_price_tax_excl"]) == (Decimal(r["unit_price_tax_excl"]) * q).quantize(cent, ROUND_HALF_UP)
+        assert sum(Decimal(r["total_price_tax_incl"]) for r in rows) == Decimal(o["total_products_wt"])
+
+        amount = {k: Decimal(shop.value("orders", o, k)) for k in (
+            "total_products_wt", "total_shipping", "total_wrapping", "total_discounts", "total_paid")}
+        paid = (amount["total_products_wt"] + amount["total_shipping"] + amount["total_wrapping"]
+                - amount["total_discounts"])
+        assert paid == amount["total_paid"]
         assert o["total_paid"] == o["total_paid_tax_incl"]
 
 
