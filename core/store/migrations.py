@@ -251,3 +251,16 @@ HUB_MIGRATIONS.append(
     ALTER TABLE runs ADD COLUMN duration_s REAL;
     """
 )
+
+HUB_MIGRATIONS.append(
+    # 6: the hub remembers that it had accounts, so that a hub without any is told apart:
+    # emptied by accident (with an ERP full of documents) or only all removed on purpose
+    """
+    CREATE TRIGGER accounts_seen AFTER INSERT ON accounts
+    BEGIN
+        INSERT OR IGNORE INTO settings (name, value) VALUES ('hub_had_accounts', NEW.created_at);
+    END;
+    INSERT OR IGNORE INTO settings (name, value)
+        SELECT 'hub_had_accounts', MIN(created_at) FROM accounts HAVING COUNT(*) > 0;
+    """
+)

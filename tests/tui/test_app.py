@@ -133,7 +133,8 @@ async def test_a_hub_that_cannot_be_opened_is_explained(tmp_path: Path, notes) -
                 break
         await pilot.pause()
         assert "cannot open the hub: the hub database" in screen_text(app)
-        assert any("cannot be used" in n["message"] for n in seen)
+        assert any("is damaged (file is not a database)" in n["message"]
+                   and "sincro restore PATH" in n["message"] for n in seen)
         assert app.engine is None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from core import accounts as acc
 from core.commands import erp as erp_cmd
 from core.commands.base import Context
 from core.erp.embedded import EmbeddedErp
@@ -24,6 +25,7 @@ from core.erp.port import (
     ShippingData,
 )
 from core.errors import ConfigError, NotFound
+from core.store.hub import open_hub
 from tests.helpers import assert_clean_error, sincro
 
 
@@ -52,6 +54,13 @@ class Cli:
 async def cli(tmp_path: Path) -> Cli:
     home = tmp_path / "home"
     home.mkdir()
+    # the hub first: documents beside a hub that never had an account mean a lost hub
+    hub = await open_hub(home / "hub.db")
+    try:
+        await acc.add_account(hub, acc.build_account("shop1", "https://shop.example",
+                                                     key="A" * 32, tz="Europe/Rome"))
+    finally:
+        await hub.close()
     erp = await EmbeddedErp.open(home / "erp.db")
     try:
         await erp.add_article("A1", "Widget [red]", "10.00", stock=100)
