@@ -19,12 +19,15 @@ from typing import TextIO
 from core.engine import Engine
 from core.events import Event, LogLine, Notice, RunFinished, RunRefused, RunStarted
 from core.scheduler import Scheduler
+from core.textsafe import is_safe, json_text, visible
 
 
 def _logfmt_value(v: object) -> str:
+    """One logfmt value: quoted when it must be; control characters (shop text may hold
+    escape sequences) written out as \\x1b, \\n, never raw."""
     s = str(v)
-    if s == "" or any(c in s for c in ' "=\n\t'):
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if s == "" or any(c in s for c in ' "=\\') or not is_safe(s):
+        return '"' + visible(s.replace("\\", "\\\\").replace('"', '\\"')) + '"'
     return s
 
 
@@ -56,7 +59,7 @@ def format_event(event: Event, fmt: str) -> str | None:
     else:
         return None
     if fmt == "json":
-        return json.dumps(fields, ensure_ascii=False, default=str)
+        return json_text(json.dumps(fields, ensure_ascii=False, default=str))
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
 
 

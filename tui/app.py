@@ -24,6 +24,7 @@ from textual.theme import BUILTIN_THEMES
 from core.engine import Engine
 from core.errors import SincroError
 from core.events import Event
+from core.textsafe import visible
 from core.timeutil import machine_zone, utcnow, zone
 from tui import bridge
 from tui.gc_pacer import GcPacer
@@ -170,7 +171,7 @@ class SincroApp(ReportsFailures, App[int]):
         active = await self.scheduler.acquire()
         self.scheduling_note = ("this console schedules the runs" if active else
                                 "a Sincro daemon schedules the runs; this console shows them")
-        self.notify(self.scheduling_note, title="Scheduling", markup=False, timeout=6)
+        self.notify(visible(self.scheduling_note), title="Scheduling", markup=False, timeout=6)
         await self.scheduler.run()
 
     async def on_event(self, event: events.Event) -> None:

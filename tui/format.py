@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
 from core.runs import describe_counts
+from core.textsafe import visible
 
 counts = describe_counts  # one wording for counts, in the console and the CLI
 
@@ -14,12 +16,16 @@ OUTCOME_MARK = {"ok": "✓", "partial": "!", "failed": "✗", "interrupted": "�
 
 
 def when(value: datetime | str | None, tz: tzinfo) -> str:
-    """'28 Nov 07:02' in the console's zone; '—' for nothing."""
+    """'28 Nov 07:02' in the console's zone; '—' for nothing; a stored value that is
+    not a time, as text."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(tz).strftime("%d %b %H:%M")
+    try:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.astimezone(tz).strftime("%d %b %H:%M")
+    except (ValueError, OverflowError, OSError, AttributeError):
+        return safe(value)
 
 
 def clock(value: datetime, tz: tzinfo) -> str:
@@ -29,6 +35,8 @@ def clock(value: datetime, tz: tzinfo) -> str:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        return safe(seconds)  # a stored value that is not a number of seconds
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -62,5 +70,11 @@ def progress(step: str, done: int, total: int | None) -> str:
     return f"{step} {done}/{total}" if total else f"{step} {done}"
 
 
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def one_line(text: object) -> str:
+    """Shop or ERP text on one line, spaces squeezed, control characters shown (\\x1b)."""
+    return visible(" ".join(str(text).split()))
+
+
+def safe(text: object) -> str:
+    """Shop or ERP text for a cell or a toast: one line, control characters shown."""
+    return visible(text)

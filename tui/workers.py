@@ -5,14 +5,16 @@ from __future__ import annotations
 from textual.worker import Worker, WorkerState
 
 from core.errors import SincroError
+from core.textsafe import visible
 
 
 def failure_text(error: BaseException | None) -> str:
+    """One line for a toast; what an error quotes from a shop is shown, never obeyed."""
     if isinstance(error, SincroError):
-        return str(error)
+        return visible(error)
     if error is None:
         return "failed"
-    return f"internal error: {type(error).__name__}: {error}"
+    return visible(f"internal error: {type(error).__name__}: {error}")
 
 
 class ReportsFailures:

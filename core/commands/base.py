@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 
 from core.home import ERP_FILE, HUB_FILE, ensure_home
+from core.textsafe import is_safe, visible
 
 # A command handler: async (args, ctx) -> exit code.
 Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
 
 
+class SafeConsole(Console):
+    """A rich Console that never writes a control character it did not make itself.
+
+    Commands build their lines from shop text; whatever reaches a segment (table
+    cells, messages) is shown with its control characters written out (``\\x1b``),
+    newlines and tabs kept. Rich's own control segments (styles, cursor) pass.
+    """
+
+    def render(self, renderable: RenderableType,
+               options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or is_safe(segment.text, multiline=True):
+                yield segment
+            else:
+                yield Segment(visible(segment.text, multiline=True), segment.style)
+
+
 @dataclass
 class Context:
     home: Path
-    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
+    out: Console = field(default_factory=lambda: SafeConsole(highlight=False, soft_wrap=True))
     _closers: list[Any] = field(default_factory=list)
 
     @property

@@ -9,6 +9,7 @@ from textual.message import Message
 
 from core import events as ev
 from core.sync.full import quota
+from tui import format as fmt
 from tui.context import console
 from tui.data import AccountInfo, customers_in_hub, load_accounts
 from tui.screens.dialogs import ConfirmScreen
@@ -166,7 +167,8 @@ class AccountsView(ReportsFailures, Vertical):
         if busy:
             self.notes[name] = f"refused: {busy}"
             self.show_detail()
-            self.app.notify(busy, title=f"{SYNC_LABELS[kind]} refused", severity="warning",
+            self.app.notify(fmt.one_line(busy), title=f"{SYNC_LABELS[kind]} refused",
+                            severity="warning",
                             markup=False)
             return
         if kind in ("customers", "full"):

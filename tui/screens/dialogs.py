@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from core.textsafe import visible
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """A question with Start / Cancel; y or enter confirms, n or escape cancels."""
@@ -28,8 +30,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(self.title_text), classes="dialog-title")
-            yield Static(Text(self.question), classes="dialog-body")
+            yield Label(Text(visible(self.title_text)), classes="dialog-title")
+            yield Static(Text(visible(self.question, multiline=True)), classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="primary")
                 yield Button("Cancel (n)", id="no")
@@ -59,8 +61,8 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(self.title_text), classes="dialog-title")
-            yield Label(Text(self.label))
+            yield Label(Text(visible(self.title_text)), classes="dialog-title")
+            yield Label(Text(visible(self.label, multiline=True)))
             yield Input(value=self.value, id="prompt-value")
             yield Static("", id="prompt-message", classes="message")
             yield Static(Text("enter: OK   escape: cancel", style="dim"))
@@ -68,7 +70,7 @@ class PromptScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         error = self.check(event.value) if self.check else None
         if error:
-            self.query_one("#prompt-message", Static).update(Text(error))
+            self.query_one("#prompt-message", Static).update(Text(visible(error)))
             return
         self.dismiss(event.value)
 

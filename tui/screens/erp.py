@@ -11,8 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
-from core.amounts import shown
+from core.amounts import shown, shown_text
 from tui.context import console
+from tui.format import safe
 from tui.screens.dialogs import ConfirmScreen, PromptScreen
 from tui.widgets.table_rows import ValueRows
 from tui.widgets.tones import tone
@@ -125,8 +126,8 @@ class ErpView(ReportsFailures, Vertical):
         status = self.query_one("#erp-status", Static)
         self.erp = await engine.erp()
         if not hasattr(self.erp, "list_documents"):
-            status.update(Text(f"the ERP {self.erp.name} has no view here: it is managed in "
-                               "its own application"))
+            status.update(Text(safe(f"the ERP {self.erp.name} has no view here: it is managed "
+                                    "in its own application")))
             return
         docs, total = await self.erp.document_summaries(self.search, limit=DOC_WINDOW)
         needle = self.search.casefold()
@@ -135,18 +136,20 @@ class ErpView(ReportsFailures, Vertical):
                     if needle in a.code.casefold() or needle in a.description.casefold()]
         await self.doc_rows.sync({d[0]: d for d in docs})
         await self.article_rows.sync({a[0]: a for a in articles})
-        status.update(Text(describe(total, len(docs), len(articles), self.search)))
+        status.update(Text(safe(describe(total, len(docs), len(articles), self.search))))
         self.screen.refresh_bindings()
 
     def _doc_cells(self, doc: tuple[str, str, str, str, str, str]) -> dict[str, Text]:
         number, day, customer, total, currency, state = doc
-        return {"number": Text(number), "date": Text(day), "customer": Text(customer),
-                "total": Text(f"{shown(Decimal(total))} {currency}".strip(), justify="right"),
-                "state": Text(state, style=tone(self.app, STATE_TONE.get(state, "accent")))}
+        return {"number": Text(safe(number)), "date": Text(safe(day)),
+                "customer": Text(safe(customer)),
+                "total": Text(f"{shown_text(total)} {safe(currency or '')}".strip(),
+                              justify="right"),
+                "state": Text(safe(state), style=tone(self.app, STATE_TONE.get(state, "accent")))}
 
     def _article_cells(self, article: tuple[str, str, Decimal, int, bool]) -> dict[str, Text]:
         code, description, price, stock, active = article
-        return {"code": Text(code), "description": Text(description),
+        return {"code": Text(safe(code)), "description": Text(safe(description)),
                 "price": Text(shown(price), justify="right"),
                 "stock": Text(str(stock), justify="right"),
                 "active": Text("yes" if active else "no")}
@@ -197,7 +200,7 @@ class ErpView(ReportsFailures, Vertical):
         before = self.doc_rows.value(number)
         if before is not None:
             self.doc_rows.set(number, (*before[:5], doc.state))
-        self.app.notify(f"document {number} is now {doc.state}", markup=False)
+        self.app.notify(safe(f"document {number} is now {doc.state}"), markup=False)
 
     def action_set_stock(self) -> None:
         code = self.selected()
@@ -214,4 +217,4 @@ class ErpView(ReportsFailures, Vertical):
             return
         a = await self.erp.set_stock(code, int(value.strip()))
         self.article_rows.set(code, (a.code, a.description, a.price, a.stock, a.active))
-        self.app.notify(f"stock of {code} set to {a.stock}", markup=False)
+        self.app.notify(safe(f"stock of {code} set to {a.stock}"), markup=False)

@@ -164,7 +164,7 @@ class ListingsView(ReportsFailures, Vertical):
             for x in listings})
         sync_rows(self.query_one("#lists-table", DataTable), {
             s.name: {"name": Text(s.name), "codes": Text(str(len(s.codes)), justify="right"),
-                     "patterns": Text(", ".join(s.patterns) or "—"),
+                     "patterns": Text(fmt.safe(", ".join(s.patterns) or "—")),
                      "used": Text(", ".join(used.get(s.name, [])) or "no listing",
                                   style="" if s.name in used else "dim")}
             for s in lists})
@@ -196,10 +196,10 @@ class ListingsView(ReportsFailures, Vertical):
         text = Text()
         text.append(f"sales list {s.name}", style="bold")
         text.append(f"\ncodes ({len(s.codes)}): ")
-        text.append(", ".join(s.codes[:60]) + (" …" if len(s.codes) > 60 else "")
+        text.append(fmt.safe(", ".join(s.codes[:60]) + (" …" if len(s.codes) > 60 else ""))
                     if s.codes else "none")
         text.append(f"\npatterns ({len(s.patterns)}): ")
-        text.append(", ".join(s.patterns) or "none")
+        text.append(fmt.safe(", ".join(s.patterns)) or "none")
         return text
 
     def _listing_text(self, x: lst.Listing) -> Text:
@@ -243,11 +243,11 @@ class ListingsView(ReportsFailures, Vertical):
             style = {"warning": tone(self.app, "warning"), "error": tone(self.app, "error")}.get(
                 line.level, "")
             text.append("\n")
-            text.append(line.message, style=style)
+            text.append(fmt.one_line(line.message), style=style)
         if len(p.lines) >= PREVIEW_LINES:
             text.append("\n… more in the live log (2)", style="dim")
         for err in p.errors:
-            text.append(f"\n{err}", style=tone(self.app, "error"))
+            text.append(f"\n{fmt.one_line(err)}", style=tone(self.app, "error"))
         if ok and p.actions:
             text.append("\ng runs it for real", style="dim")
         return text

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from core.events import LogLine
+from tui import format as fmt
 from tui.context import console
 from tui.widgets.sync_log import LEVELS, LogEntry, LogFilter, SyncLog
 
@@ -47,7 +48,7 @@ class LogView(Vertical):
 
     def show_status(self) -> None:
         f = self.log_widget.filter
-        text = Text(f.describe())
+        text = Text(fmt.safe(f.describe()))
         text.append("  ")
         text.append("following" if self.following else "paused", style="bold")
         self.query_one("#log-status", Static).update(text)

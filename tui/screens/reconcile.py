@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import ConfigError
 from core.reconcile import CATEGORIES, ReconcileReport, parse_when
+from tui import format as fmt
 from tui.context import console
 from tui.screens.dialogs import ConfirmScreen
 from tui.widgets.footer import ConsoleFooter
@@ -80,19 +81,23 @@ def items(report: ReconcileReport, row: str) -> list[Any]:
 
 def describe(row: str, item: Any) -> Text:
     """One line per id: the id first, then what is wrong; shop data as plain text."""
+    return Text(fmt.one_line(_describe(row, item)))
+
+
+def _describe(row: str, item: Any) -> str:
     if row in ("missing", "not_importable"):
-        return Text(f"order {item.order_id} ({item.reference}) [{item.reason}]: {item.detail}")
+        return f"order {item.order_id} ({item.reference}) [{item.reason}]: {item.detail}"
     if row == "doubled":
-        return Text(f"orders {', '.join(map(str, item.order_ids))}: documents "
-                    f"{', '.join(item.documents)}: {item.detail}")
+        return (f"orders {', '.join(map(str, item.order_ids))}: documents "
+                f"{', '.join(item.documents)}: {item.detail}")
     if row == "differs":
         parts = "; ".join(f"{f.name} shop {f.shop} hub {f.hub} ERP {f.erp}" for f in item.fields)
-        return Text(f"order {item.order_id} document {item.document} ({item.erp_state}): {parts}")
+        return f"order {item.order_id} document {item.document} ({item.erp_state}): {parts}"
     if row in ("states", "acknowledged"):
-        return Text(f"order {item.order_id} document {item.document} [{item.direction}]: "
-                    f"{item.detail}")
+        return (f"order {item.order_id} document {item.document} [{item.direction}]: "
+                f"{item.detail}")
     what = ", ".join(item.fields) or "not in the ERP"
-    return Text(f"customer {item.customer_id} ({item.erp_ref}) [{item.where}]: {what}")
+    return f"customer {item.customer_id} ({item.erp_ref}) [{item.where}]: {what}"
 
 
 class ReconcileScreen(ReportsFailures, Screen):
@@ -203,7 +208,7 @@ class ReconcileScreen(ReportsFailures, Screen):
             self.refresh_bindings()
         if event.state == WorkerState.ERROR:
             self.query_one("#reconcile-status", Static).update(
-                Text(f"{event.worker.name} failed: {failure_text(event.worker.error)}",
+                Text(fmt.safe(f"{event.worker.name} failed: {failure_text(event.worker.error)}"),
                      style=tone(self.app, "error")))
 
     # -- showing -----------------------------------------------------------------
@@ -220,7 +225,7 @@ class ReconcileScreen(ReportsFailures, Screen):
             summary = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
             status.append(f"not aligned: {summary}", style=tone(self.app, "warning"))
         for note in report.notes:
-            status.append(f"\nnote: {note}", style="dim")
+            status.append(f"\nnote: {fmt.one_line(note)}", style="dim")
         self.query_one("#reconcile-status", Static).update(status)
         rows = {}
         for row in ROWS:
@@ -299,7 +304,7 @@ class ReconcileScreen(ReportsFailures, Screen):
         changed, unresolved = len(result.changed), len(result.unresolved)
         body = f"{changed} changed" + (f", {unresolved} not fixed" if unresolved else "")
         for i, why in sorted(result.unresolved.items())[:3]:
-            body += f"\n{i}: {why}"
+            body += f"\n{i}: {fmt.one_line(why)}"
         self.app.notify(body, title=f"Fix {category} of {self.account}", markup=False,
                         severity="warning" if unresolved else "information", timeout=8)
         await self._reconcile(self.period)

@@ -22,19 +22,19 @@ class AccountDetail(Static):
     def show(self, info: AccountInfo | None, tz: tzinfo, note: str | None = None) -> None:
         if info is None:
             if note:
-                self.update(Text(note, style=tone(self.app, "error")))
+                self.update(Text(fmt.one_line(note), style=tone(self.app, "error")))
             else:
                 self.update(Text("No account yet: press n to add one.", style="dim"))
             return
         a = info.account
         text = Text()
         text.append(a.name, style="bold")
-        text.append(f"  {a.url}  key {a.masked_key}  {a.tz}")
+        text.append(fmt.safe(f"  {a.url}  key {a.masked_key}  {a.tz}"))
         if not a.enabled:
             text.append("  disabled", style=tone(self.app, "warning"))
         text.append("\nschedule: ")
         if info.schedule:
-            text.append(info.schedule)
+            text.append(fmt.safe(info.schedule))
             text.append(f"; next {fmt.when(info.next_run, tz)}" if info.next_run else "; no next run")
         else:
             text.append("none (press S to set one)", style="dim")
@@ -43,7 +43,8 @@ class AccountDetail(Static):
         if run is None:
             text.append("never", style="dim")
         else:
-            text.append(f"#{run.id} {run.kind} ({run.trigger}) {fmt.when(run.started_at, tz)} ")
+            text.append(fmt.safe(f"#{run.id} {run.kind} ({run.trigger}) "
+                                 f"{fmt.when(run.started_at, tz)} "))
             text.append(fmt.outcome(run.outcome), style=outcome_style(self.app, run.outcome))
             text.append(f" in {fmt.duration(run.duration_s)}: {fmt.counts(run.counts)}")
             if run.errors:
@@ -51,7 +52,7 @@ class AccountDetail(Static):
                             style=tone(self.app, "error"))
         text.append("\n" + quota_text(info.quota))
         if info.busy:
-            text.append(f"\n{info.busy}", style=tone(self.app, "warning"))
+            text.append(f"\n{fmt.one_line(info.busy)}", style=tone(self.app, "warning"))
         if note:
-            text.append(f"\n{note}", style=tone(self.app, "warning"))
+            text.append(f"\n{fmt.one_line(note)}", style=tone(self.app, "warning"))
         self.update(text)

@@ -10,6 +10,8 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
+from core.textsafe import visible
+
 
 class FormRow(Horizontal):
     """`label  [widget]` on one line."""
@@ -30,7 +32,7 @@ class FormMessage(Static):
     def show(self, text: str, *, error: bool = True) -> None:
         self.set_class(error, "-error")
         self.set_class(not error, "-ok")
-        self.update(Text(text))
+        self.update(Text(visible(text)))
 
     def clear(self) -> None:
         self.update("")

@@ -48,8 +48,8 @@ class RunTable(DataTable):
         return {
             "run": Text(f"#{run.id}"),
             "account": Text(run.account),
-            "kind": Text(run.kind),
-            "trigger": Text(run.trigger),
+            "kind": Text(fmt.safe(run.kind)),
+            "trigger": Text(fmt.safe(run.trigger)),
             "started": Text(fmt.when(run.started_at, self.tz)),
             "outcome": Text(fmt.outcome(run.outcome), style=outcome_style(self.app, run.outcome)),
             "duration": Text(fmt.duration(run.duration_s)),
