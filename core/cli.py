@@ -20,7 +20,7 @@ def _command_modules() -> list:
     modules = [account]
     for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings",
                  "core.commands.erp", "core.commands.listing", "core.commands.reconcile", "emulator.cli",
-                 "core.commands.demo"):
+                 "core.commands.demo", "core.commands.backup"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet
