@@ -1253,7 +1253,8 @@ class PrestaShopClient:
                 raise failure
             if attempt > self.retries:
                 raise failure
-            await self._sleep(self._backoff(attempt))
+            await self._wait(self._backoff(attempt), failure.message, "POST", "order_histories",
+                             attempt, self.retries + 1)
 
     async def set_stock(self, stock: StockAvailable | int, quantity: int) -> StockAvailable:
         """``PUT stock_availables`` with the full row and the new quantity."""

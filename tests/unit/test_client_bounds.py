@@ -236,6 +236,28 @@ async def test_waits_without_a_report_go_to_the_log(caplog: pytest.LogCaptureFix
     assert any("answered 502 to GET orders; waiting" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_state_change_retried_after_reading_it_back_tells_its_wait() -> None:
+    lines: list[str] = []
+    posts = []
+
+    def handler(request):
+        if request.method == "POST":
+            posts.append(1)
+            if len(posts) == 1:
+                return jresp(503, {})
+            return httpx.Response(201, content=(
+                b'<?xml version="1.0" encoding="UTF-8"?><prestashop><order_history><id>9</id>'
+                b"<id_order_state>4</id_order_state><id_order>5</id_order></order_history>"
+                b"</prestashop>"), headers={"Content-Type": "text/xml"})
+        return jresp(200, {"orders": [{"id": 5, "current_state": "2"}]})  # not changed yet
+
+    async with client_for(handler, retries=2, report=lines.append) as client:
+        change = await client.set_order_state(5, 4)
+    assert change.history is not None and len(posts) == 2
+    assert len(lines) == 1 and "POST order_histories" in lines[0] and "(HTTP 503)" in lines[0]
+    assert lines[0].endswith("then attempt 2 of 3")
+
+
 # ------------------------------------------------------------------ options
 
 
