@@ -115,15 +115,60 @@ def check_name(name: str) -> str:
     return name
 
 
+_LABEL_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_URL_BAD_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+MAX_URL = 2000
+
+
+def valid_host(host: str) -> bool:
+    """A DNS name (IDN allowed: 1-63 per label, 253 in all) or an IP address."""
+    import ipaddress
+
+    if not host or len(host) > 253:
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(_LABEL_RE.match(label) for label in labels)
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """A value quoted in a message: one line, control characters visible, long ones cut."""
+    from core.textsafe import visible
+
+    s = visible(text)
+    return "'" + (s if len(s) <= limit else s[: limit - 1] + "…") + "'"
+
+
 def normalise_url(url: str) -> str:
     """The shop root as ``scheme://host[:port]/path/``; /api/ is the client's business."""
     raw = (url or "").strip()
+    if len(raw) > MAX_URL:
+        raise ConfigError(f"invalid shop URL {_cut(raw)}: longer than {MAX_URL} characters",
+                          hint="give the shop's root address, e.g. https://shop.example")
+    if _URL_BAD_RE.search(raw):
+        raise ConfigError(f"invalid shop URL {_cut(raw)}: it holds a space or a control "
+                          "character", hint="give the shop's root address without spaces, "
+                          "e.g. https://shop.example (a space in a path is written %20)")
     parts = urlsplit(raw)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"invalid shop URL {raw!r}",
+            f"invalid shop URL {_cut(raw)}",
             hint="give the shop's root address with http:// or https://, e.g. https://shop.example",
+        )
+    if not valid_host(parts.hostname):
+        raise ConfigError(
+            f"invalid shop URL {_cut(raw)}: {_cut(parts.hostname, 40)} is not a host name",
+            hint="a host name has labels of 1-63 letters, digits or '-', 253 characters in "
+            "all, e.g. https://shop.example",
         )
     if parts.username or parts.password:
         raise ConfigError(

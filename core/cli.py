@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from core import __version__
+from core.commands import args as types
 from core.commands.base import Context
 from core.errors import SincroError
 from core.home import resolve_home
+from core.textsafe import visible
 
 
 def _command_modules() -> list:
@@ -29,22 +32,33 @@ def _command_modules() -> list:
     return modules
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line, like every other error: what is wrong, and where to look.
+
+    Sub-command parsers are made of the same class (argparse's parser_class default)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        where = self.prog.removeprefix("sincro").strip()
+        self.exit(2, f"sincro: error: {where + ': ' if where else ''}{visible(message)} "
+                     f"(see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sincro",
         description="Keeps PrestaShop shops and a back-office ERP in step. "
         "Without a command, opens the console.",
     )
     parser.add_argument("--version", action="version", version=f"sincro {__version__}")
     parser.add_argument(
-        "--home", metavar="DIR",
+        "--home", metavar="DIR", type=types.directory,
         help="data directory (default: $SINCRO_HOME, else the platform's user data dir)",
     )
     parser.add_argument("--daemon", action="store_true",
                         help="run headless: schedules fire, logs go to stdout")
     parser.add_argument("--log-format", choices=("logfmt", "json"), default="logfmt",
                         help="daemon log lines (default: logfmt)")
-    parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+    parser.add_argument("--grace", type=types.seconds(0, 86400), default=30.0, metavar="SECONDS",
                         help="on SIGTERM, how long the daemon lets running syncs finish "
                         "before interrupting them (default 30)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -62,6 +76,16 @@ async def _run(args: argparse.Namespace) -> int:
         await ctx.aclose()
 
 
+def _visible_logging() -> None:
+    """Engine warnings reach stderr as before (Python's last resort did it), but shop text
+    in them is shown, not obeyed."""
+    from core.textsafe import safe_log_handler
+
+    engine_log = logging.getLogger("sincro")
+    if not any(h.get_name() == "sincro-visible" for h in engine_log.handlers):
+        engine_log.addHandler(safe_log_handler())
+
+
 def _storage_fault(exc: BaseException, args: argparse.Namespace) -> SincroError | None:
     """A full disk or a damaged database behind an error no store named (OSError ENOSPC
     writing in the home, SQLITE_FULL on a bare connection)."""
@@ -75,6 +99,7 @@ def _storage_fault(exc: BaseException, args: argparse.Namespace) -> SincroError 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _visible_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -86,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return open_console(args)
         return asyncio.run(_run(args))
     except SincroError as exc:
-        print(f"sincro: error: {exc}", file=sys.stderr)
+        print(f"sincro: error: {visible(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("sincro: interrupted", file=sys.stderr)

@@ -23,12 +23,14 @@ from typing import Any
 from core.accounts import get_account
 from core.errors import ConfigError, NotFound
 from core.store.db import Database
+from core.textsafe import visible
 from core.timeutil import iso, utcnow
 
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 ACTIONS = ("publish", "update", "stop")
 FIELDS = ("quantity", "price")
 STOP_MODES = ("inactive", "zero")
+MAX_STOCK = 10**9
 _STOCK_RE = re.compile(r"^stock\s*(<=|>=|<|>|=|==)\s*(-?\d+)$")
 CONDITION_HINT = ("a condition is one of: 'stock <= N', 'stock < N', 'stock >= N', 'stock > N', "
                   "'stock = N', 'price changed', 'inactive', 'active', 'always'")
@@ -97,6 +99,9 @@ def parse_condition(text: str) -> str:
     m = _STOCK_RE.match(raw)
     if m:
         op = "=" if m.group(1) == "==" else m.group(1)
+        if len(m.group(2)) > 12 or abs(int(m.group(2))) > MAX_STOCK:
+            raise ConfigError(f"invalid rule condition {visible(text)[:70]!r}: the stock is "
+                              f"beyond {MAX_STOCK:,}", hint=CONDITION_HINT)
         return f"stock {op} {int(m.group(2))}"
     if raw in ("price changed", "price-changed", "price_changed"):
         return "price changed"
@@ -155,10 +160,32 @@ def check_name(name: str, what: str) -> str:
 
 def check_code(value: str, kind: str) -> str:
     v = (value or "").strip()
-    if not v or len(v) > 64 or any(c in v for c in "\n\r\t"):
-        raise ConfigError(f"invalid article {kind} {value!r}",
+    if not v or len(v) > 64 or visible(v) != v:
+        raise ConfigError(f"invalid article {kind} {visible(value)[:70]!r}",
                           hint="an ERP article code, or a glob pattern such as 'SKU-00*'")
-    return v
+    return check_pattern(v) if kind == "pattern" else v
+
+
+def check_pattern(pattern: str) -> str:
+    """A glob (``*``, ``?``, ``[abc]``, ``[^a]`` or ``[!a]``) whose every ``[`` is closed:
+    an unclosed one matches nothing in the embedded ERP and itself in Tryton."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] in "^!":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1  # a ] first in a set is a member
+            close = pattern.find("]", j)
+            if close < 0:
+                raise ConfigError(f"invalid pattern {visible(pattern)[:70]!r}: the '[' at "
+                                  f"position {i + 1} is never closed",
+                                  hint="close it: a set is written [abc] (one of a, b, c), "
+                                  "e.g. 'SKU-[A-Z]*'")
+            i = close
+        i += 1
+    return pattern
 
 
 # -- sales lists ----------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import aiosmtplib
 
 from core.errors import ConfigError, SincroError
+from core.textsafe import visible
 
 __all__ = ["NotifyError", "SmtpSettings", "build_message", "send"]
 
@@ -28,6 +29,8 @@ SECURITY = ("starttls", "tls", "none")
 MAX_ERRORS_SHOWN = 50
 MAX_ERROR_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _KIND_LABELS = {
     "orders": "orders sync",
     "customers": "customers sync",
@@ -61,6 +64,31 @@ class SmtpSettings:
         if not self.host or not isinstance(self.host, str):
             raise ConfigError(
                 "SMTP host is missing", hint="set the SMTP host, e.g. smtp.example.com"
+            )
+        # a CR or LF in any of these would let text into the SMTP dialogue or a header
+        for name in ("host", "sender", "user", "password_env", "ca_file"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or _UNSAFE.search(value)):
+                raise ConfigError(
+                    f"invalid SMTP {name.replace('_', ' ')} {_quoted(value)}: it holds a "
+                    "line break or a control character",
+                    hint="give it on one line, without control characters",
+                )
+        from core.accounts import valid_host
+
+        if not valid_host(self.host):
+            raise ConfigError(
+                f"invalid SMTP host {_quoted(self.host)}",
+                hint="a host name (labels of 1-63 letters, digits or '-', 253 characters in "
+                "all) or an IP address, e.g. smtp.example.com",
+            )
+        if len(self.sender or "") > 320 or len(self.user or "") > 256:
+            raise ConfigError("SMTP sender or user is too long",
+                              hint="an address has at most 320 characters, a user 256")
+        if self.password_env is not None and not _ENV_NAME.match(self.password_env):
+            raise ConfigError(
+                f"invalid environment variable name {_quoted(self.password_env)}",
+                hint="use letters, digits and '_', e.g. SMTP_PASSWORD",
             )
         if self.security not in SECURITY:
             raise ConfigError(
@@ -114,8 +142,15 @@ class SmtpSettings:
 # -- the message --
 
 
+def _quoted(value: Any, limit: int = 60) -> str:
+    s = visible(value)
+    return "'" + (s if len(s) <= limit else s[: limit - 1] + "…") + "'"
+
+
 def _one_line(text: Any, limit: int = 200) -> str:
-    line = _CONTROL.sub(" ", str(text)).strip()
+    """For headers and labels: C0 controls become spaces (no CR/LF can reach a header),
+    C1 controls and bidi overrides are written out (\\x9b, \\u202e)."""
+    line = visible(_CONTROL.sub(" ", str(text)).strip())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -187,8 +222,10 @@ def build_message(
     account = _one_line(account_name, 80)
     kind = _kind_label(run_summary.get("kind", "sync"))
     outcome = _one_line(run_summary.get("outcome", "unknown"), 20)
-    errors = [str(e) for e in run_summary.get("errors") or []]
-    counts = dict(run_summary.get("counts") or {})
+    # shop text (error bodies, names) shown, never obeyed by a terminal mail reader
+    errors = [visible(e, multiline=True) for e in run_summary.get("errors") or []]
+    counts = {_one_line(k, 80): _one_line(v, 40)
+              for k, v in dict(run_summary.get("counts") or {}).items()}
     started = _parse_time(run_summary.get("started_at"))
     ended = _parse_time(run_summary.get("ended_at"))
     trigger = _one_line(run_summary.get("trigger", "") or "unknown", 60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from dataclasses import replace
 
@@ -12,8 +13,11 @@ from rich.table import Table
 from rich.text import Text
 
 from core import accounts as acc
+from core.commands import args as types
+from core.commands.args import quoted
 from core.commands.base import Context, set_handler
 from core.errors import ConfigError
+from core.textsafe import json_text
 from core.timeutil import zone
 
 
@@ -27,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _key_options(add, required=True)
     add.add_argument("--tz", help="the shop's IANA time zone (default: this machine's)")
     add.add_argument("--disabled", action="store_true", help="add it disabled")
+    _option_flags(add)
     set_handler(add, cmd_add)
 
     ls = asub.add_parser("list", help="list accounts")
@@ -58,6 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("name", metavar="NAME")
     t.add_argument("--json", action="store_true")
     set_handler(t, cmd_test)
+
+    from core.commands import account_taxes
+
+    account_taxes.register(asub)
 
     rm = asub.add_parser("remove", help="remove an account and everything Sincro keeps for it")
     rm.add_argument("name", metavar="NAME")
@@ -91,6 +100,13 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
                    help="time a run may spend on the shop, waits included (default 1800)")
     g.add_argument("--retry-after-cap", metavar="SECONDS",
                    help="the longest Retry-After wait honoured (default 60)")
+    from core.commands import account_taxes
+
+    account_taxes.option_flags(g)
+
+
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f,;<>\"]{1,64}@[^@\s\x00-\x1f\x7f-\x9f,;<>\"]{1,253}$")
+MAX_ALLOWANCE = 10_000
 
 
 def _options_from(args: argparse.Namespace, options: dict) -> dict:
@@ -98,29 +114,34 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
     if args.notify is not None:
         emails = [e.strip() for e in args.notify.split(",") if e.strip()]
         for e in emails:
-            if "@" not in e or " " in e:
-                raise ConfigError(f"invalid e-mail address {e!r}", hint="e.g. office@example.com")
+            if not EMAIL_RE.match(e) or not acc.valid_host(e.rpartition("@")[2]):
+                raise ConfigError(f"invalid e-mail address {quoted(e)}",
+                                  hint="e.g. office@example.com")
         out["recipients"] = emails
     if args.excluded_states is not None:
-        try:
-            out["excluded_states"] = [int(x) for x in args.excluded_states.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"invalid state ids {args.excluded_states!r}",
-                              hint="give numbers separated by commas, e.g. 6,8") from None
+        ids = [x.strip() for x in args.excluded_states.split(",") if x.strip()]
+        if not all(x.isascii() and x.isdigit() and 1 <= int(x) <= types.SHOP_ID_MAX
+                   for x in ids):
+            raise ConfigError(f"invalid state ids {quoted(args.excluded_states)}",
+                              hint="give shop order state ids separated by commas, e.g. 6,8")
+        out["excluded_states"] = [int(x) for x in ids]
     if args.coding_rule is not None:
         out["coding_rule"] = args.coding_rule
     if args.article_prefix is not None:
-        if not acc.re.match(r"^[A-Za-z0-9_.-]{0,10}$", args.article_prefix):
-            raise ConfigError("invalid article prefix", hint="up to 10 letters, digits, . _ -")
+        if not re.match(r"^[A-Za-z0-9_.-]{1,10}$", args.article_prefix):
+            raise ConfigError(f"invalid article prefix {quoted(args.article_prefix)}",
+                              hint="1 to 10 letters, digits, . _ - (e.g. PS)")
         out["article_prefix"] = args.article_prefix
     if args.allowance is not None:
-        if args.allowance == "unlimited":
+        text = args.allowance.strip()
+        if text == "unlimited":
             out["full_sync_allowance"] = None
-        elif args.allowance.isdigit():
-            out["full_sync_allowance"] = int(args.allowance)
+        elif text.isascii() and text.isdigit() and int(text) <= MAX_ALLOWANCE:
+            out["full_sync_allowance"] = int(text)
         else:
-            raise ConfigError(f"invalid allowance {args.allowance!r}",
-                              hint="a number of full syncs per month, or 'unlimited'")
+            raise ConfigError(f"invalid allowance {quoted(args.allowance)}",
+                              hint=f"a number of full syncs per month (0 to {MAX_ALLOWANCE:,}), "
+                              "or 'unlimited'")
     if args.merge_guests is not None:
         out["merge_guests"] = args.merge_guests == "yes"
     if args.state_map is not None:
@@ -133,7 +154,9 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
     from core.prestashop.limits import options_from_args
 
     options_from_args(args, out)
-    return out
+    from core.commands import account_taxes
+
+    return account_taxes.apply(args, out)
 
 
 def _key_options(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -143,9 +166,11 @@ def _key_options(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 async def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
+    if args.tz is not None:
+        zone(args.tz)  # '' is not "this machine's zone": leave --tz out for that
     account = acc.build_account(
         args.name, args.url, key=args.key, key_env=args.key_env, tz=args.tz,
-        enabled=not args.disabled,
+        enabled=not args.disabled, options=_options_from(args, {}) or None,
     )
     db = await ctx.hub()
     account = await acc.add_account(db, account)
@@ -157,7 +182,7 @@ async def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     accounts = await acc.list_accounts(db)
     if args.json:
-        print(json.dumps([a.public_dict() for a in accounts], indent=2, ensure_ascii=False))
+        print(json_text(json.dumps([a.public_dict() for a in accounts], indent=2, ensure_ascii=False)))
         return 0
     if not accounts:
         ctx.out.print("no accounts yet: add one with 'sincro account add NAME --url URL --key KEY'")
@@ -177,7 +202,7 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     extra = await _extra_details(ctx, account)
     data.update(extra)
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        print(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
         return 0
     table = Table(show_header=False, box=None, pad_edge=False)
     for k, v in data.items():
@@ -258,10 +283,10 @@ async def cmd_states(args: argparse.Namespace, ctx: Context) -> int:
         if sid is not None:
             mapped.setdefault(sid, []).append(event)
     if args.json:
-        print(json.dumps([{"id": s.id, "name": s.name.text(), "names": dict(s.name),
+        print(json_text(json.dumps([{"id": s.id, "name": s.name.text(), "names": dict(s.name),
                            "shipped": s.shipped, "paid": s.paid, "mapped_from": mapped.get(s.id, [])}
                           for s in sorted(states.values(), key=lambda s: s.id)],
-                         indent=2, ensure_ascii=False))
+                         indent=2, ensure_ascii=False)))
         return 0
     table = Table("id", "name", "flags", "mapped from", box=None, pad_edge=False)
     for s in sorted(states.values(), key=lambda s: s.id):
@@ -303,11 +328,11 @@ async def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
     account = await acc.get_account(db, args.name)
     report = await check_connection(account)
     if args.json:
-        print(json.dumps({
+        print(json_text(json.dumps({
             "url": report.url, "version": report.version, "shop_name": report.shop_name,
             "resources": {k: sorted(v) for k, v in sorted(report.resources.items())},
             "missing": {k: list(v) for k, v in report.missing.items()}, "ok": report.ok,
-        }, indent=2, ensure_ascii=False))
+        }, indent=2, ensure_ascii=False)))
         return 0 if report.ok else 1
     ctx.out.print(Text(f"{account.name}: {report.shop_name or 'shop'} at {report.url}, "
                        f"PrestaShop {report.version or 'version not told'}"))

@@ -22,6 +22,7 @@ from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument, 
 from core.erp.tryton import TrytonErp, TrytonSettings, load_erp_setting, save_erp_setting
 from core.errors import ConfigError
 from core.home import ensure_home
+from core.textsafe import json_text, visible
 
 ErpHandler = Callable[[argparse.Namespace, Context, EmbeddedErp], Awaitable[int]]
 
@@ -55,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--find", default="", metavar="TEXT",
                    help="only documents whose number, customer, shop reference, shop order or "
                    "state contains TEXT (any case)")
-    c.add_argument("--limit", type=_positive, metavar="N", help="only the newest N")
+    c.add_argument("--limit", type=_positive, metavar="N", help="only the newest N (up to "
+                   "1,000,000)")
     _json(c)
     set_handler(c, cmd_documents)
 
@@ -114,9 +116,22 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _checked(check: Callable[[argparse.Namespace], None]):
+    """Check the command's values before the ERP is opened (or created)."""
+
+    def mark(handler: ErpHandler) -> ErpHandler:
+        handler.check = check  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
 def _with_erp(handler: ErpHandler):
     @wraps(handler)
     async def run(args: argparse.Namespace, ctx: Context) -> int:
+        check = getattr(handler, "check", None)
+        if check is not None:
+            check(args)
         ensure_home(ctx.home)
         setting = await load_erp_setting(await ctx.hub())
         if setting.get("kind") == "tryton":
@@ -135,7 +150,7 @@ def _with_erp(handler: ErpHandler):
 
 def _print_json(ctx: Context, data: Any) -> None:
     # out() writes as is: no markup, no emoji codes, no wrapping.
-    ctx.out.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)
+    ctx.out.out(json_text(json.dumps(data, indent=2, ensure_ascii=False)), highlight=False)
 
 
 def _t(value: Any) -> Text:
@@ -156,7 +171,8 @@ def _table(title: str, columns: list[str]) -> Table:
 # -- customers ---------------------------------------------------------------
 def _customer_dict(c: ErpCustomer) -> dict[str, Any]:
     return {"code": c.code, "name": c.name, "company": c.company, "vat_number": c.vat_number,
-            "tax_code": c.tax_code, "email": c.email, "phone": c.phone,
+            "tax_code": c.tax_code, "email": c.email, "phone": c.phone, "pec": c.pec,
+            "sdi_code": c.sdi_code, "kind": c.kind, "country": c.country,
             "external_ref": c.external_ref}
 
 
@@ -216,7 +232,15 @@ def _article_dict(a: ErpArticle) -> dict[str, Any]:
             "vat_rate": str(a.vat_rate), "stock": a.stock, "active": a.active}
 
 
+def _check_pattern(args: argparse.Namespace) -> None:
+    if args.pattern is not None:
+        from core.listings import check_pattern
+
+        check_pattern(args.pattern)
+
+
 @_with_erp
+@_checked(_check_pattern)
 async def cmd_articles(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
     articles = await erp.list_articles(args.pattern)
     if args.json:
@@ -250,19 +274,28 @@ async def cmd_article(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) 
     return 0
 
 
-@_with_erp
-async def cmd_set_stock(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
-    text = args.stock.strip()
+def parse_stock(text: str) -> int:
+    text = text.strip()
     if not (text.isascii() and text.isdigit()):
-        if text.startswith("-") and text[1:].isdigit():
-            raise ConfigError(f"the stock cannot be negative: {args.stock}")
-        raise ConfigError(f"the stock must be a whole number, not {args.stock!r}")
-    a = await erp.set_stock(args.code, int(text))
+        if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
+            raise ConfigError(f"the stock cannot be negative: {visible(text)[:30]}")
+        raise ConfigError(f"the stock must be a whole number, not {visible(text)[:30]!r}")
+    if len(text) > 10 or int(text) > MAX_STOCK:
+        raise ConfigError(f"the stock {visible(text)[:30]} is too large",
+                          hint=f"give a whole number up to {MAX_STOCK:,}")
+    return int(text)
+
+
+@_with_erp
+@_checked(lambda args: parse_stock(args.stock))
+async def cmd_set_stock(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    a = await erp.set_stock(args.code, parse_stock(args.stock))
     ctx.out.print(Text(f"article {a.code}: stock {a.stock}"))
     return 0
 
 
 @_with_erp
+@_checked(lambda args: parse_price(args.price))
 async def cmd_set_price(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
     price = parse_price(args.price)
     a = await erp.set_price(args.code, price)
@@ -288,13 +321,19 @@ def parse_price(text: str) -> Decimal:
     return price
 
 
+MAX_LIMIT = 1_000_000
+MAX_STOCK = 10**9
+
+
 def _positive(text: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 30 else 0
     except ValueError:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    if value > MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_LIMIT:,}")
     return value
 
 
@@ -324,7 +363,7 @@ async def cmd_documents(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp
 
 def _document_summary(d: ErpDocument) -> dict[str, Any]:
     full = export_document(d)
-    for key in ("lines", "shipping", "discounts"):
+    for key in ("lines", "shipping", "discounts", "wrapping", "vat_summary"):
         full.pop(key)
     return full
 
@@ -338,7 +377,8 @@ async def cmd_document(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp)
                               "description": ln.description, "quantity": ln.quantity,
                               "unit_price": str(ln.unit_price),
                               "unit_price_tax_incl": str(ln.unit_price_tax_incl),
-                              "vat_rate": str(ln.vat_rate), "discount_pct": str(ln.discount_pct)}
+                              "vat_rate": str(ln.vat_rate), "vat_code": ln.vat_code,
+                              "vat_nature": ln.vat_nature, "discount_pct": str(ln.discount_pct)}
                              for ln in d.lines]
         _print_json(ctx, data)
         return 0
@@ -357,24 +397,42 @@ def _print_document(ctx: Context, d: ErpDocument) -> None:
             ("external ref", d.external_ref), ("total tax excl.", d.total_tax_excl),
             ("total", d.total_tax_incl), ("delivery note", d.delivery_note_number),
             ("delivery note date", d.delivery_note_date), ("tracking", d.tracking_number),
-            ("invoice", d.invoice_number), ("invoice date", d.invoice_date)]
+            ("invoice", d.invoice_number), ("invoice date", d.invoice_date),
+            ("conversion rate", d.conversion_rate), ("notes", d.notes)]
     for label, value in rows:
         if value is not None:
             head.add_row(Text(label), _t(value))
     ctx.out.print(head)
     table = _table("Lines", ["Kind", "Article", "Description", "Qty", "Unit", "Unit incl.",
-                             "VAT %", "Disc. %"])
+                             "VAT %", "VAT code", "Disc. %"])
     for ln in d.lines:
+        code = ln.vat_code if not ln.vat_nature or ln.vat_nature == ln.vat_code else \
+            f"{ln.vat_code} ({ln.vat_nature})"
         table.add_row(*(_t(v) for v in (ln.kind, ln.article_code, ln.description, ln.quantity,
                                          ln.unit_price, ln.unit_price_tax_incl, ln.vat_rate,
-                                         ln.discount_pct)))
+                                         code, ln.discount_pct)))
     ctx.out.print(table)
+    if d.vat_summary:
+        summary = _table("VAT summary", ["Rate %", "Code", "Nature", "Taxable", "Tax"])
+        for v in d.vat_summary:
+            summary.add_row(*(_t(x) for x in (v.rate, v.code, v.nature, v.taxable, v.tax)))
+        ctx.out.print(summary)
+    if d.rounding:
+        ctx.out.print(Text(f"rounding (the shop's own): {shown(d.rounding)}"))
+
+
+def _check_tracking(args: argparse.Namespace) -> None:
+    if args.tracking is not None and args.state != "shipped":
+        raise ConfigError("--tracking goes only with shipped")
+    if args.tracking is not None and (visible(args.tracking) != args.tracking
+                                      or not 0 < len(args.tracking.strip()) <= 64):
+        raise ConfigError(f"invalid tracking number {visible(args.tracking)[:70]!r}",
+                          hint="one line of 1 to 64 characters, e.g. 1Z999AA10123456784")
 
 
 @_with_erp
+@_checked(_check_tracking)
 async def cmd_set_state(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
-    if args.tracking is not None and args.state != "shipped":
-        raise ConfigError("--tracking goes only with shipped")
     d = await erp.set_state(args.number, args.state, tracking_number=args.tracking)
     extra = ""
     if args.state == "shipped":
@@ -402,8 +460,18 @@ async def cmd_use_embedded(args: argparse.Namespace, ctx: Context) -> int:
 
 async def cmd_use_tryton(args: argparse.Namespace, ctx: Context) -> int:
     url = args.url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"invalid Tryton URL {args.url!r}", hint="e.g. http://127.0.0.1:8000")
+    from urllib.parse import urlsplit
+
+    from core.accounts import valid_host
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    if (not url.startswith(("http://", "https://")) or visible(url) != url or " " in url
+            or len(url) > 2000 or not valid_host(host)):
+        raise ConfigError(f"invalid Tryton URL {visible(args.url)[:70]!r}",
+                          hint="e.g. http://127.0.0.1:8000")
     env = args.password_env
     if not env.replace("_", "").isalnum() or env[0].isdigit():
         raise ConfigError(f"invalid environment variable name {env!r}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 import tomllib
 from pathlib import Path
@@ -12,8 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from core import listings as lst
+from core.commands import args as types
 from core.commands.base import Context, set_handler
 from core.errors import ConfigError
+from core.textsafe import json_text, visible
+
+MAX_IMPORT = 1_000_000  # bytes: a listings file is a few kilobytes
 
 
 def _csv(value: str | None) -> list[str]:
@@ -92,7 +98,7 @@ async def cmd_list_list(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     lists = await lst.list_lists(db)
     if args.json:
-        print(json.dumps([_list_dict(s) for s in lists], indent=2, ensure_ascii=False))
+        print(json_text(json.dumps([_list_dict(s) for s in lists], indent=2, ensure_ascii=False)))
         return 0
     if not lists:
         ctx.out.print("no sales lists yet: add one with 'sincro list add NAME --code CODE'")
@@ -108,7 +114,7 @@ async def cmd_list_show(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     s = await lst.get_list(db, args.name)
     if args.json:
-        print(json.dumps(_list_dict(s), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(_list_dict(s), indent=2, ensure_ascii=False)))
         return 0
     ctx.out.print(Text(f"sales list {s.name}"))
     ctx.out.print(Text("codes: " + (", ".join(s.codes) or "-")))
@@ -178,11 +184,12 @@ def _register_listings(sub: argparse._SubParsersAction) -> None:
                       help="for update: quantity, price or quantity,price (default both)")
     radd.add_argument("--stop-mode", choices=lst.STOP_MODES,
                       help="for stop: inactive (default) or zero (quantity 0)")
-    radd.add_argument("--position", type=int, metavar="N", help="insert as rule N (1 = first)")
+    radd.add_argument("--position", type=types.whole(1, 10_000, "a rule position"), metavar="N",
+                      help="insert as rule N (1 = first)")
     set_handler(radd, cmd_rule_add)
     rrm = rs.add_parser("remove", help="remove rule N")
     rrm.add_argument("name", metavar="NAME")
-    rrm.add_argument("position", type=int, metavar="N")
+    rrm.add_argument("position", type=types.whole(1, 10_000, "a rule position"), metavar="N")
     set_handler(rrm, cmd_rule_remove)
 
     run = s.add_parser("run", help="apply a listing's rules to all its articles now")
@@ -193,7 +200,8 @@ def _register_listings(sub: argparse._SubParsersAction) -> None:
     set_handler(run, cmd_run)
 
     imp = s.add_parser("import", help="create or replace sales lists and listings from a TOML file")
-    imp.add_argument("file", metavar="FILE", type=Path)
+    imp.add_argument("file", metavar="FILE", type=types.file_path,
+                     help=f"a TOML file of at most {MAX_IMPORT // 1_000_000} MB")
     set_handler(imp, cmd_import)
 
 
@@ -232,7 +240,7 @@ async def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         await get_account(db, args.account)
     listings = await lst.list_listings(db, args.account)
     if args.json:
-        print(json.dumps([_listing_dict(x) for x in listings], indent=2, ensure_ascii=False))
+        print(json_text(json.dumps([_listing_dict(x) for x in listings], indent=2, ensure_ascii=False)))
         return 0
     if not listings:
         ctx.out.print("no listings yet: add one with "
@@ -250,7 +258,7 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     x = await lst.get_listing(db, args.name)
     if args.json:
-        print(json.dumps(_listing_dict(x), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(_listing_dict(x), indent=2, ensure_ascii=False)))
         return 0
     ctx.out.print(Text(f"listing {x.name} on {x.account}, "
                        f"{'enabled' if x.enabled else 'disabled'}; lists: {', '.join(x.lists)}"))
@@ -321,7 +329,7 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         only_listing.reset(token)
     if args.json:
-        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False)))
     else:
         _print_summary(ctx, summary)
     return 0 if summary.outcome == "ok" else 1
@@ -334,7 +342,7 @@ async def _print_lines(sub) -> None:
         if isinstance(event, LogLine) and event.level != "debug":
             stamp = event.at.astimezone().strftime("%H:%M:%S")
             stream = sys.stderr if event.level in ("warning", "error") else sys.stdout
-            print(f"{stamp} {event.level:<7} {event.message}", file=stream, flush=True)
+            print(f"{stamp} {event.level:<7} {visible(event.message)}", file=stream, flush=True)
 
 
 def _print_summary(ctx: Context, s) -> None:
@@ -342,18 +350,44 @@ def _print_summary(ctx: Context, s) -> None:
     ctx.out.print(Text(f"listing run on {s.account}: {s.outcome}" + (f" (run {s.id})" if s.id else "")
                        + (f": {counts}" if counts else "")))
     for err in s.errors:
-        ctx.out.print(Text(f"  error: {err}"))
+        ctx.out.print(Text(f"  error: {visible(err)}"))
+
+
+def read_import_file(path: Path) -> str:
+    """The file's text: a regular file of at most MAX_IMPORT bytes, read with that bound
+    (a device such as /dev/zero, a FIFO or a huge file is refused, never read whole)."""
+    name = visible(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ConfigError(f"{name} is not a regular file",
+                                  hint="give the path of a TOML file")
+            if info.st_size > MAX_IMPORT:
+                raise ConfigError(f"{name} is too large ({info.st_size:,} bytes, at most "
+                                  f"{MAX_IMPORT:,})", hint="split it into smaller files")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                raw = f.read(MAX_IMPORT + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_IMPORT:  # it grew while being read
+        raise ConfigError(f"{name} is too large (at most {MAX_IMPORT:,} bytes)",
+                          hint="split it into smaller files")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name} is not UTF-8 text") from None
 
 
 async def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     try:
-        data = tomllib.loads(args.file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{args.file} is not UTF-8 text") from None
+        data = tomllib.loads(read_import_file(args.file))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{args.file} is not valid TOML: {exc}",
+        raise ConfigError(f"{visible(args.file)} is not valid TOML: {visible(exc)}",
                           hint="see the Listings section of README.md for the format") from None
     plan = lst.plan_from_toml(data)
     db = await ctx.hub()

@@ -10,8 +10,10 @@ from typing import Any
 
 from rich.text import Text
 
+from core.commands import args as types
 from core.commands.base import Context, set_handler
 from core.errors import ConfigError
+from core.textsafe import json_text, visible
 
 FIX_CHOICES = ("missing", "differs", "states", "customers")
 
@@ -31,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the hub and the ERP in line")
     r.add_argument("name", metavar="NAME")
     what = r.add_mutually_exclusive_group(required=True)
-    what.add_argument("--order", type=int, action="append", metavar="ID")
-    what.add_argument("--customer", type=int, action="append", metavar="ID")
+    what.add_argument("--order", type=types.shop_id, action="append", metavar="ID")
+    what.add_argument("--customer", type=types.shop_id, action="append", metavar="ID")
     r.add_argument("--json", action="store_true")
     set_handler(r, cmd_resync)
 
@@ -65,9 +67,34 @@ def _engine(ctx: Context, *, writes: bool):
 
 
 # -- reconcile -----------------------------------------------------------------
+def check_period(since: str | None, until: str | None) -> None:
+    """Each bound a date of this era, and the start not after the end (refused before
+    anything is opened or read)."""
+    from core.reconcile import parse_when
+
+    lo = _bound(parse_when, since, "--since")
+    hi = _bound(parse_when, until, "--until", end=True)
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(f"the period is reversed: --since {visible(since)} is after "
+                          f"--until {visible(until)}",
+                          hint="give the earlier day with --since, the later with --until")
+
+
+def _bound(parse_when, text: str | None, flag: str, *, end: bool = False):
+    if text is None:
+        return None
+    moment = parse_when(text, "UTC", end=end)
+    if not 1970 <= moment.year <= 2999:
+        raise ConfigError(f"{flag} {visible(text)} is out of range",
+                          hint="give a day between 1970-01-01 and 2999-12-31, e.g. 2026-11-01")
+    return moment
+
+
 async def cmd_reconcile(args: argparse.Namespace, ctx: Context) -> int:
     from core.reconcile import reconcile
     from core.resync import apply_fix, operation
+
+    check_period(args.since, args.until)
 
     async with _engine(ctx, writes=bool(args.fix)) as engine:
         report = await reconcile(engine, args.name, since=args.since, until=args.until)
@@ -93,7 +120,7 @@ async def cmd_reconcile(args: argparse.Namespace, ctx: Context) -> int:
         out = report.as_dict()
         if args.fix:
             out["fixed"] = fixed
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(out, indent=2, ensure_ascii=False)))
     else:
         _print_report(ctx, report)
     return 0 if report.aligned else 1
@@ -165,7 +192,7 @@ async def cmd_resync(args: argparse.Namespace, ctx: Context) -> int:
                                      lambda rctx: resync_customers(rctx, args.customer))
             label = "customer"
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False)))
     else:
         for i, what in sorted(result.changed.items()):
             ctx.out.print(Text(f"{label} {i}: {'; '.join(what)}"))
@@ -184,8 +211,8 @@ async def cmd_cursor_show(args: argparse.Namespace, ctx: Context) -> int:
 
     values = await show_cursors(await ctx.hub(), args.name)
     if args.json:
-        print(json.dumps({v.name: {"value": v.value, "updated_at": v.updated_at}
-                          for v in values}, indent=2))
+        print(json_text(json.dumps({v.name: {"value": v.value, "updated_at": v.updated_at}
+                          for v in values}, indent=2)))
         return 0
     for v in values:
         ctx.out.print(Text(f"{v.name:<10} {v.value if v.value is not None else '(not set)':<28} "
@@ -193,10 +220,32 @@ async def cmd_cursor_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _check_cursor_range(name: str, value: str) -> None:
+    """An orders cursor is a shop order id (INT UNSIGNED on PrestaShop); a customers
+    cursor a moment of this era; a states cursor one line of text."""
+    if name == "orders" and int(value) > types.SHOP_ID_MAX:
+        raise ConfigError(f"the orders cursor {visible(value)[:40]} is beyond any shop order id "
+                          f"(PrestaShop ids go up to {types.SHOP_ID_MAX:,}): every later sync "
+                          "would import nothing",
+                          hint="give the id of the last order to keep, e.g. 'sincro cursor set "
+                          "NAME orders 1200' replays the orders after 1200")
+    if name == "customers":
+        from datetime import datetime
+
+        if not 1970 <= datetime.fromisoformat(value).year <= 2999:
+            raise ConfigError(f"the customers cursor {visible(value)} is out of range",
+                              hint="a date and time between 1970 and 2999, e.g. "
+                              "2026-11-01T00:00:00")
+    if name == "states" and visible(value) != value:
+        raise ConfigError("the states cursor holds control characters",
+                          hint="give the value 'sincro cursor show' printed")
+
+
 async def cmd_cursor_set(args: argparse.Namespace, ctx: Context) -> int:
     from core.resync import check_cursor, set_cursor_value, show_cursors
 
     value = check_cursor(args.cursor, args.value)
+    _check_cursor_range(args.cursor, value)
     current = {v.name: v.value for v in await show_cursors(await ctx.hub(), args.name)}
     question = (f"move the {args.cursor} cursor of {args.name} from "
                 f"{current.get(args.cursor) or '(not set)'} to {value}? the next sync replays "
@@ -219,9 +268,11 @@ async def cmd_cursor_set(args: argparse.Namespace, ctx: Context) -> int:
 async def cmd_review(args: argparse.Namespace, ctx: Context) -> int:
     from core.reconcile import review
 
+    check_period(args.since, None)
+
     report = await review(await ctx.hub(), args.name, since=args.since)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False)))
         return 0
     ctx.out.print(Text(f"created by Sincro for {report.account}"
                        + (f" since {report.since}" if report.since else "") + ":"))
@@ -233,4 +284,12 @@ async def cmd_review(args: argparse.Namespace, ctx: Context) -> int:
     for m in report.merged:
         ctx.out.print(Text(f"  {m.email} -> ERP {m.erp_code or '(not pushed)'}: shop customers "
                            f"{', '.join(map(str, m.customer_ids))}"))
+    ctx.out.print(f"partite IVA that fail the check digit (kept as typed): "
+                  f"{len(report.invalid_vat)}")
+    for v in report.invalid_vat:
+        ctx.out.print(Text(f"  customer {v.customer_id} (address {v.address_id}): "
+                           f"{v.vat_number} -> ERP {v.erp_code or '(not pushed)'}"))
+    ctx.out.print(f"orders held for the office: {len(report.held)}")
+    for h in report.held:
+        ctx.out.print(Text(f"  order {h.order_id} ({h.reference or '-'}): {h.reason}"))
     return 0

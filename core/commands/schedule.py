@@ -10,10 +10,12 @@ from rich.table import Table
 from rich.text import Text
 
 from core.accounts import get_account
+from core.commands import args as types
 from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.schedule import Schedule, add_schedule_arguments, next_runs, schedule_from_args
 from core.schedules_store import get_schedule, reset_next_run, save_schedule
+from core.textsafe import json_text, visible
 from core.timeutil import utcnow, zone
 
 
@@ -37,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pv = ssub.add_parser("preview", help="the next runs (the saved schedule, or the one given "
                          "with the same flags as 'set')")
     pv.add_argument("name", metavar="NAME")
-    pv.add_argument("--count", type=int, default=10, help="how many runs (default 10)")
+    pv.add_argument("--count", type=types.whole(1, 1000), default=10,
+                    help="how many runs (default 10, at most 1000)")
     pv.add_argument("--from", dest="start", metavar="ISO_DATETIME",
                     help="start after this moment (in the schedule's zone unless it has an offset)")
     pv.add_argument("--json", action="store_true")
@@ -70,13 +73,13 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     account = await get_account(db, args.name)
     stored = await get_schedule(db, account.id)
     if args.json:
-        print(json.dumps({
+        print(json_text(json.dumps({
             "account": account.name,
             "schedule": stored.schedule.to_dict() if stored else {"kind": "off"},
             "describe": stored.schedule.describe() if stored else "off",
             "next_run": stored.next_run.isoformat() if stored and stored.next_run else None,
             "last_run": stored.last_run.isoformat() if stored and stored.last_run else None,
-        }, indent=2))
+        }, indent=2)))
         return 0
     if stored is None:
         ctx.out.print(Text(f"{account.name}: no schedule (off)"))
@@ -111,8 +114,8 @@ async def cmd_preview(args: argparse.Namespace, ctx: Context) -> int:
     start = _parse_start(args.start, schedule) if args.start else utcnow()
     runs = next_runs(schedule, start, args.count)
     if args.json:
-        print(json.dumps({"schedule": schedule.describe(),
-                          "runs": [r.isoformat() for r in runs]}, indent=2))
+        print(json_text(json.dumps({"schedule": schedule.describe(),
+                          "runs": [r.isoformat() for r in runs]}, indent=2)))
         return 0
     ctx.out.print(Text(f"{schedule.describe()}: next {len(runs)} runs from "
                        f"{_fmt(start.astimezone(schedule.zone))}"))
@@ -131,8 +134,11 @@ def _parse_start(text: str, schedule: Schedule) -> datetime:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"--from {text!r} is not an ISO date-time",
+        raise ConfigError(f"--from {visible(text)!r} is not an ISO date-time",
                           hint="e.g. --from 2026-03-28T10:00") from None
+    if not 1970 <= dt.year <= 2999:
+        raise ConfigError(f"--from {visible(text)} is out of range",
+                          hint="give a moment between 1970 and 2999, e.g. --from 2026-03-28T10:00")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone(schedule.tz))
     return dt

@@ -14,6 +14,7 @@ from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.notices import get_smtp, save_smtp
 from core.notify import SmtpSettings, build_message, send
+from core.textsafe import json_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,7 +99,7 @@ async def cmd_smtp(args: argparse.Namespace, ctx: Context) -> int:
             ctx.out.print("no SMTP settings: notices are not sent")
             return 0
         if args.json:
-            print(json.dumps(_public(current), indent=2))
+            print(json_text(json.dumps(_public(current), indent=2)))
         else:
             for k, v in _public(current).items():
                 ctx.out.print(Text(f"{k}: {'' if v is None else v}"))

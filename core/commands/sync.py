@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import datetime
 
 from rich.table import Table
 from rich.text import Text
 
+from core.commands import args as types
 from core.commands.base import Context, set_handler
 from core.errors import NotFound
 from core.events import LogLine
 from core.runs import RunSummary, describe_counts, get_run, list_runs, run_log
+from core.textsafe import json_text, visible
 
 OUTCOME_EXIT = {"ok": 0}
 
@@ -42,12 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("runs", help="list recorded runs")
     r.add_argument("name", nargs="?", metavar="NAME")
-    r.add_argument("--limit", type=int, default=30)
+    r.add_argument("--limit", type=types.whole(1, 100_000), default=30, metavar="N",
+                   help="the newest N runs (default 30)")
     r.add_argument("--json", action="store_true")
     set_handler(r, cmd_runs)
 
     lg = sub.add_parser("logs", help="print a run's log")
-    lg.add_argument("run_id", type=int, metavar="RUN_ID")
+    lg.add_argument("run_id", type=types.row_id("run id"), metavar="RUN_ID")
     lg.add_argument("--json", action="store_true")
     set_handler(lg, cmd_logs)
 
@@ -72,7 +76,7 @@ async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
                 printer.cancel()
             sub.close()
     if args.json:
-        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False)))
     else:
         _print_summary(ctx, summary)
     return 0 if summary.outcome == "ok" else 1
@@ -83,7 +87,7 @@ async def _print_lines(sub, debug: bool) -> None:
         if isinstance(event, LogLine) and (event.level != "debug" or debug):
             stamp = event.at.astimezone().strftime("%H:%M:%S")
             stream = sys.stderr if event.level in ("warning", "error") else sys.stdout
-            print(f"{stamp} {event.level:<7} {event.message}", file=stream, flush=True)
+            print(f"{stamp} {event.level:<7} {visible(event.message)}", file=stream, flush=True)
 
 
 def _print_summary(ctx: Context, s: RunSummary) -> None:
@@ -92,7 +96,7 @@ def _print_summary(ctx: Context, s: RunSummary) -> None:
     ctx.out.print(Text(f"{s.kind} sync of {s.account}: {s.outcome} in {dur}"
                        + (f" (run {s.id})" if s.id else "") + (f": {counts}" if counts else "")))
     for err in s.errors:
-        ctx.out.print(Text(f"  error: {err}"))
+        ctx.out.print(Text(f"  error: {visible(err)}"))
 
 
 async def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
@@ -103,7 +107,7 @@ async def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
         await get_account(db, args.name)
     runs = await list_runs(db, args.name, args.limit)
     if args.json:
-        print(json.dumps([r.as_dict() for r in runs], indent=2, ensure_ascii=False))
+        print(json_text(json.dumps([r.as_dict() for r in runs], indent=2, ensure_ascii=False)))
         return 0
     if not runs:
         ctx.out.print("no runs yet")
@@ -113,12 +117,32 @@ async def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
     t.columns[-1].overflow = "fold"
     t.columns[-1].min_width = 24
     for r in runs:
-        started = datetime.fromisoformat(r.started_at).astimezone().strftime("%d %b %H:%M")
-        t.add_row(str(r.id), Text(r.account), r.kind, r.trigger, started,
-                  r.outcome or "running", f"{r.duration_s:.1f}s" if r.duration_s is not None else "",
-                  Text(describe_counts(r.counts) if r.outcome else ""))
+        t.add_row(str(r.id), Text(r.account), Text(visible(r.kind)), Text(visible(r.trigger)),
+                  _started(r.started_at), Text(visible(r.outcome or "running")), _took(r),
+                  Text(visible(describe_counts(r.counts)) if r.outcome else ""))
     ctx.out.print(t)
     return 0
+
+
+def _started(value: object) -> str:
+    """A stored start time in local time; what is not one, as text."""
+    try:
+        return datetime.fromisoformat(str(value)).astimezone().strftime("%d %b %H:%M")
+    except (ValueError, OverflowError, OSError):
+        return visible(value)
+
+
+def _took(run: RunSummary) -> str:
+    """A run's duration, '' when unknown; a stored value that is not a number, as text."""
+    try:
+        seconds = run.duration_s
+    except (TypeError, ValueError, OverflowError):
+        return "?"
+    if seconds is None:
+        return ""
+    if isinstance(seconds, (int, float)) and math.isfinite(seconds):
+        return f"{seconds:.1f}s"
+    return visible(seconds)
 
 
 async def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
@@ -128,9 +152,9 @@ async def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         raise NotFound(f"no run with id {args.run_id}", hint="list runs with 'sincro runs'")
     lines = await run_log(db, args.run_id)
     if args.json:
-        print(json.dumps([{"at": a, "level": lv, "message": m} for _, a, lv, m in lines],
-                         ensure_ascii=False))
+        print(json_text(json.dumps([{"at": a, "level": lv, "message": m}
+                                    for _, a, lv, m in lines], ensure_ascii=False)))
         return 0
     for _, at, level, message in lines:
-        print(f"{at} {level:<7} {message}")
+        print(f"{visible(at)} {visible(level):<7} {visible(message)}")
     return 0
