@@ -1,9 +1,12 @@
 """A real Tryton 8.0 server for tests and benchmarks.
 
 ``template_db()`` builds (once, cached under ~/.cache/sincro-tryton/<hash>/) an
-SQLite database with ``sale`` activated, a company, EUR, a chart of accounts, a
-fiscal year and an account category; ``TrytonServer`` copies it and starts
-``trytond`` on a free loopback port in its own process (about 2 s).
+SQLite database with ``sale`` and ``sale_shipment_cost`` activated, a company, EUR, a
+chart of accounts, fiscal years, an account category, and what an Italian office has:
+Italy with its provinces, the VAT taxes (22, 10, 5, 4 and 0 % ones named for their
+natures N2.1, N3.2, N4), the rounding tax (fixed 0.01, named ROUNDING), payment terms
+named as the shops' payments and the shops' carriers. ``TrytonServer`` copies it and
+starts ``trytond`` on a free loopback port in its own process (about 2 s).
 
 trytond comes from the ``tryton`` dependency group (``uv sync --all-groups``);
 ``tryton_available()`` says why not when it is missing.
@@ -49,7 +52,7 @@ def tryton_available() -> str | None:
 def _version_key() -> str:
     names = sorted(d.metadata["Name"].lower() + "==" + d.version for d in md.distributions()
                    if d.metadata["Name"] and d.metadata["Name"].lower().startswith("trytond"))
-    text = "\n".join(names) + f"\nsetup-v1\n{dt.date.today().year}"
+    text = "\n".join(names) + f"\nsetup-v2\n{dt.date.today().year}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -187,7 +190,10 @@ class TrytonServer:
 
 
 # -- template ---------------------------------------------------------------
-def template_db(modules: str = "sale", setup: bool = True) -> Path:
+MODULES = "sale,sale_shipment_cost"  # sale_shipment_cost brings carrier
+
+
+def template_db(modules: str = MODULES, setup: bool = True) -> Path:
     """The cached template DB path, built when missing (about a minute)."""
     key = _version_key() + f"-{modules}-{int(setup)}"
     target = CACHE_ROOT / key / f"{DB_NAME}.sqlite"
@@ -212,7 +218,9 @@ def template_db(modules: str = "sale", setup: bool = True) -> Path:
             try:
                 rpc = Rpc(srv.url)
                 try:
-                    _setup_company(rpc, accounting="account" in modules or modules == "sale")
+                    names = set(modules.split(","))
+                    _setup_company(rpc, accounting=bool(names & {"account", "sale"}),
+                                   carriers="sale_shipment_cost" in names)
                 finally:
                     rpc.close()
             finally:
@@ -225,8 +233,9 @@ def template_db(modules: str = "sale", setup: bool = True) -> Path:
     return target
 
 
-def _setup_company(rpc: Rpc, accounting: bool = True) -> None:
-    """EUR, a company, chart of accounts, fiscal years, an account category."""
+def _setup_company(rpc: Rpc, accounting: bool = True, carriers: bool = False) -> None:
+    """EUR, a company, chart of accounts, fiscal years, an account category; Italian
+    provinces, VAT taxes, payment terms, carriers."""
     rpc.context = {}
     [eur] = rpc.model("currency.currency", "create", [{
         "name": "Euro", "code": "EUR", "symbol": "€", "rounding": dec("0.01"), "digits": 2}])
@@ -256,9 +265,10 @@ def _setup_company(rpc: Rpc, accounting: bool = True) -> None:
         "category_account_expense": account("5.1.1")}}, "create_properties", rpc.context)
     rpc.call("wizard.account.create_chart.delete", sid, rpc.context)
 
-    rpc.model("product.category", "create", [{
+    [category] = rpc.model("product.category", "create", [{
         "name": "Shop goods", "accounting": True,
         "account_revenue": account("4.1.1"), "account_expense": account("5.1.1")}])
+    _setup_italy(rpc, company, account("2.2.3"), category, carriers)
 
     # fiscal years (so that invoices can be posted)
     [move_type] = rpc.model("ir.sequence.type", "search", [["name", "=", "Account Move"]],
@@ -280,6 +290,71 @@ def _setup_company(rpc: Rpc, accounting: bool = True) -> None:
                 "out_credit_note_sequence": inv_seq, "in_invoice_sequence": inv_seq,
                 "in_credit_note_sequence": inv_seq}]]]}])
         rpc.model("account.fiscalyear", "create_period", [fy])
+
+
+# ISO 3166-2:IT provinces (and metropolitan cities) by their two-letter code
+PROVINCES = (
+    "AG Agrigento|AL Alessandria|AN Ancona|AO Aosta|AP Ascoli Piceno|AQ L'Aquila|AR Arezzo|"
+    "AT Asti|AV Avellino|BA Bari|BG Bergamo|BI Biella|BL Belluno|BN Benevento|BO Bologna|"
+    "BR Brindisi|BS Brescia|BT Barletta-Andria-Trani|BZ Bolzano|CA Cagliari|CB Campobasso|"
+    "CE Caserta|CH Chieti|CL Caltanissetta|CN Cuneo|CO Como|CR Cremona|CS Cosenza|CT Catania|"
+    "CZ Catanzaro|EN Enna|FC Forlì-Cesena|FE Ferrara|FG Foggia|FI Firenze|FM Fermo|"
+    "FR Frosinone|GE Genova|GO Gorizia|GR Grosseto|IM Imperia|IS Isernia|KR Crotone|LC Lecco|"
+    "LE Lecce|LI Livorno|LO Lodi|LT Latina|LU Lucca|MB Monza e Brianza|MC Macerata|ME Messina|"
+    "MI Milano|MN Mantova|MO Modena|MS Massa-Carrara|MT Matera|NA Napoli|NO Novara|NU Nuoro|"
+    "OR Oristano|PA Palermo|PC Piacenza|PD Padova|PE Pescara|PG Perugia|PI Pisa|PN Pordenone|"
+    "PO Prato|PR Parma|PT Pistoia|PU Pesaro e Urbino|PV Pavia|PZ Potenza|RA Ravenna|"
+    "RC Reggio Calabria|RE Reggio Emilia|RG Ragusa|RI Rieti|RM Roma|RN Rimini|RO Rovigo|"
+    "SA Salerno|SI Siena|SO Sondrio|SP La Spezia|SR Siracusa|SS Sassari|SU Sud Sardegna|"
+    "SV Savona|TA Taranto|TE Teramo|TN Trento|TO Torino|TP Trapani|TR Terni|TS Trieste|"
+    "TV Treviso|UD Udine|VA Varese|VB Verbano-Cusio-Ossola|VC Vercelli|VE Venezia|VI Vicenza|"
+    "VR Verona|VT Viterbo|VV Vibo Valentia")
+# the Italian VAT taxes as an office names them after the account's tax map codes
+VAT_TAXES = (("22", "IVA 22%", "0.22"), ("10", "IVA 10%", "0.10"), ("5", "IVA 5%", "0.05"),
+             ("4", "IVA 4%", "0.04"), ("N2.1", "Non soggetta art. 7-7septies", "0"),
+             ("N3.2", "Non imponibile, cessione intracomunitaria", "0"),
+             ("N4", "Esente art. 10", "0"))
+ROUNDING_TAX = "ROUNDING"
+# the emulator's payment names and carriers
+PAYMENT_TERMS = ("Bank wire", "Payment by check", "PayPal", "Cash on delivery (COD)",
+                 "Carta di credito")
+CARRIERS = ("Corriere Espresso", "Poste Italiane", "Ritiro in negozio")
+
+
+def _setup_italy(rpc: Rpc, company: int, tax_account: int, category: int,
+                 carriers: bool) -> None:
+    """Italy and its provinces, the VAT taxes and the rounding tax, payment terms, carriers:
+    a handful of batched calls (well under a second)."""
+    rpc.model("country.country", "create", [{
+        "name": "Italy", "code": "IT", "code3": "ITA", "code_numeric": "380",
+        "subdivisions": [["create", [
+            {"name": p[3:], "code": f"IT-{p[:2]}", "type": "province"}
+            for p in PROVINCES.split("|")]]]}])
+    accounts = {"company": company, "invoice_account": tax_account,
+                "credit_note_account": tax_account}
+    taxes = rpc.model("account.tax", "create", [
+        {"name": name, "description": text, "type": "percentage", "rate": dec(rate),
+         **accounts} for name, text, rate in VAT_TAXES] + [
+        {"name": ROUNDING_TAX, "description": "Arrotondamento", "type": "fixed",
+         "amount": dec("0.01"), **accounts}])
+    # the goods' default tax (22 %): an invoice whose product lines carry their category's
+    # taxes posts without Tryton's "not the default taxes" warning
+    rpc.model("product.category", "write", [category], {"customer_taxes": [["add", [taxes[0]]]]})
+    rpc.model("account.invoice.payment_term", "create", [
+        {"name": name, "lines": [["create", [{"type": "remainder"}]]]}
+        for name in PAYMENT_TERMS])
+    if not carriers:
+        return
+    [unit] = rpc.model("product.uom", "search", [["symbol", "=", "u"]], 0, None, None)
+    parties = rpc.model("party.party", "create", [{"name": name} for name in CARRIERS])
+    templates = rpc.model("product.template", "create", [{
+        "name": name, "type": "service", "default_uom": unit, "salable": True,
+        "sale_uom": unit, "list_price": dec("0"), "account_category": category,
+        "products": [["create", [{}]]]} for name in CARRIERS])
+    products = rpc.model("product.template", "read", templates, ["products"])
+    rpc.model("carrier", "create", [
+        {"party": party, "carrier_product": tmpl["products"][0]}
+        for party, tmpl in zip(parties, products, strict=True)])
 
 
 if __name__ == "__main__":  # build the template by hand: uv run python -m tests.tryton_server
