@@ -1,18 +1,33 @@
 """Tryton (trytond 8.0 LTS) as Sincro's ERP, over its JSON-RPC API with httpx.
 
 Mapping:
-- customer -> ``party.party``; the Sincro external reference is a party
-  identifier (no type) ``sincro:<ref>``; e-mail and phone are contact
-  mechanisms; VAT number / tax code are identifiers too. The customer code is
-  the party's code.
-- destination -> ``party.address`` of the party (same text -> same address);
-  its code is the address id.
+- customer -> ``party.party`` named as the invoice needs it (the company, else the
+  person); the person's name is the name of its e-mail and phone contact mechanisms.
+  The Sincro external reference is an untyped identifier ``sincro:<ref>``; the VAT
+  number is an identifier of type ``it_vat`` (Italian) or ``eu_vat`` (other EU) and the
+  fiscal code one of type ``it_codicefiscale`` when they validate as Tryton validates
+  them (python-stdnum's rules), else untyped ``VAT <number>`` / ``CF <code>`` so that
+  an invalid one never stops the customer; the SDI code is an untyped identifier
+  ``SDI <code>``; the PEC an e-mail contact mechanism named ``PEC``. The customer code
+  is the party's code.
+- destination -> ``party.address`` of the party (same text -> same address), with its
+  ``subdivision`` (``IT-MI``) when Tryton has it; its code is the address id.
 - article -> ``product.template`` + one ``product.product`` whose code is the
   Sincro article code; stock is the product's quantity (or forecast quantity)
   in the configured warehouse.
 - order document -> ``sale.sale``: ``reference`` = the shop order reference,
   ``description`` = the external reference (the idempotency key); quoted and
-  confirmed (or left as a quotation). Document number = the sale number.
+  confirmed (or left as a quotation). Document number = the sale number. Each line
+  carries the ``account.tax`` whose name (else description) is the line's VAT code,
+  its rate checked; the untaxed, tax and total amounts are the shop's to the cent:
+  a line's unit price is chosen so that Tryton's rounded amount is the shop's line
+  amount, what is left of the untaxed total is an untaxed rounding line, and what is
+  left of the tax (the shop's rounding, and the cent Tryton's own per-tax rounding can
+  differ by) is a rounding line of unit price 0 carrying a fixed-amount tax of 0.01
+  (``TrytonSettings.rounding_tax``) times the number of cents. Payment term (by name)
+  and carrier (``sale_shipment_cost`` activated: by its product's code or name, or its
+  party's name) are set when Tryton has them, else written in the sale's comment after
+  the order's notes.
 
 Calls are batched (one create / read / button call for a whole list). One RPC
 call is one Tryton transaction, so a bulk method is all or nothing per step.
@@ -25,10 +40,11 @@ import asyncio
 import base64
 import fnmatch
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -49,13 +65,25 @@ from core.erp.port import (
     OrderDocumentData,
     Outcome,
     StateChange,
+    VatSummary,
 )
 from core.errors import ConfigError
 
 REF_PREFIX = "sincro:"
 VAT_PREFIX = "VAT "
 TAX_CODE_PREFIX = "CF "
+SDI_PREFIX = "SDI "
+PEC_NAME = "PEC"  # the name of the e-mail contact mechanism that holds the PEC
+UNTYPED_PREFIXES = (REF_PREFIX, VAT_PREFIX, TAX_CODE_PREFIX, SDI_PREFIX)
+# Tryton 8.0 names the Italian VAT number type "it_vat" (an alias of python-stdnum's it.iva;
+# "it_iva" before 7.0)
+FISCAL_TYPES = ("it_vat", "it_iva", "eu_vat", "it_codicefiscale")
 DONE_STATES = ("confirmed", "processing", "done")
+CENT = Decimal("0.01")
+# the block Sincro appends to a sale's comment, after the order's notes
+COMMENT_MARK = "-- Sincro --"
+COMMENT_KEYS = ("Payment", "Carrier", "Conversion rate")
+ROUNDING_DESCRIPTION = "Rounding"
 
 
 @dataclass(frozen=True)
@@ -70,19 +98,22 @@ class TrytonSettings:
     stock: str = "quantity"  # or "forecast_quantity"
     warehouse: str | None = None  # stock.location code; None: the first warehouse
     account_category: str | None = None  # product.category name; None: first accounting one
+    # the fixed-amount (0.01) account.tax, by name or description, of the rounding lines
+    rounding_tax: str = "ROUNDING"
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "tryton", "url": self.url, "db": self.db, "user": self.user,
                 "password_env": self.password_env, "confirm": self.confirm,
                 "stock": self.stock, "warehouse": self.warehouse,
-                "account_category": self.account_category}
+                "account_category": self.account_category, "rounding_tax": self.rounding_tax}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrytonSettings:
         return cls(url=data["url"], db=data["db"], user=data["user"],
                    password_env=data["password_env"], confirm=data.get("confirm", True),
                    stock=data.get("stock", "quantity"), warehouse=data.get("warehouse"),
-                   account_category=data.get("account_category"))
+                   account_category=data.get("account_category"),
+                   rounding_tax=data.get("rounding_tax") or "ROUNDING")
 
     def password(self) -> str:
         pw = os.environ.get(self.password_env)
@@ -238,6 +269,188 @@ def _chunks(items: list, n: int = 500):
         yield items[i:i + n]
 
 
+def _cents(value: Decimal) -> Decimal:
+    """Half-up to the cent: how the VAT summary rounds a rate's tax."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _tryton_round(value: Decimal) -> Decimal:
+    """How Tryton rounds an amount to the currency's cent (``currency.round``)."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def line_price(unit: Decimal, quantity: int, total: Decimal | None) -> Decimal:
+    """The unit price (4 decimals) that gives the shop's line amount once Tryton
+    multiplies it by the quantity and rounds: the shop's unit price when it does,
+    else the nearest price that does."""
+    price = _q4(unit)
+    if total is None or not quantity or _tryton_round(price * quantity) == total:
+        return price
+    base = _q4(Decimal(total) / quantity)
+    step = Decimal("0.0001")
+    for k in range(200):
+        for cand in (base + k * step, base - k * step):
+            if _tryton_round(cand * quantity) == total:
+                return cand
+    return base
+
+
+# -- fiscal identifiers, validated as Tryton validates them (python-stdnum) ------------
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def partita_iva_ok(number: str) -> bool:
+    """stdnum.it.iva.is_valid: 11 digits, a valid office code, the Luhn check digit."""
+    n = re.sub(r"[ \-:]", "", number).upper().strip()
+    if n.startswith("IT"):
+        n = n[2:]
+    if not (n.isascii() and n.isdigit()) or len(n) != 11 or int(n[:7]) == 0:
+        return False
+    if not ("001" <= n[7:10] <= "100" or n[7:10] in ("120", "121", "888", "999")):
+        return False
+    return _luhn_ok(n)
+
+
+_CF_RE = re.compile(r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}"
+                    r"[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$")
+_CF_DATE = {**{x: n for n, x in enumerate("0123456789")},
+            **{x: n for n, x in enumerate("LMNPQRSTUV")}}
+_CF_ODD = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                   [1, 0, 5, 7, 9, 13, 15, 17, 19, 21] + [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2,
+                                                          4, 18, 20, 11, 3, 6, 8, 12, 14, 16,
+                                                          10, 22, 25, 24, 23], strict=True))
+_CF_EVEN = {**{x: n for n, x in enumerate("0123456789")},
+            **{x: n for n, x in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}}
+
+
+def codice_fiscale_ok(code: str) -> bool:
+    """stdnum.it.codicefiscale.is_valid: a company's 11 digits (as a partita IVA), or a
+    person's 16 characters with their check character and a real birth date."""
+    c = re.sub(r"[ \-:]", "", code).strip().upper()
+    if len(c) == 11:
+        return partita_iva_ok(c)
+    if len(c) != 16 or not _CF_RE.match(c):
+        return False
+    check = sum(_CF_ODD[x] if i % 2 == 0 else _CF_EVEN[x] for i, x in enumerate(c[:15]))
+    if "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[check % 26] != c[15]:
+        return False
+    day = (_CF_DATE[c[9]] * 10 + _CF_DATE[c[10]]) % 40
+    month = "ABCDEHLMPRST".index(c[8]) + 1
+    year = 1900 + _CF_DATE[c[6]] * 10 + _CF_DATE[c[7]]
+    if year < 1920:
+        year += 100
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def eu_vat_ok(number: str) -> bool:
+    """stdnum.eu.vat.is_valid where python-stdnum is installed (it comes with trytond);
+    without it a foreign VAT number is kept untyped."""
+    try:
+        from stdnum.eu import vat  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - the tryton group brings it
+        return False
+    return bool(vat.is_valid(number))
+
+
+def _identifier_country(kind: str | None, code: str) -> str | None:
+    """The country of a fiscal identifier: Italian ones, and VAT numbers without a
+    prefix (Sincro sends Italian ones so), are IT; another EU VAT number's prefix."""
+    if kind in ("it_vat", "it_iva", "it_codicefiscale", "cf"):
+        return "IT"
+    if kind in ("eu_vat", "vat") and len(code) > 2 and code[:2].isalpha():
+        return {"EL": "GR"}.get(code[:2].upper(), code[:2].upper())
+    return "IT" if kind == "vat" and code else None
+
+
+# -- the sale's comment: the order's notes, then what could not be a field -----------
+def compose_comment(notes: str | None, extra: Sequence[tuple[str, str]]) -> str | None:
+    block = "\n".join(f"{k}: {v}" for k, v in extra)
+    if not block:
+        return notes or None
+    if not notes:
+        return f"{COMMENT_MARK}\n{block}"
+    return f"{notes}\n\n{COMMENT_MARK}\n{block}"
+
+
+def parse_comment(comment: str | None) -> tuple[str | None, dict[str, str]]:
+    """(notes, {"Payment": ..., "Carrier": ...}) from a comment ``compose_comment`` wrote;
+    a comment whose last block is not Sincro's is all notes."""
+    if not comment:
+        return None, {}
+    sep = f"\n\n{COMMENT_MARK}\n"
+    if comment.startswith(COMMENT_MARK + "\n"):
+        notes, block = "", comment[len(COMMENT_MARK) + 1:]
+    elif sep in comment:
+        notes, block = comment.rsplit(sep, 1)
+    else:
+        return comment, {}
+    extra = {}
+    for line in block.split("\n"):
+        k, found, v = line.partition(": ")
+        if not found or k not in COMMENT_KEYS:
+            return comment, {}
+        extra[k] = v
+    return notes or None, extra
+
+
+_NATURE = re.compile(r"^N[0-9](\.[0-9]+)?$")
+
+
+def rate_text(rate: Decimal) -> str:
+    """ "22", "5.5", "0": a rate as a tax's name or a message writes it."""
+    text = f"{Decimal(rate).quantize(Decimal('0.001')).normalize():f}"
+    return "0" if text in ("-0", "0.000") else text
+
+
+@dataclass(frozen=True)
+class _Tax:
+    """An account.tax as the connector uses it."""
+
+    id: int
+    name: str
+    description: str
+    type: str  # percentage | fixed | none
+    percent: Decimal | None  # the rate in %, 0 for "none", None for fixed
+    amount: Decimal | None  # a fixed tax's amount
+    start: date | None
+    end: date | None
+    listed: bool = True  # a top-level sale tax (the ones a code may name)
+
+    @classmethod
+    def of(cls, r: dict, listed: bool = True) -> _Tax:
+        kind = r["type"]
+        percent = (Decimal(r["rate"] or 0) * 100).normalize() + 0 if kind == "percentage" else (
+            Decimal(0) if kind == "none" else None)
+        return cls(r["id"], r["name"] or "", r.get("description") or "", kind, percent,
+                   Decimal(r["amount"]) if r.get("amount") is not None else None,
+                   r.get("start_date"), r.get("end_date"), listed)
+
+    @property
+    def nature(self) -> str | None:
+        """A 0 % tax's e-invoice nature: its name (N4), else its description's first word
+        ("N4 Esente art. 10")."""
+        if self.percent:
+            return None
+        for text in (self.name, (self.description or "").split(" ", 1)[0]):
+            if _NATURE.match(text.strip()):
+                return text.strip()
+        return None
+
+    def valid_on(self, day: date) -> bool:
+        return (self.start or date.min) <= day <= (self.end or date.max)
+
+
 # -- the connector ------------------------------------------------------------
 class TrytonErp:
     """``ErpConnector`` over a Tryton server. Open with ``await TrytonErp.open(settings)``."""
@@ -250,6 +463,15 @@ class TrytonErp:
         self._warehouse: int | None = None
         self._countries: dict[str, int] = {}
         self._currencies: dict[str, int] = {}
+        self._subdivisions: dict[tuple[str, str], int | None] = {}
+        self._ident_types: frozenset[str] | None = None
+        self._taxes: dict[int, _Tax] | None = None
+        self._payment_terms: dict[str, int] | None = None
+        self._carriers: list[dict] | None = None  # None: not read yet; []: none or no module
+        self._carrier_module: bool | None = None
+        self._carrier_selections: list[dict] = []
+        self._warehouse_country: int | None = None
+        self._tax_ids: dict[tuple[str, Decimal], int] = {}
 
     @classmethod
     async def open(cls, settings: TrytonSettings, password: str | None = None) -> TrytonErp:
@@ -304,7 +526,7 @@ class TrytonErp:
         idents = {r["id"]: r for r in await self._read("party.identifier", ident_ids,
                                                        ["type", "code"])}
         mechs = {r["id"]: r for r in await self._read("party.contact_mechanism", mech_ids,
-                                                      ["type", "value"])}
+                                                      ["type", "value", "name"])}
         for p in parties:
             p["_idents"] = [idents[i] for i in p["identifiers"] if i in idents]
             p["_mechs"] = [mechs[i] for i in p["contact_mechanisms"] if i in mechs]
@@ -317,20 +539,52 @@ class TrytonErp:
         return out
 
     @staticmethod
+    def _managed_ident(i: dict) -> bool:
+        """The identifiers Sincro keeps (others, added in Tryton, are left alone)."""
+        if i["type"]:
+            return i["type"] in FISCAL_TYPES
+        return (i["code"] or "").startswith(UNTYPED_PREFIXES)
+
+    @staticmethod
+    def _managed_mech(m: dict) -> bool:
+        return m["type"] in ("email", "phone")
+
+    @staticmethod
     def _customer(p: dict, outcome: Outcome | None = None) -> ErpCustomer:
-        def ident(prefix: str) -> str | None:
-            for i in p["_idents"]:
-                if not i["type"] and (i["code"] or "").startswith(prefix):
-                    return i["code"][len(prefix):]
-            return None
-
-        def mech(kind: str) -> str | None:
-            return next((m["value"] for m in p["_mechs"] if m["type"] == kind), None)
-
-        return ErpCustomer(code=p["code"], name=p["name"], company=None,
-                           vat_number=ident(VAT_PREFIX), tax_code=ident(TAX_CODE_PREFIX),
-                           email=mech("email"), phone=mech("phone"),
-                           external_ref=ident(REF_PREFIX), outcome=outcome)
+        vat = tax_code = sdi = ref = country = None
+        for i in p["_idents"]:
+            kind, code = i["type"], i["code"] or ""
+            if kind in ("it_vat", "it_iva", "eu_vat") and vat is None:
+                vat, country = code, country or _identifier_country(kind, code)
+            elif kind == "it_codicefiscale" and tax_code is None:
+                tax_code, country = code, country or _identifier_country(kind, code)
+            elif not kind:
+                for prefix in UNTYPED_PREFIXES:
+                    if code.startswith(prefix):
+                        value = code[len(prefix):]
+                        if prefix == REF_PREFIX and ref is None:
+                            ref = value
+                        elif prefix == VAT_PREFIX and vat is None:
+                            vat, country = value, country or _identifier_country("vat", value)
+                        elif prefix == TAX_CODE_PREFIX and tax_code is None:
+                            tax_code = value
+                            country = country or _identifier_country("cf", value)
+                        elif prefix == SDI_PREFIX and sdi is None:
+                            sdi = value
+                        break
+        mechs = [m for m in p["_mechs"] if m["type"] in ("email", "phone")]
+        pec = next((m["value"] for m in mechs if m["type"] == "email"
+                    and m.get("name") == PEC_NAME), None)
+        own = [m for m in mechs if m.get("name") != PEC_NAME]
+        email = next((m["value"] for m in own if m["type"] == "email"), None)
+        phone = next((m["value"] for m in own if m["type"] == "phone"), None)
+        person = next((m["name"] for m in own if m.get("name")), None)
+        name = person or p["name"]
+        company = p["name"] if person and p["name"] != person else None
+        return ErpCustomer(code=p["code"], name=name, company=company, vat_number=vat,
+                           tax_code=tax_code, email=email, phone=phone, external_ref=ref,
+                           outcome=outcome, pec=pec, sdi_code=sdi,
+                           kind="company" if company or vat else "private", country=country)
 
     async def find_customer(self, external_ref: str) -> ErpCustomer | None:
         found = await self._parties([["identifiers.code", "=", REF_PREFIX + external_ref]])
@@ -338,7 +592,8 @@ class TrytonErp:
 
     async def find_customer_by_email(self, email: str) -> ErpCustomer | None:
         found = await self._parties([["contact_mechanisms", "where", [
-            ["type", "=", "email"], ["value", "ilike", email.replace("%", "\\%")]]]])
+            ["type", "=", "email"], ["value", "ilike", email.replace("%", "\\%")],
+            ["name", "!=", PEC_NAME]]]])
         return self._customer(found[0]) if found else None
 
     async def get_customer(self, code: str) -> ErpCustomer:
@@ -350,28 +605,55 @@ class TrytonErp:
     async def upsert_customer(self, data: CustomerData) -> ErpCustomer:
         return (await self.upsert_customers([data]))[0]
 
+    async def _identifier_types(self) -> frozenset[str]:
+        """The identifier types this Tryton offers (party configuration may restrict them)."""
+        if self._ident_types is None:
+            try:  # the dynamic selection, as the client reads it
+                pairs = await self.rpc.model("party.identifier", "get_types")
+                self._ident_types = frozenset(p[0] for p in pairs if p and p[0])
+            except TrytonRpcError:
+                self._ident_types = frozenset(FISCAL_TYPES)
+        return self._ident_types
+
     @staticmethod
-    def _wanted_idents(d: CustomerData) -> list[str]:
-        out = [REF_PREFIX + d.external_ref]
+    def _wanted_idents(d: CustomerData, types: frozenset[str]) -> list[tuple[str | None, str]]:
+        out: list[tuple[str | None, str]] = [(None, REF_PREFIX + d.external_ref)]
         if d.vat_number:
-            out.append(VAT_PREFIX + d.vat_number)
+            vat = d.vat_number
+            it_type = next((t for t in ("it_vat", "it_iva") if t in types), None)
+            if it_type and not vat[:2].isalpha() and partita_iva_ok(vat):
+                out.append((it_type, vat))
+            elif "eu_vat" in types and vat[:2].isalpha() and eu_vat_ok(vat):
+                out.append(("eu_vat", vat))
+            else:
+                out.append((None, VAT_PREFIX + vat))
         if d.tax_code:
-            out.append(TAX_CODE_PREFIX + d.tax_code)
+            if "it_codicefiscale" in types and codice_fiscale_ok(d.tax_code):
+                out.append(("it_codicefiscale", d.tax_code))
+            else:
+                out.append((None, TAX_CODE_PREFIX + d.tax_code))
+        if d.sdi_code:
+            out.append((None, SDI_PREFIX + d.sdi_code))
         return out
 
     @staticmethod
-    def _wanted_mechs(d: CustomerData) -> list[tuple[str, str]]:
-        out = []
+    def _wanted_mechs(d: CustomerData) -> list[tuple[str, str, str | None]]:
+        """(type, value, name): e-mail and phone named for the person, the PEC named PEC."""
+        person = d.name or None
+        out: list[tuple[str, str, str | None]] = []
         if d.email:
-            out.append(("email", d.email))
+            out.append(("email", d.email, person))
         if d.phone:
-            out.append(("phone", d.phone))
+            out.append(("phone", d.phone, person))
+        if d.pec:
+            out.append(("email", d.pec, PEC_NAME))
         return out
 
     async def upsert_customers(self, data: Sequence[CustomerData]) -> list[ErpCustomer]:
         items = list(data)
         if not items:
             return []
+        types = await self._identifier_types()
         refs = list(dict.fromkeys(d.external_ref for d in items))
         current: dict[str, dict] = {}
         for chunk in _chunks([REF_PREFIX + r for r in refs]):
@@ -385,21 +667,25 @@ class TrytonErp:
         writes: list[Any] = []
         for ref, p in current.items():
             d = last[ref]
-            idents = {i["code"] for i in p["_idents"] if not i["type"]}
-            mechs = {(m["type"], m["value"]) for m in p["_mechs"] if m["type"] in ("email", "phone")}
-            if (p["name"] == self._party_name(d) and idents == set(self._wanted_idents(d))
-                    and mechs == set(self._wanted_mechs(d))):
+            want_idents = self._wanted_idents(d, types)
+            want_mechs = self._wanted_mechs(d)
+            idents = {(i["type"] or None, i["code"]) for i in p["_idents"]
+                      if self._managed_ident(i)}
+            mechs = {(m["type"], m["value"], m.get("name") or None) for m in p["_mechs"]
+                     if self._managed_mech(m)}
+            if (p["name"] == self._party_name(d) and idents == set(want_idents)
+                    and mechs == set(want_mechs)):
                 outcomes[ref] = "unchanged"
                 continue
             outcomes[ref] = "updated"
-            old_idents = [i["id"] for i in p["_idents"] if not i["type"]]
-            old_mechs = [m["id"] for m in p["_mechs"] if m["type"] in ("email", "phone")]
+            old_idents = [i["id"] for i in p["_idents"] if self._managed_ident(i)]
+            old_mechs = [m["id"] for m in p["_mechs"] if self._managed_mech(m)]
             writes += [[p["id"]], {
                 "name": self._party_name(d),
-                "identifiers": [["delete", old_idents], ["create", [
-                    {"code": c} for c in self._wanted_idents(d)]]],
-                "contact_mechanisms": [["delete", old_mechs], ["create", [
-                    {"type": t, "value": v} for t, v in self._wanted_mechs(d)]]]}]
+                "identifiers": [["delete", old_idents], ["create", self._ident_values(
+                    want_idents)]],
+                "contact_mechanisms": [["delete", old_mechs], ["create", self._mech_values(
+                    want_mechs)]]}]
         try:
             if writes:
                 await self.rpc.model("party.party", "write", *writes)
@@ -409,9 +695,8 @@ class TrytonErp:
                            ) from None
         values = [{
             "name": self._party_name(d),
-            "identifiers": [["create", [{"code": c} for c in self._wanted_idents(d)]]],
-            "contact_mechanisms": [["create", [
-                {"type": t, "value": v} for t, v in self._wanted_mechs(d)]]],
+            "identifiers": [["create", self._ident_values(self._wanted_idents(d, types))]],
+            "contact_mechanisms": [["create", self._mech_values(self._wanted_mechs(d))]],
         } for d in new]
         await self._create("party.party", values, [d.external_ref for d in new], "customer")
         for d in new:
@@ -431,8 +716,17 @@ class TrytonErp:
         return results
 
     @staticmethod
+    def _ident_values(idents: list[tuple[str | None, str]]) -> list[dict]:
+        return [{"type": t, "code": c} if t else {"code": c} for t, c in idents]
+
+    @staticmethod
+    def _mech_values(mechs: list[tuple[str, str, str | None]]) -> list[dict]:
+        return [{"type": t, "value": v, "name": n} for t, v, n in mechs]
+
+    @staticmethod
     def _party_name(d: CustomerData) -> str:
-        return d.name or d.company or d.external_ref
+        """The name on the invoice: the company's, else the person's."""
+        return d.company or d.name or d.external_ref
 
     async def _create(self, model: str, values: list[dict], refs: list[str | None],
                       what: str) -> list[int]:
@@ -464,24 +758,50 @@ class TrytonErp:
                 self._countries[code] = cid
         return self._countries[code]
 
+    async def _subdivision(self, country: str, province: str | None) -> int | None:
+        """The country's subdivision with ISO code ``IT-MI`` for province "MI", when Tryton
+        has it (and the address may use its type); None otherwise. Cached."""
+        if not province:
+            return None
+        cc, prov = country.upper(), province.upper()
+        key = (cc, prov)
+        if key not in self._subdivisions:
+            code = prov if prov.startswith(cc + "-") else f"{cc}-{prov}"
+            domain: list = [["country.code", "=", cc], ["code", "=", code]]
+            types = await self.rpc.search_read("party.address.subdivision_type",
+                                               [["country_code", "=", cc]], ["types"])
+            allowed = [t for r in types for t in (r["types"] or [])]
+            if allowed:
+                domain.append(["type", "in", allowed])
+            found = await self.rpc.search_read("country.subdivision", domain, ["id", "code"],
+                                               order=[["id", "ASC"]], limit=1)
+            self._subdivisions[key] = found[0]["id"] if found else None
+        return self._subdivisions[key]
+
     @staticmethod
     def _street(d: DestinationData) -> str:
         return "\n".join(x for x in (d.address1, d.address2) if x)
 
     _ADDR_FIELDS = ["party", "party.code", "party_name", "street_unstructured", "postal_code",
-                    "city", "country", "country.code"]
+                    "city", "country", "country.code", "subdivision", "subdivision.code"]
 
     @staticmethod
     def _address_key(a: dict) -> tuple:
         return (a["party_name"] or "", (a["street_unstructured"] or "").strip(),
-                a["postal_code"] or "", a["city"] or "", (a.get("country.") or {}).get("code", ""))
+                a["postal_code"] or "", a["city"] or "", (a.get("country.") or {}).get("code", ""),
+                a.get("subdivision") or None)
 
-    def _dest_key(self, d: DestinationData) -> tuple:
+    async def _dest_key(self, d: DestinationData) -> tuple:
         name = d.name if not d.company else f"{d.company} - {d.name}"
-        return (name, self._street(d), d.postcode or "", d.city, d.country.upper())
+        return (name, self._street(d), d.postcode or "", d.city, d.country.upper(),
+                await self._subdivision(d.country, d.province))
 
     @staticmethod
-    def _destination(a: dict, customer_code: str, d: DestinationData | None,
+    def _province(a: dict) -> str | None:
+        code = (a.get("subdivision.") or {}).get("code") or ""
+        return code.split("-", 1)[1] if "-" in code else (code or None)
+
+    def _destination(self, a: dict, customer_code: str, d: DestinationData | None,
                      outcome: Outcome | None) -> ErpDestination:
         street = (a["street_unstructured"] or "").split("\n")
         return ErpDestination(
@@ -490,7 +810,7 @@ class TrytonErp:
             city=a["city"] or "", country=(a.get("country.") or {}).get("code", ""),
             company=d.company if d else None,
             address2="\n".join(street[1:]) or None, postcode=a["postal_code"],
-            province=d.province if d else None, phone=d.phone if d else None,
+            province=self._province(a), phone=d.phone if d else None,
             external_ref=d.external_ref if d else None, outcome=outcome)
 
     async def upsert_destination(self, customer_code: str, data: DestinationData) -> ErpDestination:
@@ -513,25 +833,26 @@ class TrytonErp:
                                             [["party", "in", list(parties.values())]],
                                             self._ADDR_FIELDS, order=[["id", "ASC"]]):
             existing.setdefault((a["party"],) + self._address_key(a), a)
+        keys = [(parties[c],) + await self._dest_key(d) for c, d in items]
         todo: dict[tuple, dict] = {}
-        for c, d in items:
-            key = (parties[c],) + self._dest_key(d)
+        for (c, d), key in zip(items, keys, strict=True):
             if key not in existing and key not in todo:
                 todo[key] = {"party": parties[c], "party_name": key[1],
                              "street_unstructured": key[2], "postal_code": d.postcode or None,
                              "city": d.city, "country": await self._country(d.country)}
+                if key[6]:
+                    todo[key]["subdivision"] = key[6]
         created: set[tuple] = set()
         if todo:
-            keys = list(todo)
-            ref_of = {(parties[c],) + self._dest_key(d): d.external_ref for c, d in items}
-            ids = await self._create("party.address", [todo[k] for k in keys],
-                                     [ref_of.get(k) for k in keys], "address")
+            new_keys = list(todo)
+            ref_of = {k: d.external_ref for (_c, d), k in zip(items, keys, strict=True)}
+            ids = await self._create("party.address", [todo[k] for k in new_keys],
+                                     [ref_of.get(k) for k in new_keys], "address")
             for a in await self._read("party.address", ids, self._ADDR_FIELDS):
                 existing[(a["party"],) + self._address_key(a)] = a
-            created = set(keys)
+            created = set(new_keys)
         results = []
-        for c, d in items:
-            key = (parties[c],) + self._dest_key(d)
+        for (c, d), key in zip(items, keys, strict=True):
             outcome: Outcome = "created" if key in created else "unchanged"
             created.discard(key)
             results.append(self._destination(existing[key], c, d, outcome))
@@ -636,45 +957,226 @@ class TrytonErp:
                                       a.active, outcome))
         return results
 
+    # -- taxes, payment terms, carriers ------------------------------------------------
+    async def _load_taxes(self) -> dict[int, _Tax]:
+        """Every sale tax of the company (top-level, group none or sale), by id."""
+        rows = await self.rpc.search_read(
+            "account.tax", [["parent", "=", None],
+                            ["OR", ["group", "=", None], ["group.kind", "in", ["sale", "both"]]]],
+            ["name", "description", "type", "rate", "amount", "start_date", "end_date"],
+            order=[["sequence", "ASC NULLS FIRST"], ["id", "ASC"]])
+        self._taxes = {r["id"]: _Tax.of(r) for r in rows}
+        return self._taxes
+
+    async def _taxes_by_id(self, ids: Sequence[int]) -> dict[int, _Tax]:
+        taxes = self._taxes if self._taxes is not None else await self._load_taxes()
+        missing = [i for i in dict.fromkeys(ids) if i not in taxes]
+        if missing:  # a tax set by hand in Tryton, a child or a purchase tax: read it
+            for r in await self._read("account.tax", missing, [
+                    "name", "description", "type", "rate", "amount", "start_date",
+                    "end_date"]):
+                taxes[r["id"]] = _Tax.of(r, listed=False)
+        return taxes
+
+    @staticmethod
+    def _named(taxes: Sequence[_Tax], code: str) -> list[_Tax]:
+        key = code.strip().casefold()
+        by_name = [t for t in taxes if t.listed and t.name.strip().casefold() == key]
+        return by_name or [t for t in taxes if t.listed
+                           and (t.description or "").strip().casefold() == key]
+
+    async def _tax_for(self, code: str, rate: Decimal, when: date, ref: str) -> int:
+        """The account.tax for a line's VAT code: named so (else so described), valid on
+        the sale's date, at the line's rate. Read once per connector, again when missing."""
+        code = code or rate_text(rate)
+        key = (code, Decimal(rate))
+        if key in self._tax_ids:
+            return self._tax_ids[key]
+        for attempt in (0, 1):
+            taxes = await self._load_taxes() if attempt or self._taxes is None else self._taxes
+            named = [t for t in self._named(list(taxes.values()), code)
+                     if t.type != "fixed" and t.valid_on(when)]
+            good = [t for t in named if t.percent == Decimal(rate)]
+            if good:
+                self._tax_ids[key] = good[0].id
+                return good[0].id
+        if named:
+            rates = ", ".join(sorted({f"{rate_text(t.percent or Decimal(0))} %" for t in named}))
+            raise ErpError(f"the Tryton tax {code!r} is at {rates}, the order's line at "
+                           f"{rate_text(rate)} %",
+                           hint="fix the tax in Tryton, or map the shop's rate to another "
+                           "tax's name with the account's tax map", external_ref=ref)
+        raise ErpError(f"no sale tax {code!r} ({rate_text(rate)} %) in Tryton",
+                       hint=f"create an account.tax named {code!r} (or with that description) "
+                       f"at {rate_text(rate)} % in Tryton, or map the rate to an existing tax's "
+                       "name with the account's tax map", external_ref=ref)
+
+    async def _rounding_tax(self, ref: str) -> _Tax:
+        name = self.settings.rounding_tax
+        for attempt in (0, 1):
+            taxes = await self._load_taxes() if attempt or self._taxes is None else self._taxes
+            found = [t for t in self._named(list(taxes.values()), name)
+                     if t.type == "fixed" and t.amount]
+            if found:
+                return found[0]
+        raise ErpError(f"the order needs a rounding line but Tryton has no rounding tax "
+                       f"{name!r}",
+                       hint=f"create an account.tax named {name!r}, type fixed amount, amount "
+                       "0.01, for sales (README, Tryton)", external_ref=ref)
+
+    async def _payment_term(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        if self._payment_terms is None or name not in self._payment_terms:
+            rows = await self.rpc.search_read("account.invoice.payment_term", [], ["name"],
+                                              order=[["id", "ASC"]])
+            self._payment_terms = {}
+            for r in rows:
+                self._payment_terms.setdefault(r["name"], r["id"])
+        return self._payment_terms.get(name)
+
+    async def carrier_module(self) -> bool:
+        """Whether sales have a carrier (the sale_shipment_cost module is activated)."""
+        if self._carrier_module is None:
+            fields = await self.rpc.model("sale.sale", "fields_get", ["carrier"])
+            self._carrier_module = "carrier" in fields
+        return self._carrier_module
+
+    async def _load_carriers(self) -> list[dict]:
+        self._carriers = await self.rpc.search_read(
+            "carrier", [["carrier_product.salable", "=", True]],
+            ["party.name", "carrier_product.code", "carrier_product.name"],
+            order=[["id", "ASC"]])
+        self._carrier_selections = await self.rpc.search_read(
+            "carrier.selection", [], ["carrier", "from_country", "to_country"],
+            order=[["sequence", "ASC NULLS FIRST"], ["id", "ASC"]])
+        if self._carrier_selections:
+            [wh] = await self.rpc.model("stock.location", "read", [await self.warehouse()],
+                                        ["address.country"])
+            self._warehouse_country = ((wh.get("address.") or {}).get("country"))
+        return self._carriers
+
+    @staticmethod
+    def _carrier_name(c: dict) -> str:
+        return ((c.get("carrier_product.") or {}).get("name")
+                or (c.get("party.") or {}).get("name") or str(c["id"]))
+
+    async def _carrier_for(self, name: str | None, to_country: int | None) -> int | None:
+        """The carrier whose product has this code (else name), else whose party has this
+        name, and that Tryton offers for the shipment's country; None when there is none."""
+        if not name or not await self.carrier_module():
+            return None
+        for attempt in (0, 1):
+            carriers = (self._carriers if self._carriers is not None and not attempt
+                        else await self._load_carriers())
+            key = name.strip().casefold()
+            for field, sub in (("carrier_product.", "code"), ("carrier_product.", "name"),
+                               ("party.", "name")):
+                for c in carriers:
+                    if ((c.get(field) or {}).get(sub) or "").strip().casefold() == key \
+                            and self._carrier_available(c["id"], to_country):
+                        return c["id"]
+        return None
+
+    def _carrier_available(self, carrier: int, to_country: int | None) -> bool:
+        """carrier.selection as Tryton applies it: no rule offers every carrier."""
+        if not self._carrier_selections:
+            return True
+        for sel in self._carrier_selections:
+            if sel["from_country"] not in (None, self._warehouse_country):
+                continue
+            if sel["to_country"] not in (None, to_country):
+                continue
+            if sel["carrier"] == carrier:
+                return True
+        return False
+
     # -- documents --------------------------------------------------------------
     _SALE_FIELDS = ["number", "description", "reference", "sale_date", "party", "party.code",
                     "shipment_address", "invoice_address", "currency.code", "state",
                     "shipment_state", "invoice_state", "untaxed_amount", "total_amount",
-                    "lines", "shipments", "invoices", "write_date", "create_date"]
+                    "lines", "shipments", "invoices", "write_date", "create_date", "comment",
+                    "payment_term", "payment_term.name"]
 
     async def _sales(self, domain: list) -> list[dict]:
-        return await self.rpc.search_read("sale.sale", domain, self._SALE_FIELDS,
-                                          order=[["id", "ASC"]])
+        fields = list(self._SALE_FIELDS)
+        if await self.carrier_module():
+            fields.append("carrier")
+            if self._carriers is None:
+                await self._load_carriers()
+        return await self.rpc.search_read("sale.sale", domain, fields, order=[["id", "ASC"]])
 
     def _document(self, s: dict, lines: list[dict] | None = None) -> ErpDocument:
         state = "cancelled" if s["state"] == "cancelled" else (
             "invoiced" if s["invoice_state"] in ("awaiting payment", "paid") else
             "shipped" if s["shipment_state"] == "sent" else "open")
-        doc_lines = tuple(
-            ErpDocumentLine(kind=("article" if ln.get("product") else
-                                  "discount" if (ln["unit_price"] or 0) < 0 else "shipping"),
-                            article_code=(ln.get("product.") or {}).get("code"),
-                            description=ln["description"] or "", quantity=int(ln["quantity"] or 0),
-                            unit_price=Decimal(ln["unit_price"] or 0),
-                            unit_price_tax_incl=Decimal(ln["unit_price"] or 0),
-                            vat_rate=Decimal("0"), discount_pct=Decimal("0"))
-            for ln in (lines or []) if ln["type"] == "line")
+        taxes = self._taxes or {}
+        doc_lines: list[ErpDocumentLine] = []
+        groups: dict[tuple[Decimal, str, str | None], Decimal] = {}
+        for ln in lines or []:
+            if ln["type"] != "line":
+                continue
+            line_taxes = [taxes[t] for t in ln.get("taxes") or [] if t in taxes]
+            vat = next((t for t in line_taxes if t.type != "fixed"), None)
+            fixed = any(t.type == "fixed" for t in line_taxes)
+            unit = Decimal(ln["unit_price"] or 0)
+            amount = Decimal(ln.get("amount") or 0)
+            rate = (vat.percent or Decimal(0)) if vat else Decimal(0)
+            code = vat.name if vat else ""
+            nature = vat.nature if vat else None
+            if ln.get("product"):
+                kind = "article"
+            elif fixed or (vat is None and ln["description"] == ROUNDING_DESCRIPTION):
+                kind = "rounding"
+            elif unit < 0:
+                kind = "discount"
+            else:
+                kind = "shipping"
+            if vat is not None and kind != "rounding":
+                groups[(rate, code, nature)] = groups.get((rate, code, nature), Decimal(0)) + amount
+            doc_lines.append(ErpDocumentLine(
+                kind=kind, article_code=(ln.get("product.") or {}).get("code"),
+                description=ln["description"] or "", quantity=int(ln["quantity"] or 0),
+                unit_price=unit, unit_price_tax_incl=_q4(unit * (1 + rate / 100)),
+                vat_rate=rate, discount_pct=Decimal("0"), vat_code=code, vat_nature=nature,
+                total_tax_excl=amount, total_tax_incl=amount + _cents(amount * rate / 100)))
+        summary = tuple(VatSummary(rate, code, nature, taxable, _cents(taxable * rate / 100))
+                        for (rate, code, nature), taxable in sorted(
+                            groups.items(), key=lambda g: (-g[0][0], g[0][1])))
+        untaxed = Decimal(s["untaxed_amount"] or 0)
+        total = Decimal(s["total_amount"] or 0)
+        rounding = (total - sum((r.taxable + r.tax for r in summary), Decimal(0))
+                    if summary else Decimal(0))
+        notes, extra = parse_comment(s.get("comment"))
+        payment = (s.get("payment_term.") or {}).get("name") or extra.get("Payment")
+        carrier = extra.get("Carrier")
+        if s.get("carrier"):
+            found = next((c for c in self._carriers or [] if c["id"] == s["carrier"]), None)
+            carrier = self._carrier_name(found) if found else carrier
+        try:
+            conversion = Decimal(extra["Conversion rate"]) if "Conversion rate" in extra else None
+        except InvalidOperation:
+            conversion = None
         return ErpDocument(
             number=s["number"] or f"({s['id']})", external_ref=s["description"] or None,
             date=s["sale_date"] or date.today(),
             customer_code=(s.get("party.") or {}).get("code", ""),
             destination_code=str(s["shipment_address"]) if s["shipment_address"] else None,
             invoice_destination_code=str(s["invoice_address"]) if s["invoice_address"] else None,
-            currency=(s.get("currency.") or {}).get("code", ""), payment=None, carrier=None,
-            shop_reference=s["reference"], total_tax_excl=Decimal(s["untaxed_amount"] or 0),
-            total_tax_incl=Decimal(s["total_amount"] or 0), state=state, lines=doc_lines)
+            currency=(s.get("currency.") or {}).get("code", ""), payment=payment,
+            carrier=carrier, shop_reference=s["reference"], total_tax_excl=untaxed,
+            total_tax_incl=total, state=state, lines=tuple(doc_lines), vat_summary=summary,
+            rounding=rounding, notes=notes, conversion_rate=conversion)
 
     async def _lines(self, sales: list[dict]) -> dict[int, list[dict]]:
         ids = [i for s in sales for i in s["lines"]]
         rows = await self._read("sale.line", ids, ["sale", "type", "product", "product.code",
-                                                   "description", "quantity", "unit_price"])
+                                                   "description", "quantity", "unit_price",
+                                                   "amount", "taxes", "sequence"])
+        await self._taxes_by_id([t for r in rows for t in r["taxes"] or []])
         out: dict[int, list[dict]] = {}
-        for r in sorted(rows, key=lambda r: r["id"]):
+        for r in sorted(rows, key=lambda r: (r["sequence"] is not None, r["sequence"] or 0,
+                                             r["id"])):
             out.setdefault(r["sale"], []).append(r)
         return out
 
@@ -683,6 +1185,12 @@ class TrytonErp:
         if not found:
             return None
         return self._document(found[0], (await self._lines(found[:1])).get(found[0]["id"]))
+
+    async def find_documents(self, refs: Sequence[str]) -> dict[str, ErpDocument]:
+        """Documents by external reference, with their lines, in a few calls (reconcile)."""
+        sales = list((await self._by_ref(list(dict.fromkeys(refs)))).values())
+        lines = await self._lines(sales)
+        return {s["description"]: self._document(s, lines.get(s["id"])) for s in sales}
 
     async def get_document(self, number: str) -> ErpDocument:
         found = await self._sales([["number", "=", number]])
@@ -701,57 +1209,131 @@ class TrytonErp:
         return out
 
     async def _sale_values(self, d: OrderDocumentData, parties: dict[str, int],
-                           products: dict[str, dict], unit: int) -> dict:
+                           products: dict[str, dict], unit: int,
+                           countries: dict[int, int | None]) -> dict:
+        ref = d.external_ref
         if d.customer_code not in parties:
-            raise ErpNotFound(f"no customer {d.customer_code!r} in Tryton",
-                              external_ref=d.external_ref)
+            raise ErpNotFound(f"no customer {d.customer_code!r} in Tryton", external_ref=ref)
         ship = int(d.destination_code) if d.destination_code else None
         inv = int(d.invoice_destination_code) if d.invoice_destination_code else ship
         ship = ship or inv
         if not inv:
             raise ErpError("the order has no address (Tryton needs one to quote the sale)",
-                           external_ref=d.external_ref)
-        lines = []
+                           external_ref=ref)
+        lines: list[dict] = []
+
+        async def tax(code: str, rate: Decimal) -> list:
+            return [["add", [await self._tax_for(code, rate, d.date, ref)]]]
+
         for ln in d.lines:
             price = ln.unit_price
             if ln.discount_pct:
                 price = price * (Decimal(100) - ln.discount_pct) / Decimal(100)
-            price = _q4(price)
+            price = line_price(price, ln.quantity, ln.total_tax_excl)
+            line = {"type": "line", "quantity": ln.quantity, "unit_price": price,
+                    "description": ln.description, "taxes": await tax(ln.vat_code, ln.vat_rate)}
             if ln.article_code:
                 p = products.get(ln.article_code)
                 if p is None:
                     raise ErpNotFound(f"no article {ln.article_code!r} in Tryton",
-                                      external_ref=d.external_ref)
-                lines.append({"type": "line", "product": p["id"], "quantity": ln.quantity,
-                              "unit": p["default_uom"] or unit, "unit_price": price,
-                              "description": ln.description})
-            else:
-                lines.append({"type": "line", "quantity": ln.quantity, "unit_price": price,
-                              "description": ln.description})
-        if d.shipping and d.shipping.amount_tax_excl:
-            lines.append({"type": "line", "quantity": 1, "description": d.shipping.description,
-                          "unit_price": _q4(d.shipping.amount_tax_excl)})
+                                      external_ref=ref)
+                line.update(product=p["id"], unit=p["default_uom"] or unit)
+            lines.append(line)
+        for charge in (d.shipping, d.wrapping):
+            if charge and charge.amount_tax_excl:
+                lines.append({"type": "line", "quantity": 1, "description": charge.description,
+                              "unit_price": _q4(charge.amount_tax_excl),
+                              "taxes": await tax(charge.vat_code, charge.vat_rate)})
         for disc in d.discounts:
-            lines.append({"type": "line", "quantity": 1, "description": disc.description,
-                          "unit_price": -_q4(disc.amount_tax_excl)})
-        values = {"party": parties[d.customer_code], "invoice_address": inv,
-                  "shipment_address": ship, "sale_date": d.date, "reference": d.shop_reference,
-                  "description": d.external_ref, "lines": [["create", lines]]}
+            if disc.amount_tax_excl:
+                lines.append({"type": "line", "quantity": 1, "description": disc.description,
+                              "unit_price": -_q4(disc.amount_tax_excl),
+                              "taxes": await tax(disc.vat_code, disc.vat_rate)})
+        # what the lines leave of the shop's untaxed total: an untaxed rounding line
+        untaxed = sum((_tryton_round(Decimal(ln["quantity"]) * ln["unit_price"])
+                       for ln in lines), Decimal(0))
+        left = Decimal(d.total_tax_excl) - untaxed
+        if left:
+            self._within_rounding(d, left, "untaxed")
+            lines.append({"type": "line", "quantity": 1, "unit_price": _q4(left),
+                          "description": ROUNDING_DESCRIPTION})
+        extra: list[tuple[str, str]] = []
+        values: dict[str, Any] = {
+            "party": parties[d.customer_code], "invoice_address": inv,
+            "shipment_address": ship, "sale_date": d.date, "reference": d.shop_reference,
+            "description": ref, "lines": [["create", lines]]}
+        term = await self._payment_term(d.payment)
+        if term:
+            values["payment_term"] = term
+        elif d.payment:
+            extra.append(("Payment", d.payment))
+        if await self.carrier_module():
+            values["shipment_cost_method"] = None  # the shop's shipping line is the cost
+            carrier = await self._carrier_for(d.carrier, countries.get(ship))
+            if carrier:
+                values["carrier"] = carrier
+            elif d.carrier:
+                extra.append(("Carrier", d.carrier))
+        elif d.carrier:
+            extra.append(("Carrier", d.carrier))
+        if d.conversion_rate is not None and d.conversion_rate != 1:
+            extra.append(("Conversion rate", str(d.conversion_rate)))
+        comment = compose_comment(d.notes, extra)
+        if comment:
+            values["comment"] = comment
         if d.currency:
             if d.currency not in self._currencies:
                 found = await self.rpc.search_read("currency.currency",
                                                    [["code", "=", d.currency]], ["id"])
                 if not found:
-                    raise ErpError(f"no currency {d.currency} in Tryton",
-                                   external_ref=d.external_ref)
+                    raise ErpError(f"no currency {d.currency} in Tryton", external_ref=ref)
                 self._currencies[d.currency] = found[0]["id"]
             values["currency"] = self._currencies[d.currency]
         return values
 
+    @staticmethod
+    def _within_rounding(d: OrderDocumentData, diff: Decimal, what: str) -> None:
+        """A rounding line may carry the shop's rounding and a cent per line of Tryton's
+        own rounding, never more: a larger difference is reported, not hidden."""
+        allowed = abs(Decimal(d.rounding)) + CENT * (len(d.lines) + len(d.discounts) + 3)
+        if abs(diff) > allowed:
+            raise ErpError(f"the sale's {what} amount would differ from the shop's by "
+                           f"{diff} (more than rounding)",
+                           hint="check the order's lines and totals (sincro reconcile)",
+                           external_ref=d.external_ref)
+
+    async def _settle_tax(self, refs: list[str], sales: dict[str, dict],
+                          docs: dict[str, OrderDocumentData]) -> None:
+        """Draft sales: what Tryton's tax lacks of the shop's (its rounding, and Tryton's
+        own per-tax rounding) goes on a rounding line with the fixed 0.01 tax."""
+        rows = {r["id"]: r for r in await self._read(
+            "sale.sale", [sales[r]["id"] for r in refs], ["tax_amount"])}
+        new: list[dict] = []
+        new_refs: list[str | None] = []
+        for r in refs:
+            d = docs[r]
+            sid = sales[r]["id"]
+            diff = (Decimal(d.total_tax_incl) - Decimal(d.total_tax_excl)
+                    - Decimal(rows[sid]["tax_amount"] or 0))
+            if not diff:
+                continue
+            self._within_rounding(d, diff, "tax")
+            rt = await self._rounding_tax(r)
+            qty = diff / rt.amount
+            if qty != qty.to_integral_value():
+                raise ErpError(f"the rounding of {diff} is not a multiple of the rounding "
+                               f"tax's {rt.amount}", external_ref=r)
+            new.append({"sale": sid, "type": "line", "quantity": int(qty),
+                        "unit_price": _q4(Decimal(0)), "description": ROUNDING_DESCRIPTION,
+                        "taxes": [["add", [rt.id]]]})
+            new_refs.append(r)
+        await self._create("sale.line", new, new_refs, "rounding line")
+
     async def insert_orders(self, docs: Sequence[OrderDocumentData]) -> list[InsertResult]:
-        """Create the sales not there yet (one call), quote and confirm them (one call
-        each), read them back. A sale found in draft/quotation is taken further; a sale
-        whose queued processing failed is reported as an ErpError naming it."""
+        """Create the sales not there yet (one call), settle their tax to the shop's (one
+        read, at most one create), quote and confirm them (one call each), read them back.
+        A sale found in draft/quotation is taken further; a sale whose queued processing
+        failed is reported as an ErpError naming it."""
         items = list(docs)
         if not items:
             return []
@@ -768,7 +1350,16 @@ class TrytonErp:
                 "party.party", [["code", "in", list({d.customer_code for d in new})]],
                 ["code"])}
             unit = await self._unit()
-            values = [await self._sale_values(d, parties, products, unit) for d in new]
+            countries: dict[int, int | None] = {}
+            if (await self.carrier_module() and any(d.carrier for d in new)
+                    and (self._carriers is not None or await self._load_carriers() is not None)
+                    and self._carrier_selections):
+                ship_ids = [int(x) for d in new for x in (d.destination_code,
+                                                          d.invoice_destination_code) if x]
+                countries = {a["id"]: a["country"] for a in await self._read(
+                    "party.address", ship_ids, ["country"])}
+            values = [await self._sale_values(d, parties, products, unit, countries)
+                      for d in new]
             try:
                 await self.rpc.model("sale.sale", "create", values)
             except TrytonRpcError:
@@ -777,6 +1368,7 @@ class TrytonErp:
             advanced.update(d.external_ref for d in new)
         draft = [r for r in refs if sales[r]["state"] == "draft"]
         if draft:
+            await self._settle_tax(draft, sales, first)
             await self._button("quote", draft, sales)
             advanced.update(draft)
         if self.settings.confirm:
