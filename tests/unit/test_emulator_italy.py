@@ -66,7 +66,7 @@ def rows_of(shop, o) -> list[dict]:
 def row_rate(shop, d) -> Decimal:
     taxes = (d.get("associations") or {}).get("taxes") or []
     assert len(taxes) <= 1
-    return Decimal(shop.tables["taxes"][int(taxes[0]["id"])]["rate"]) if taxes else Decimal(0)
+    return Decimal(shop.value("taxes", shop.tables["taxes"][int(taxes[0]["id"])], "rate")) if taxes else Decimal(0)
 
 
 def test_checksums_of_known_numbers():
@@ -75,7 +75,7 @@ def test_checksums_of_known_numbers():
 
 
 def test_italian_taxes_groups_rules_and_provinces(shop):
-    taxes = {t["id"]: (t["rate"], t["name"][2]) for t in shop.tables["taxes"].values()}
+    taxes = {t["id"]: (shop.value("taxes", t, "rate"), t["name"][2]) for t in shop.tables["taxes"].values()}
     assert taxes == {1: ("22.000", "IVA IT 22%"), 2: ("10.000", "IVA IT 10%"), 3: ("5.000", "IVA IT 5%"),
                      4: ("4.000", "IVA IT 4%"), 5: ("0.000", "IVA IT 0%")}
     groups = {g["id"]: g["name"] for g in shop.tables["tax_rule_groups"].values()}
@@ -253,3 +253,31 @@ def test_customer_threads_and_messages(shop):
             msg = shop.tables["customer_messages"][int(m["id"])]
             assert msg["id_customer_thread"] == str(t["id"]) and msg.get("private", "0") == "0" and msg["message"]
     assert sum(1 for o in orders.values() if o.get("gift_message")) > 50
+
+
+def test_sample_data_has_the_italian_fiscal_data():
+    from pathlib import Path
+
+    shop = load_dir(Path(__file__).resolve().parents[2] / "sample_data")
+    assert {shop.value("taxes", t, "rate") for t in shop.tables["taxes"].values()} == {
+        "22.000", "10.000", "5.000", "4.000", "0.000"}
+    assert len(shop.tables["states"]) == 110 and len(shop.tables["tax_rule_groups"]) == 6
+    details = shop.tables["order_details"].values()
+    assert all(row_rate(shop, d) == {"1": 22, "2": 10, "3": 5, "4": 4, "6": 0}[d["id_tax_rules_group"]] for d in details)
+    for o in shop.tables["orders"].values():
+        dets = rows_of(shop, o)
+        assert Decimal(o["total_products_wt"]) == sum(Decimal(d["total_price_tax_incl"]) for d in dets)
+        for kind, products in (("excl", "total_products"), ("incl", "total_products_wt")):
+            assert amount(shop, o, f"total_paid_tax_{kind}") == (
+                amount(shop, o, products) + amount(shop, o, f"total_shipping_tax_{kind}")
+                + amount(shop, o, f"total_wrapping_tax_{kind}") - amount(shop, o, f"total_discounts_tax_{kind}"))
+    addresses = shop.tables["addresses"].values()
+    companies = [a for a in addresses if a.get("company")]
+    assert any("PEC: " in a.get("other", "") for a in companies) and any("SDI: " in a.get("other", "") for a in companies)
+    assert sum(not piva_ok(a["vat_number"]) for a in companies) == 1
+    people = [a for a in addresses if a.get("dni") and not a.get("company")]
+    assert people and all(cf_ok(a["dni"]) for a in people)
+    assert all(a.get("id_state", "0") != "0" for a in addresses if a["id_country"] == "10")
+    threads = shop.tables["customer_threads"].values()
+    assert threads and all(shop.assoc_items("customer_threads", t, "customer_messages") for t in threads)
+    assert len(shop.tables["order_discounts"]) == 8
