@@ -148,7 +148,8 @@ def test_home_that_cannot_be_written(tmp_path: Path) -> None:
 def test_hub_that_is_not_a_database(home: Path) -> None:
     home.mkdir(mode=0o700)
     (home / "hub.db").write_bytes(b"this is not sqlite" * 100)
-    assert_clean_error(sincro(home, "account", "list"), "hub database", "cannot be used")
+    assert_clean_error(sincro(home, "account", "list"), "hub database",
+                       "is damaged (file is not a database)", "sincro restore PATH")
 
 
 def test_locked_database(home: Path) -> None:
