@@ -28,6 +28,7 @@ from core.errors import ConfigError, NotFound, SincroError
 from core.events import RunFinished, RunStarted
 from core.locks import Lease
 from core.runs import RunRecorder, create_run, finish_run
+from core.sync import vat
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
 from core.sync.orders import ArticleMap, _write_page, shop_orders
@@ -249,6 +250,14 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
         except (ErpError, ErpUnsupported) as exc:
             result.unresolved[o.id] = f"ERP document {doc.number} not updated: {exc}"
             run.error(f"order {o.id}: {result.unresolved[o.id]}")
+            continue
+        except vat.HeldForReview as exc:  # never adjusted silently (docs/FISCAL.md)
+            result.unresolved[o.id] = f"ERP document {doc.number} not updated: {exc}"
+            run.error(str(exc))
+            continue
+        except vat.VatError as exc:
+            result.unresolved[o.id] = f"ERP document {doc.number} not updated: {exc}"
+            run.error(str(exc))
             continue
         result.note(o.id, f"ERP: document {doc.number} updated ({text})")
         run.info(f"order {o.id}: ERP document {doc.number} updated ({text})")

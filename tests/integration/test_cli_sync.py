@@ -20,7 +20,7 @@ async def emu():
 
 
 async def _add(home: Path, url: str, *key: str) -> None:
-    r = await asincro(home, "account", "add", "shop1", "--url", url, *key)
+    r = await asincro(home, "account", "add", "shop1", "--tax-map", "0=N4", "--url", url, *key)
     assert r.code == 0, r.err
 
 
@@ -103,7 +103,8 @@ async def test_a_run_keeps_its_measured_duration(tmp_path) -> None:
     async with EmulatorServer(generate(3, seed=2)) as emu:
         async with Engine(tmp_path / "home", notify=False) as engine:
             await acc.add_account(engine.hub, acc.build_account("shop1", emu.url, key=emu.key,
-                                                                tz="Europe/Rome"))
+                                                                tz="Europe/Rome",
+                                                                options={"tax_map": {"0": "N4"}}))
             summary = await engine.run_sync("shop1", "orders")
             stored = await get_run(engine.hub, summary.id)
     assert stored.measured_s is not None and stored.measured_s > 0

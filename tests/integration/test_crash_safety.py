@@ -34,7 +34,8 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
         state.faults.add(kind="latency", seconds=0.002)
         home.mkdir(mode=0o700)
         hub = await open_hub(home / "hub.db")
-        await acc.add_account(hub, acc.build_account("shop1", emu.url, key=emu.key, tz="Europe/Rome"))
+        await acc.add_account(hub, acc.build_account("shop1", emu.url, key=emu.key, tz="Europe/Rome",
+                                                   options={"tax_map": {"0": "N4"}}))
         await hub.close()
         kills = completed = 0
         for trial in range(TRIALS):

@@ -80,7 +80,7 @@ async def prepare(home: Path, emu, *, due_now: bool = True, recipients=(), smtp_
     async with Engine(home, notify=False) as engine:
         account = await acc.add_account(engine.hub, acc.build_account(
             "shop1", emu.url, key=emu.key, tz="Europe/Rome",
-            options={"recipients": list(recipients)}))
+            options={"recipients": list(recipients), "tax_map": {"0": "N4"}}))
         await save_schedule(engine.hub, account.id, Schedule("cron", tz="Europe/Rome",
                                                              cron="0 3 * * *"))
         if due_now:  # a run missed while nothing was running: ten of them

@@ -73,7 +73,7 @@ async def test_account_test_reports_version_and_missing_permissions(tmp_path: Pa
     async with EmulatorServer(state) as emu:
         home = tmp_path / "home"
         for name, key in (("full", emu.key), ("limited", limited)):
-            r = await asincro(home, "account", "add", name, "--url", emu.url, "--key", key)
+            r = await asincro(home, "account", "add", name, "--tax-map", "0=N4", "--url", emu.url, "--key", key)
             assert r.code == 0, r.err
         ok = await asincro(home, "account", "test", "full")
         assert ok.code == 0 and "PrestaShop 1.6" in ok.out, ok.out + ok.err

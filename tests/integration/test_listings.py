@@ -101,7 +101,8 @@ async def env(tmp_path):
     async with EmulatorServer(generate(SHOP_ORDERS, seed=SHOP_SEED)) as emu:
         async with Engine(tmp_path / "home", notify=False) as engine:
             await acc.add_account(engine.hub, acc.build_account(
-                "shop1", emu.url, key=emu.key, tz="Europe/Rome"))
+                "shop1", emu.url, key=emu.key, tz="Europe/Rome",
+                options={"tax_map": {"0": "N4"}}))
             summary = await engine.run_sync("shop1", "orders")
             assert summary.outcome == "ok", summary.errors
             async with httpx.AsyncClient(base_url=emu.url + "_emulator/") as side:
@@ -220,7 +221,7 @@ async def test_cli_lists_listings_import_and_run(tmp_path):
             return asyncio.to_thread(sincro, home, *args)
 
         async with httpx.AsyncClient(base_url=emu.url + "_emulator/") as side:
-            r = await run("account", "add", "shop1", "--url", emu.url, "--key", emu.key,
+            r = await run("account", "add", "shop1", "--tax-map", "0=N4", "--url", emu.url, "--key", emu.key,
                           "--tz", "Europe/Rome")
             assert r.code == 0, r.err
             r = await run("sync", "shop1", "--orders", "--quiet")

@@ -31,9 +31,22 @@ async def delete_document(home: Path, ref: str) -> None:
         (doc_id,) = await (await db.execute(
             "SELECT id FROM documents WHERE external_ref = ?", (ref,))).fetchone()
         await db.execute("DELETE FROM document_lines WHERE document_id = ?", (doc_id,))
+        await db.execute("DELETE FROM document_vat WHERE document_id = ?", (doc_id,))
         await db.execute("DELETE FROM state_journal WHERE document_id = ?", (doc_id,))
         await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         await db.commit()
+
+
+def more_shipping(emu, oid: int, excl: str = "8.20", incl: str = "10.00") -> dict[str, str]:
+    """A change the shop itself could make: shipping up by `incl` (22 %), totals with it."""
+    o = emu.state.table("orders")[oid]
+    change = {}
+    for field, delta in (("total_shipping_tax_excl", excl), ("total_shipping_tax_incl", incl),
+                         ("total_shipping", incl), ("total_paid_tax_excl", excl),
+                         ("total_paid_tax_incl", incl), ("total_paid", incl)):
+        change[field] = str(Decimal(emu.state.value("orders", o, field)) + Decimal(delta))
+    change["carrier_tax_rate"] = "22.000"
+    return change
 
 
 def pick(emu, n: int, state: int = 2) -> list[int]:
@@ -57,7 +70,8 @@ async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> Non
 
         await delete_document(home, f"shop1:o:{a}")
         async with httpx.AsyncClient(base_url=emu.url) as http:
-            r = await http.patch(f"/_emulator/orders/{b}", json={"total_paid_tax_incl": "999.99"})
+            change = more_shipping(emu, b)
+            r = await http.patch(f"/_emulator/orders/{b}", json=change)
             assert r.status_code == 200
             r = await http.post(f"/_emulator/orders/{c}/state", json={"state": 6})
             assert r.status_code == 200
@@ -70,8 +84,11 @@ async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> Non
         assert (m.order_id, m.reason) == (a, "not_in_erp")
         (d,) = report.differs
         assert d.order_id == b and d.updatable
-        assert [(f.name, f.shop, f.erp != "999.99") for f in d.fields] == [
-            ("total_tax_incl", "999.99", True)]
+        new_total = Decimal(change["total_paid_tax_incl"]).quantize(Decimal("0.01"))
+        assert [(f.name, f.shop, f.erp != str(new_total)) for f in d.fields] == [
+            ("total_tax_incl", str(new_total), True),
+            ("total_tax_excl", str(Decimal(change["total_paid_tax_excl"]).quantize(
+                Decimal("0.01"))), True)]
         (s,) = report.states
         assert (s.order_id, s.direction, s.shop_state, s.erp_state) == (c, "shop", 6, "open")
 
@@ -84,7 +101,7 @@ async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> Non
     erp = await EmbeddedErp.open(home / "erp.db")
     try:
         assert await erp.find_document(f"shop1:o:{a}") is not None
-        assert (await erp.find_document(f"shop1:o:{b}")).total_tax_incl == Decimal("999.99")
+        assert (await erp.find_document(f"shop1:o:{b}")).total_tax_incl == new_total
     finally:
         await erp.close()
 
@@ -178,7 +195,7 @@ async def test_since_limits_the_period(tmp_path: Path, emu) -> None:
 
 async def test_cli_reconcile_exit_codes_and_fix(tmp_path: Path, emu) -> None:
     home = tmp_path / "home"
-    r = await asincro(home, "account", "add", "shop1", "--url", emu.url, "--key", emu.key)
+    r = await asincro(home, "account", "add", "shop1", "--tax-map", "0=N4", "--url", emu.url, "--key", emu.key)
     assert r.code == 0, r.err
     assert (await asincro(home, "sync", "shop1", "--orders", "-q")).code == 0
     ok = await asincro(home, "reconcile", "shop1")
@@ -197,3 +214,28 @@ async def test_cli_reconcile_exit_codes_and_fix(tmp_path: Path, emu) -> None:
     assert err.code == 2 and "no account named 'nope'" in err.err
     err = await asincro(home, "reconcile", "shop1", "--since", "yesterday")
     assert err.code == 2 and "not a date" in err.err
+
+
+async def test_a_total_the_lines_do_not_explain_is_held_not_adjusted(tmp_path: Path, emu) -> None:
+    """Issue 14: a shop total that no line explains is reported, never pushed as is."""
+    home = tmp_path / "home"
+    (b,) = pick(emu, 1)
+    async with engine_for(home, emu) as engine:
+        await engine.run_sync("shop1", "orders")
+        before = (await (await engine.erp()).find_document(f"shop1:o:{b}")).total_tax_incl
+        async with httpx.AsyncClient(base_url=emu.url) as http:
+            r = await http.patch(f"/_emulator/orders/{b}", json={"total_paid_tax_incl": "999.99"})
+            assert r.status_code == 200
+        report = await reconcile(engine, "shop1")
+        (d,) = report.differs
+        await fix(engine, report, "differs")
+        after = await reconcile(engine, "shop1")
+        (still,) = after.differs
+        assert still.order_id == b
+        doc = await (await engine.erp()).find_document(f"shop1:o:{b}")
+        assert doc.total_tax_incl == before
+        from core.runs import list_runs, run_log
+
+        (run, *_) = await list_runs(engine.hub, "shop1")
+        text = " ".join(m for *_, m in await run_log(engine.hub, run.id))
+        assert f"order {b}" in text and "held for review" in text

@@ -77,7 +77,7 @@ async def env(tmp_path):
     async with EmulatorServer(generate(12, seed=3)) as emu:
         async with Engine(tmp_path / "home", notify=False) as engine:
             await acc.add_account(engine.hub, acc.build_account(
-                "shop1", emu.url, key=emu.key, tz="Europe/Rome", options={"state_map": MAP}))
+                "shop1", emu.url, key=emu.key, tz="Europe/Rome", options={"state_map": MAP, "tax_map": {"0": "N4"}}))
             summary = await engine.run_sync("shop1", "orders")
             assert summary.outcome == "ok", summary.errors
             async with httpx.AsyncClient(base_url=emu.url + "_emulator/") as side:
@@ -285,7 +285,7 @@ async def test_cli_states_and_state_map(tmp_path):
         def run(*args):
             return asyncio.to_thread(sincro, home, *args)
 
-        r = await run("account", "add", "shop1", "--url", emu.url, "--key", emu.key,
+        r = await run("account", "add", "shop1", "--tax-map", "0=N4", "--url", emu.url, "--key", emu.key,
                       "--tz", "Europe/Rome")
         assert r.code == 0, r.err
         r = await run("account", "states", "shop1")

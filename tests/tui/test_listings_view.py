@@ -53,7 +53,7 @@ async def setup_listings(engine: Engine, emu: Any) -> tuple[int, str]:
     shop; a sales list with it; an enabled listing that stops it, and a disabled one."""
     pid, code = simple_product(emu)
     await acc.add_account(engine.hub, acc.build_account("shop1", emu.url, key=emu.key,
-                                                        tz=TZ))
+                                                        tz=TZ, options={"tax_map": {"0": "N4"}}))
     erp = await engine.erp()
     await erp.add_article(code, f"article {code}", "10.00", stock=0)
     await lst.save_list(engine.hub, "web", add_codes=[code])

@@ -43,7 +43,8 @@ async def add_shop(home: Path, emu: Any) -> None:
     home.mkdir(parents=True, exist_ok=True)
     db = await open_hub(home / "hub.db")
     try:
-        await acc.add_account(db, acc.build_account("shop1", emu.url, key=emu.key, tz=TZ))
+        await acc.add_account(db, acc.build_account("shop1", emu.url, key=emu.key, tz=TZ,
+                                                      options={"tax_map": {"0": "N4"}}))
     finally:
         await db.close()
 
@@ -295,7 +296,7 @@ def test_reconcile_snapshot(snap_compare, tmp_path: Path) -> None:
         await settle(pilot)
         async with EmulatorServer(generate(60, seed=5)) as server:
             await acc.add_account(app.engine.hub, acc.build_account(
-                "shop1", server.url, key=server.key, tz=TZ))
+                "shop1", server.url, key=server.key, tz=TZ, options={"tax_map": {"0": "N4"}}))
             await app.engine.run_sync("shop1", "orders")
             await three_differences(home, server)
             app.main.accounts.load()
