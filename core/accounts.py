@@ -208,9 +208,9 @@ def check_key(key: str) -> str:
 
 
 def check_env_name(var: str) -> str:
-    if not ENV_RE.match(var or ""):
+    if not ENV_RE.match(var or "") or len(var) > 128:
         raise ConfigError(
-            f"invalid environment variable name {var!r}",
+            f"invalid environment variable name {_cut(var or '')}",
             hint="use letters, digits and '_', e.g. SHOP1_KEY",
         )
     return var

@@ -17,7 +17,7 @@ from core.commands import args as types
 from core.commands.args import quoted
 from core.commands.base import Context, set_handler
 from core.errors import ConfigError
-from core.textsafe import json_text
+from core.textsafe import json_text, visible
 from core.timeutil import zone
 
 
@@ -114,7 +114,8 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
     if args.notify is not None:
         emails = [e.strip() for e in args.notify.split(",") if e.strip()]
         for e in emails:
-            if not EMAIL_RE.match(e) or not acc.valid_host(e.rpartition("@")[2]):
+            if (not EMAIL_RE.match(e) or visible(e) != e
+                    or not acc.valid_host(e.rpartition("@")[2])):
                 raise ConfigError(f"invalid e-mail address {quoted(e)}",
                                   hint="e.g. office@example.com")
         out["recipients"] = emails
@@ -148,7 +149,13 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
         from core.sync.states import parse_state_map
 
         current = options.get("state_map") or acc.DEFAULT_OPTIONS["state_map"]
-        out["state_map"] = {**current, **parse_state_map(args.state_map)}
+        given = parse_state_map(args.state_map)
+        for event, sid in given.items():
+            if sid is not None and sid > types.SHOP_ID_MAX:
+                raise ConfigError(f"invalid state id {sid} for {event}",
+                                  hint="a shop order state id (see 'sincro account states "
+                                  "NAME'), or none")
+        out["state_map"] = {**current, **given}
     if args.send_email is not None:
         out["send_email"] = args.send_email == "yes"
     from core.prestashop.limits import options_from_args

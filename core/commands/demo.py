@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core import accounts as acc
+from core.commands import args as types
 from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.home import ERP_FILE, HUB_FILE, ensure_home, resolve_home
@@ -30,8 +31,9 @@ SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the console on a demo shop and the embedded ERP")
     p.add_argument("--keep", action="store_true", help="reuse the demo home of the last demo")
-    p.add_argument("--port", type=int, default=0, help="the demo shop's port (default: a free one)")
-    p.add_argument("--orders-every", type=float, default=45.0, metavar="SECONDS",
+    p.add_argument("--port", type=types.whole(0, 65535, "a port"), default=0,
+                   help="the demo shop's port (default: a free one)")
+    p.add_argument("--orders-every", type=types.seconds(0, 86400), default=45.0, metavar="SECONDS",
                    help="a new order arrives on the demo shop about this often (0: never)")
     p.add_argument("--no-console", action="store_true",
                    help="serve the demo shop and prepare the home, without the console")

@@ -110,6 +110,13 @@ CASES = [
     ("erp-set-stock-huge", ["erp", "set-stock", "A1", HUGE], "too large"),
     ("erp-articles-pattern", ["erp", "articles", "--pattern", "["], "never closed"),
     ("history-keep-days-negative", ["settings", "history", "--keep-days", "-5"], "keep-days"),
+    ("state-map-huge", ["account", "edit", "shop1", "--state-map", f"shipped={HUGE}"],
+     "state id"),
+    ("key-env-long", ["account", "edit", "shop1", "--key-env", "K" * 10_000], "variable"),
+    ("notify-bidi", ["account", "edit", "shop1", "--notify", "a@b.it,\u202eti.live@x"],
+     "e-mail"),
+    ("demo-port", ["demo", "--port", "70000", "--no-console"], "--port"),
+    ("demo-orders-every", ["demo", "--orders-every", "-5", "--no-console"], "--orders-every"),
 ]
 
 
