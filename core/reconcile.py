@@ -619,14 +619,15 @@ async def review(hub: Any, account_name: str, *, since: str | None = None) -> Re
             "WHERE account_id = ? AND auto_coded = 1 AND created_at >= ? ORDER BY created_at, code",
             (account.id, cutoff)):
         report.articles.append(AutoCodedArticle(r[0], r[1], r[2], r[3], r[4], r[5]))
-    prefix = f"{account.name}:e:"
+    # every ERP customer that stands for several shop customers: guests and accounts with
+    # one e-mail (core.sync.orders.customer_ref), and pairs merged by reconcile
     for r in await hub.fetchall(
             "SELECT erp_ref, MAX(erp_code), GROUP_CONCAT(shop_id), MIN(imported_at), "
-            "MAX(imported_at) FROM customers WHERE account_id = ? AND substr(erp_ref, 1, ?) = ? "
+            "MAX(imported_at), MIN(lower(trim(email))) FROM customers WHERE account_id = ? "
             "GROUP BY erp_ref HAVING COUNT(*) > 1 AND MAX(imported_at) >= ? ORDER BY erp_ref",
-            (account.id, len(prefix), prefix, cutoff)):
+            (account.id, cutoff)):
         ids = tuple(sorted(int(x) for x in str(r[2]).split(",")))
-        report.merged.append(MergedGuests(r[0], r[1], r[0][len(prefix):], ids, r[3], r[4]))
+        report.merged.append(MergedGuests(r[0], r[1], r[5] or "", ids, r[3], r[4]))
     from core import fiscal
 
     for r in await hub.fetchall(

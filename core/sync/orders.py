@@ -35,10 +35,50 @@ def vat_rate(tax_excl: Decimal, tax_incl: Decimal) -> Decimal:
     return rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize() + 0
 
 
-def customer_ref(ctx: RunContext, customer: Any) -> str:
-    if customer.is_guest and customer.email and ctx.account.option("merge_guests"):
-        return ctx.ref("e", customer.email.strip().lower())
-    return ctx.ref("c", customer.id)
+def email_key(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+def customer_ref(ctx: RunContext, customer: Any, refs: CustomerRefs | None = None) -> str:
+    """The ERP reference of a shop customer. With ``merge_guests`` (on by default), one
+    per e-mail: a customer whose e-mail (trimmed, any case) the account has met before,
+    guest or registered, takes the reference of the first one; else a guest is keyed by
+    its e-mail and a registered customer by its id. References once given never change,
+    so a hub made before this rule keeps its customers as they are."""
+    merge = ctx.account.option("merge_guests")
+    key = email_key(customer.email)
+    if merge and key and refs is not None and key in refs.by_email:
+        return refs.by_email[key]
+    if customer.is_guest and key and merge:
+        ref = ctx.ref("e", key)
+    else:
+        ref = ctx.ref("c", customer.id)
+    if merge and key and refs is not None:
+        refs.by_email[key] = ref
+    return ref
+
+
+class CustomerRefs:
+    """The account's e-mail -> ERP reference of the first customer with it, loaded once."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.by_email: dict[str, str] = {}
+        for email, ref in rows:
+            key = email_key(email)
+            if key:
+                self.by_email.setdefault(key, ref)
+
+    @classmethod
+    async def load(cls, ctx: RunContext) -> CustomerRefs:
+        found = ctx.state.get("customer_refs")
+        if isinstance(found, CustomerRefs):
+            return found
+        rows = await ctx.hub.fetchall(
+            "SELECT email, erp_ref FROM customers WHERE account_id = ? "
+            "ORDER BY imported_at, shop_id", (ctx.account_id,))
+        refs = cls(rows)
+        ctx.state["customer_refs"] = refs
+        return refs
 
 
 def customer_data(customer: Any) -> dict[str, Any]:
@@ -372,9 +412,13 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
         skipped = skipped + [o for o in fresh if o.id in held]
         fresh = [o for o in fresh if o.id not in held]
 
+    known_refs = await CustomerRefs.load(ctx)
     if ctx.dry_run:
-        await _report_dry_run(ctx, fresh, customers, new_articles)
+        await _report_dry_run(ctx, fresh, customers, new_articles, known_refs)
         return
+    # the first of several new customers with one e-mail (guest or not) gives the reference
+    refs_of = {c.id: customer_ref(ctx, c, known_refs)
+               for c in sorted(customers.values(), key=lambda c: c.id)}
 
     async with ctx.hub.transaction() as conn:
         await conn.executemany(
@@ -382,7 +426,7 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
             " erp_ref, imported_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(ctx.account_id, c.id, c.email, int(bool(c.is_guest)),
               c.date_upd.isoformat() if c.date_upd else None,
-              json.dumps(customer_data(c), ensure_ascii=False), customer_ref(ctx, c), now, now)
+              json.dumps(customer_data(c), ensure_ascii=False), refs_of[c.id], now, now)
              for c in customers.values()],
         )
         await conn.executemany(
@@ -432,7 +476,8 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
     ctx.state["new_order_ids"].extend(o.id for o in fresh)
 
 
-async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles) -> None:
+async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
+                          known_refs: CustomerRefs) -> None:
     """What the run would do, read from the ERP without writing: orders imported, customers
     created or linked (guests merged), articles coded and created."""
     run = ctx.run
@@ -441,8 +486,10 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles) -> No
         run.info(f"would import order {o.id} ({o.reference}), {len(o.rows)} rows, "
                  f"total {o.total_paid_tax_incl}, state {o.current_state}")
     by_ref: dict[str, list[Any]] = {}
-    for c in customers.values():
-        by_ref.setdefault(customer_ref(ctx, c), []).append(c)
+    scratch = CustomerRefs([])  # what this dry run would decide, never kept
+    scratch.by_email = dict(known_refs.by_email)
+    for c in sorted(customers.values(), key=lambda c: c.id):
+        by_ref.setdefault(customer_ref(ctx, c, scratch), []).append(c)
     for ref, group in sorted(by_ref.items()):
         if ref in seen:
             continue

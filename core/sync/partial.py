@@ -261,9 +261,9 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
     for o in orders.values():
         customer_ids.add(o["customer_id"])
     customers = await _load_customers(ctx, customer_ids)
-    # guests merged into one ERP customer: the whole group, so that its ERP data always comes
-    # from the same (latest) one, whichever of them this batch's orders name
-    merged = sorted({c["erp_ref"] for c in customers.values() if ":e:" in c["erp_ref"]})
+    # customers merged into one ERP customer (one e-mail): the whole group, so that its ERP
+    # data always comes from the same (latest) one, whichever of them this batch's orders name
+    merged = sorted({c["erp_ref"] for c in customers.values()})
     if merged:
         customers.update(await _load_customers(ctx, set(), refs=merged))
         customer_ids |= set(customers)

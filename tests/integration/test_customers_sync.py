@@ -26,10 +26,18 @@ async def emu():
 
 
 def _imported_customer(emu) -> tuple[int, int]:
-    """A registered customer with an importable order, and that order's invoice address."""
+    """A registered customer with an importable order and an e-mail of its own (one ERP
+    customer stands for every shop customer with one e-mail), and that order's invoice
+    address."""
     st = emu.state
+    emails: dict[str, int] = {}
+    for c in st.table("customers").values():
+        key = st.value("customers", c, "email").strip().lower()
+        emails[key] = emails.get(key, 0) + 1
     for oid, o in shop_orders(st).items():
         c = st.table("customers")[o["customer"]]
+        if emails[st.value("customers", c, "email").strip().lower()] > 1:
+            continue
         if o["state"] not in (6, 8) and st.value("customers", c, "is_guest") in ("0", 0, False):
             return o["customer"], int(st.table("orders")[oid]["id_address_invoice"])
     raise AssertionError("no registered customer in the data")
