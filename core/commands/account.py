@@ -215,9 +215,10 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     for k, v in data.items():
         if k == "options":
             for ok, ov in v.items():
-                table.add_row(Text(f"option {ok}"), Text(json.dumps(ov, ensure_ascii=False)))
+                table.add_row(Text(f"option {visible(ok)}"),
+                              Text(visible(json.dumps(ov, ensure_ascii=False))))
         else:
-            table.add_row(Text(k), Text("" if v is None else str(v)))
+            table.add_row(Text(k), Text("" if v is None else visible(v)))
     ctx.out.print(table)
     return 0
 
@@ -299,7 +300,8 @@ async def cmd_states(args: argparse.Namespace, ctx: Context) -> int:
     for s in sorted(states.values(), key=lambda s: s.id):
         flags = " ".join(f for f, on in (("paid", s.paid), ("shipped", s.shipped),
                                           ("invoice", s.invoice), ("e-mail", s.send_email)) if on)
-        table.add_row(str(s.id), Text(s.name.text()), flags, ", ".join(mapped.get(s.id, [])))
+        table.add_row(str(s.id), Text(visible(s.name.text())), flags,
+                      ", ".join(mapped.get(s.id, [])))
     ctx.out.print(table)
     unmapped = [e for e, sid in state_map(account).items() if sid is None]
     if unmapped:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
+from rich.text import Text
 
 from core.home import ERP_FILE, HUB_FILE, ensure_home
 from core.textsafe import is_safe, visible
@@ -26,6 +27,11 @@ class SafeConsole(Console):
     newlines and tabs kept. Rich's own control segments (styles, cursor) pass.
     """
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """A message (a ``Text`` printed on its own) is one line: a newline or tab that
+        shop text brought in is written out too."""
+        super().print(*(_one_line(o) for o in objects), **kwargs)
+
     def render(self, renderable: RenderableType,
                options: ConsoleOptions | None = None) -> Iterable[Segment]:
         for segment in super().render(renderable, options):
@@ -33,6 +39,13 @@ class SafeConsole(Console):
                 yield segment
             else:
                 yield Segment(visible(segment.text, multiline=True), segment.style)
+
+
+def _one_line(obj: Any) -> Any:
+    if isinstance(obj, Text) and not obj.spans and not is_safe(obj.plain):
+        return Text(visible(obj.plain), style=obj.style, justify=obj.justify,
+                    overflow=obj.overflow, no_wrap=obj.no_wrap, end=obj.end)
+    return obj
 
 
 @dataclass
