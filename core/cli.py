@@ -23,7 +23,7 @@ def _command_modules() -> list:
     modules = [account]
     for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings",
                  "core.commands.erp", "core.commands.listing", "core.commands.reconcile", "emulator.cli",
-                 "core.commands.demo", "core.commands.backup"):
+                 "core.commands.demo", "core.commands.backup", "core.commands.status"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet
