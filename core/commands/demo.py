@@ -80,11 +80,13 @@ class DemoShop:
 
     async def _serve(self) -> None:
         from emulator.data import KeySpec, load_dir
+        from emulator.dates import date_relative_to_now
         from emulator.server import EmulatorServer
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         state = load_dir(SAMPLE_DATA)
+        date_relative_to_now(state)  # orders over the last weeks, the newest a little before now
         everything = dict(state.keys[state.key].permissions)
         state.keys[LIMITED_KEY] = KeySpec(LIMITED_KEY, permissions={
             **everything, "customers": frozenset()})
@@ -100,12 +102,12 @@ class DemoShop:
                     await feeder
 
     async def _feed(self, state) -> None:
-        from emulator.data import add_generated_orders
+        from emulator.dates import add_orders_now
 
         rng = random.Random()
         while True:
             await asyncio.sleep(self.orders_every * rng.uniform(0.5, 1.5))
-            add_generated_orders(state, rng.randint(1, 2))
+            add_orders_now(state, rng.randint(1, 2))  # dated now
 
     def stop(self) -> None:
         if self._loop and self._stop:

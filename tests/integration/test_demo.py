@@ -7,8 +7,10 @@ import json
 import os
 import signal
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers import asincro
@@ -80,3 +82,26 @@ async def test_account_test_reports_version_and_missing_permissions(tmp_path: Pa
         bad = await asincro(home, "account", "test", "limited", "--json")
         assert bad.code == 1
         assert json.loads(bad.out)["missing"] == {"customers": ["GET"]}
+
+
+async def test_the_demo_shop_serves_orders_of_the_last_weeks() -> None:
+    """After the demo shop loads, its newest order is within the last day, its oldest within
+    the last two months (and not within the last week: the orders span weeks)."""
+    from core.commands.demo import DemoShop
+    from emulator.dates import FORMAT
+
+    shop = await asyncio.to_thread(DemoShop(0, 0).start)
+    try:
+        now = shop.state.clock()
+        dates = sorted(datetime.strptime(o["date_add"], FORMAT)
+                       for o in shop.state.tables["orders"].values())
+        assert now - timedelta(days=1) < dates[-1] <= now
+        assert now - timedelta(days=60) < dates[0] < now - timedelta(days=7)
+        async with httpx.AsyncClient(auth=(shop.key, "")) as client:
+            r = await client.get(f"{shop.url.rstrip('/')}/api/orders", params={
+                "output_format": "JSON", "display": "[id,date_add]", "sort": "[id_DESC]",
+                "limit": "1"})
+        r.raise_for_status()
+        assert r.json()["orders"][0]["date_add"] == dates[-1].strftime(FORMAT)
+    finally:
+        await asyncio.to_thread(shop.stop)
