@@ -1,8 +1,8 @@
 """Italian taxes, provinces and the customer's fiscal identity, as an Italian PrestaShop shop holds them.
 
-* Taxes and tax rules groups are those PrestaShop's Italian localisation pack (``localization/it.xml``)
-  creates, with its ids: taxes 1 ``IVA IT 22%``, 2 ``IVA IT 10%``, 3 ``IVA IT 5%``, 4 ``IVA IT 4%``,
-  5 ``IVA IT 0%``; groups 1 ``IT Standard Rate (22%)``, 2 ``IT Reduced Rate (10%)``, 3 ``IT Reduced
+* Taxes and tax rules groups are those PrestaShop's Italian localisation pack creates, with its
+  ids: taxes 1 ``IVA IT 22%``, 2 ``IVA IT 10%``, 3 ``IVA IT 5%``, 4 ``IVA IT 4%``, 5 ``IVA IT 0%``;
+  groups 1 ``IT Standard Rate (22%)``, 2 ``IT Reduced Rate (10%)``, 3 ``IT Reduced
   Rate (5%)``, 4 ``IT Reduced Rate (4%)``, 5 ``IT Zero Rate (0%)``; plus the shop's own group
   6 ``Esente art. 10 (0%)`` whose rules have ``id_tax`` 0 ("no tax": an order row of such a
   product has no ``taxes`` association). The pack's rules cover the EU countries; the emulator

@@ -50,6 +50,14 @@ def r6(x: Decimal) -> Decimal:
 
 def s6(x: Decimal) -> str:
     """A 6-decimal string as PrestaShop's DECIMAL(20,6) columns give it."""
+    text = str(x)
+    dot = text.find(".")
+    if "E" not in text:  # fast path: pad what already has at most 6 decimals
+        if dot < 0:
+            return text + ".000000"
+        places = len(text) - dot - 1
+        if places <= 6:
+            return text + "0" * (6 - places)
     return str(r6(x))
 
 
@@ -162,11 +170,13 @@ def order_totals(lines: list[Line], rules: Iterable[CartRule] = (), *,
     rules = list(rules)
     if not priced:
         price_lines(lines, round_type)
-    apply_cart_rules(lines, rules)
     p_excl = r2(sum((ln.total_excl for ln in lines), ZERO))
     p_incl = r2(sum((ln.total_incl for ln in lines), ZERO))
-    d_excl = r2(sum((r.applied_excl for r in rules), ZERO))
-    d_incl = r2(sum((r.applied_incl for r in rules), ZERO))
+    d_excl = d_incl = ZERO
+    if rules:
+        apply_cart_rules(lines, rules)
+        d_excl = r2(sum((r.applied_excl for r in rules), ZERO))
+        d_incl = r2(sum((r.applied_incl for r in rules), ZERO))
     s_excl, s_incl = shipping
     w_excl, w_incl = wrapping
     return Totals(p_excl, p_incl, d_excl, d_incl, s_excl, s_incl, w_excl, w_incl,

@@ -526,7 +526,7 @@ ORDER_CARRIER_FIELDS = [
     F("date_add", "date"),
 ]
 
-# classes/tax/Tax.php: rate DECIMAL(10,3), multilanguage name (<= 32)
+# PrestaShop's Tax: rate DECIMAL(10,3), multilanguage name (<= 32)
 TAX_FIELDS = [
     F("rate", "dec3", required=True, fmt="isFloat"),
     F("active", "bool", default="1", fmt="isBool"),
@@ -534,7 +534,7 @@ TAX_FIELDS = [
     F("name", "i18n", required=True, fmt="isGenericName"),
 ]
 
-# classes/tax/TaxRulesGroup.php (1.6.1.0+: deleted, date_add, date_upd)
+# PrestaShop's TaxRulesGroup (1.6.1.0+: deleted, date_add, date_upd)
 TAX_RULES_GROUP_FIELDS = [
     F("name", required=True, fmt="isGenericName"),
     F("active", "bool", default="1", fmt="isBool"),
@@ -543,7 +543,7 @@ TAX_RULES_GROUP_FIELDS = [
     F("date_upd", "date", fmt="isDate"),
 ]
 
-# classes/tax/TaxRule.php: the webservice fields (with xlinks) first, then the rest of the definition
+# PrestaShop's TaxRule: the webservice fields (with xlinks) first, then the rest of the definition
 TAX_RULE_FIELDS = [
     F("id_tax_rules_group", "int", "tax_rule_groups", required=True, fmt="isUnsignedId"),
     F("id_state", "int", "states", fmt="isUnsignedId"),
@@ -555,7 +555,7 @@ TAX_RULE_FIELDS = [
     F("description", fmt="isString"),
 ]
 
-# classes/State.php: name is a plain string (not multilanguage)
+# PrestaShop's State: name is a plain string (not multilanguage)
 STATE_FIELDS = [
     F("id_zone", "int", "zones", required=True, fmt="isUnsignedId"),
     F("id_country", "int", "countries", required=True, fmt="isUnsignedId"),
@@ -564,7 +564,7 @@ STATE_FIELDS = [
     F("active", "bool", default="1", fmt="isBool"),
 ]
 
-# classes/CustomerThread.php: xlinked webservice fields first, then id_contact, email, token, status, dates
+# PrestaShop's CustomerThread: xlinked webservice fields first, then id_contact, email, token, status, dates
 CUSTOMER_THREAD_FIELDS = [
     F("id_lang", "int", "languages", required=True, fmt="isUnsignedId"),
     F("id_shop", "int", "shops", fmt="isUnsignedId"),
@@ -579,7 +579,7 @@ CUSTOMER_THREAD_FIELDS = [
     F("date_upd", "date", fmt="isDate"),
 ]
 
-# classes/CustomerMessage.php (ip_address holds ip2long() of the sender, as digits)
+# PrestaShop's CustomerMessage (ip_address holds ip2long() of the sender, as digits)
 CUSTOMER_MESSAGE_FIELDS = [
     F("id_employee", "int", "employees", fmt="isUnsignedId"),
     F("id_customer_thread", "int", "customer_threads"),
@@ -593,7 +593,7 @@ CUSTOMER_MESSAGE_FIELDS = [
     F("read", "bool", fmt="isBool"),
 ]
 
-# classes/order/OrderCartRule.php: one row per cart rule of an order; value (tax incl.) and
+# PrestaShop's OrderCartRule: one row per cart rule of an order; value (tax incl.) and
 # value_tax_excl are DECIMAL(17,2). 1.6 serves it as order_discounts, 1.7+ as order_cart_rules.
 ORDER_CART_RULE_FIELDS = [
     F("id_order", "int", "orders", required=True, fmt="isUnsignedId"),
