@@ -33,6 +33,19 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "state_map": {"cancelled": 6, "shipped": 4, "invoiced": None},
     "send_email": False,
     "recipients": [],
+    # fiscal documents (docs/FISCAL.md): shop rate or "g<group>" -> ERP VAT code[:nature],
+    # over the defaults 22, 10, 5, 4; payment module/name and carrier id/name -> ERP codes
+    "tax_map": {},
+    "payment_map": {},
+    "carrier_map": {},
+    # address fields a shop module keeps PEC and SDI code in ("other" is always read)
+    "pec_fields": ["pec"],
+    "sdi_fields": ["sdi", "codice_destinatario"],
+    # the office's own ERP records, found before Sincro creates its own, in this order
+    # ([] turns matching off): customers by partita IVA, codice fiscale, e-mail; articles
+    # by the shop reference, then EAN13
+    "customer_match": ["vat_number", "tax_code", "email"],
+    "article_match": ["reference", "ean13"],
     # bounds on the shop (core.prestashop.limits): the largest answer read, in MB; seconds
     # per request (to its last byte), seconds a run may spend on the shop; longest
     # Retry-After wait honoured

@@ -47,7 +47,7 @@ from core.timeutil import zone
 
 # How far an ERP event takes an order (as core.sync.states ranks them).
 RANK = {"shipped": 1, "invoiced": 2, "cancelled": 3}
-CATEGORIES = ("missing", "doubled", "differs", "states", "customers")
+CATEGORIES = ("missing", "doubled", "differs", "states", "customers", "doubled_customers")
 CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone", "pec",
                    "sdi_code")
 
@@ -114,6 +114,18 @@ class CustomerDrift:
     fields: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class DoubledCustomer:
+    """One e-mail, several ERP customers: a hub made before customers were merged by
+    e-mail (issue 15). The fix keeps the first one and moves the others' documents."""
+
+    email: str
+    keep_ref: str
+    keep_code: str | None
+    others: tuple[tuple[str, str | None], ...]  # (ERP reference, ERP code)
+    customer_ids: tuple[int, ...]
+
+
 @dataclass(slots=True)
 class ReconcileReport:
     account: str
@@ -127,6 +139,7 @@ class ReconcileReport:
     differs: list[OrderDifference] = field(default_factory=list)
     states: list[StateDifference] = field(default_factory=list)
     customers: list[CustomerDrift] = field(default_factory=list)
+    doubled_customers: list[DoubledCustomer] = field(default_factory=list)
     acknowledged: list[StateDifference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -150,6 +163,8 @@ class ReconcileReport:
                 out.extend(item.order_ids)
             elif category == "customers":
                 out.append(item.customer_id)
+            elif category == "doubled_customers":
+                out.extend(item.customer_ids)
             else:
                 out.append(item.order_id)
         return sorted(set(out))
@@ -360,6 +375,7 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
 
     await _doubled(report, erp, orders, docs, prefix, lo, hi)
     await _customers(report, account, hub, erp, customers, addresses, lookups)
+    report.doubled_customers = await doubled_customers(hub, account)
     return report
 
 
@@ -477,11 +493,17 @@ async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, er
     hub_customers = {r[0]: r for r in rows}
     # every hub customer sharing an ERP reference (guests merged by e-mail)
     refs = sorted({r[2] for r in rows})
-    group_rows = await _rows_in(hub, "SELECT shop_id, data, erp_ref, erp_code FROM customers "
-                                "WHERE account_id = ? AND erp_ref IN ({})", aid, refs)
+    group_rows = await _rows_in(hub, "SELECT shop_id, data, erp_ref, erp_code, erp_match "
+                                "FROM customers WHERE account_id = ? AND erp_ref IN ({})",
+                                aid, refs)
     groups: dict[str, list[Any]] = {}
+    linked: set[str] = set()  # the office's own ERP customers: linked, never rewritten
     for r in group_rows:
         groups.setdefault(r[2], []).append(r)
+        if r[4]:
+            linked.add(r[2])
+    for ref in linked:
+        groups.pop(ref, None)
     all_ids = sorted({r[0] for r in group_rows})
     addr_rows = await _rows_in(hub, "SELECT shop_id, customer_shop_id, data FROM addresses "
                                "WHERE account_id = ? AND customer_shop_id IN ({})", aid, all_ids)
@@ -528,6 +550,31 @@ async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, er
         if fields:
             drifted[shown] = CustomerDrift(shown, ref, have.code, "erp", tuple(fields))
     report.customers.extend(drifted[i] for i in sorted(drifted))
+
+
+async def doubled_customers(hub: Any, account: acc.Account) -> list[DoubledCustomer]:
+    """Shop customers of one e-mail (trimmed, any case) that stand for more than one ERP
+    customer, the first imported first; none while e-mail merging is off."""
+    if not account.option("merge_guests"):
+        return []
+    groups: dict[str, list[Any]] = {}
+    for r in await hub.fetchall(
+            "SELECT lower(trim(email)), erp_ref, erp_code, shop_id FROM customers WHERE "
+            "account_id = ? AND trim(COALESCE(email, '')) != '' AND lower(trim(email)) IN ("
+            "SELECT lower(trim(email)) FROM customers WHERE account_id = ? GROUP BY 1 "
+            "HAVING COUNT(DISTINCT erp_ref) > 1) ORDER BY imported_at, shop_id",
+            (account.id, account.id)):
+        groups.setdefault(r[0], []).append(r)
+    out = []
+    for email, rows in sorted(groups.items()):
+        keep = rows[0]
+        others: dict[str, str | None] = {}
+        for r in rows:
+            if r[1] != keep[1]:
+                others.setdefault(r[1], r[2])
+        out.append(DoubledCustomer(email, keep[1], keep[2], tuple(others.items()),
+                                   tuple(sorted(r[3] for r in rows))))
+    return out
 
 
 async def _erp_customers(erp: Any, refs: list[str]) -> dict[str, Any]:
@@ -588,6 +635,18 @@ class HeldOrder:
     since: str
 
 
+@dataclass(frozen=True, slots=True)
+class OfficeMatch:
+    """A shop customer or article linked to a record the office already had in its ERP."""
+
+    kind: str  # customer | article
+    shop_id: str  # customer id, or product-combination
+    erp_code: str | None
+    by: str  # vat_number | tax_code | email | reference | ean13
+    value: str
+    at: str
+
+
 @dataclass(slots=True)
 class ReviewReport:
     account: str
@@ -596,13 +655,15 @@ class ReviewReport:
     merged: list[MergedGuests] = field(default_factory=list)
     invalid_vat: list[InvalidVat] = field(default_factory=list)
     held: list[HeldOrder] = field(default_factory=list)
+    matches: list[OfficeMatch] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"account": self.account, "since": self.since,
                 "articles": [asdict(a) for a in self.articles],
                 "merged_guests": [asdict(m) for m in self.merged],
                 "invalid_vat_numbers": [asdict(v) for v in self.invalid_vat],
-                "held_orders": [asdict(h) for h in self.held]}
+                "held_orders": [asdict(h) for h in self.held],
+                "office_matches": [asdict(m) for m in self.matches]}
 
 
 HELD_PREFIXES = ("held for review:",)
@@ -648,4 +709,16 @@ async def review(hub: Any, account_name: str, *, since: str | None = None) -> Re
             "OR x.last_error LIKE '% the tax map %' OR x.last_error LIKE '%imported before "
             "Sincro read the shop''s tax data%') ORDER BY o.shop_id", (account.id,)):
         report.held.append(HeldOrder(r[0], r[1], r[2], r[3]))
+    for r in await hub.fetchall(
+            "SELECT shop_id, erp_code, erp_match, imported_at FROM customers WHERE account_id = ?"
+            " AND erp_match IS NOT NULL AND imported_at >= ? ORDER BY shop_id",
+            (account.id, cutoff)):
+        by, _, value = r[2].partition(":")
+        report.matches.append(OfficeMatch("customer", str(r[0]), r[1], by, value, r[3]))
+    for r in await hub.fetchall(
+            "SELECT product_id, attribute_id, code, erp_match, created_at FROM articles WHERE "
+            "account_id = ? AND erp_match IS NOT NULL AND created_at >= ? ORDER BY code",
+            (account.id, cutoff)):
+        by, _, value = r[3].partition(":")
+        report.matches.append(OfficeMatch("article", f"{r[0]}-{r[1]}", r[2], by, value, r[4]))
     return report

@@ -96,3 +96,16 @@ async def assert_erp_holds_each_importable_order_once(home: Path, state, account
             expected[code_of[key]] += qty
         assert lines == expected, (oid, lines, expected)
         assert d.total_tax_incl == want["total"], (oid, d.total_tax_incl, want["total"])
+
+
+def more_shipping(state, oid: int, excl: str = "8.20", incl: str = "10.00") -> dict[str, str]:
+    """A change the shop itself could make to an order: shipping up by `incl` at 22 %, its
+    totals with it (a total that no line explains is held by Sincro, never pushed)."""
+    o = state.table("orders")[oid]
+    change = {}
+    for name, delta in (("total_shipping_tax_excl", excl), ("total_shipping_tax_incl", incl),
+                        ("total_shipping", incl), ("total_paid_tax_excl", excl),
+                        ("total_paid_tax_incl", incl), ("total_paid", incl)):
+        change[name] = str(Decimal(state.value("orders", o, name)) + Decimal(delta))
+    change["carrier_tax_rate"] = "22.000"
+    return change

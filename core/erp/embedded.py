@@ -334,17 +334,124 @@ class EmbeddedErp:
             for d in items:
                 if d.code not in existing:
                     existing[d.code] = ErpArticle(d.code, d.description, d.price, d.vat_rate,
-                                                  d.stock, d.active, "created")
+                                                  d.stock, d.active, "created", d.ean13)
                     inserts.append((d.code, d.description, str(d.price), str(d.vat_rate), d.stock,
-                                    int(d.active), now, now))
+                                    int(d.active), d.ean13, now, now))
                     results.append(existing[d.code])
                 else:
                     a = existing[d.code]
                     results.append(a if a.outcome == "unchanged" else _with_outcome(a, "unchanged"))
             await conn.executemany(
                 "INSERT INTO articles (code, description, price, vat_rate, stock, active,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)", inserts)
+                " ean13, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", inserts)
         return results
+
+    # -- the office's existing records -------------------------------------
+    async def seed(self, customers: Sequence[Any] = (), articles: Sequence[Any] = ()
+                   ) -> tuple[list[str], list[str]]:
+        """Customers and articles the office had before Sincro (``core.erp.seed``), all in
+        one transaction; a code the ERP already has is refused (ErpError naming its line),
+        and then nothing is written. Returns the codes created."""
+        now = _now()
+        async with self._write() as conn:
+            codes = [c.code for c in customers if c.code] + [a.code for a in articles]
+            taken: set[str] = set()
+            for table, wanted in (("customers", [c.code for c in customers if c.code]),
+                                  ("articles", [a.code for a in articles])):
+                for chunk in sql.chunks(wanted):
+                    async with conn.execute(
+                            f"SELECT code FROM {table} WHERE code IN ({sql.marks(len(chunk))})",
+                            chunk) as cur:
+                        taken.update(r[0] for r in await cur.fetchall())
+            clash = [x for x in list(customers) + list(articles) if x.code in taken]
+            if clash:
+                lines = ", ".join(f"line {x.line} ({x.code})" for x in clash[:5])
+                raise ErpError(f"{len(clash)} code(s) already in the ERP, nothing imported: "
+                               f"{lines}", hint="leave them out of the file")
+            made: list[str] = []
+            if customers:
+                auto = [c for c in customers if not c.code]
+                first = await sql.take_numbers(conn, "customer", 0, len(auto)) if auto else 0
+                numbers = iter(range(first, first + len(auto)))
+                rows = []
+                for c in customers:
+                    code = c.code or f"C{next(numbers):06d}"
+                    made.append(code)
+                    rows.append((code, c.name, c.company, c.vat_number, c.tax_code, c.email,
+                                 schema.email_key(c.email), c.phone, c.pec, c.sdi_code, c.kind,
+                                 c.country, now, now))
+                await conn.executemany(
+                    "INSERT INTO customers (code, name, company, vat_number, tax_code, email,"
+                    " email_key, phone, pec, sdi_code, kind, country, created_at, updated_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            await conn.executemany(
+                "INSERT INTO articles (code, description, price, vat_rate, stock, active, ean13,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(a.code, a.description, str(a.price), str(a.vat_rate), a.stock, int(a.active),
+                  a.ean13, now, now) for a in articles])
+            del codes
+        return made, [a.code for a in articles]
+
+    async def find_articles_by_ean(self, eans: Sequence[str]) -> dict[str, ErpArticle]:
+        found: dict[str, ErpArticle] = {}
+        wanted = [e for e in dict.fromkeys(eans) if e]
+        async with self._read() as conn:
+            for chunk in sql.chunks(wanted):
+                async with conn.execute(
+                    f"SELECT * FROM articles WHERE ean13 IN ({sql.marks(len(chunk))})"
+                    " ORDER BY code", chunk) as cur:
+                    for r in await cur.fetchall():
+                        found.setdefault(r["ean13"], schema.article(r))
+        return found
+
+    async def find_customers_by(self, field: str,
+                                values: Sequence[str]) -> dict[str, ErpCustomer]:
+        column = {"vat_number": "vat_number", "tax_code": "tax_code", "email": "email_key"}.get(
+            field)
+        if column is None:
+            raise ErpError(f"cannot find customers by {field!r}")
+        keys = {(schema.email_key(v) if field == "email" else v): v for v in values if v}
+        found: dict[str, ErpCustomer] = {}
+        async with self._read() as conn:
+            for chunk in sql.chunks(list(keys)):
+                async with conn.execute(
+                    f"SELECT * FROM customers WHERE {column} IN ({sql.marks(len(chunk))})"
+                    " ORDER BY id", chunk) as cur:
+                    for r in await cur.fetchall():
+                        found.setdefault(keys[r[column]], schema.customer(r))
+        return found
+
+    async def merge_customers(self, keep: str, drop: str) -> list[str]:
+        """Re-point every document and destination of customer ``drop`` to ``keep`` (a
+        destination ``keep`` already has with the same text replaces ``drop``'s), then
+        remove ``drop``. Returns the numbers of the documents re-pointed."""
+        now = _now()
+        async with self._write() as conn:
+            for code in (keep, drop):
+                async with conn.execute("SELECT 1 FROM customers WHERE code = ?", (code,)) as cur:
+                    if await cur.fetchone() is None:
+                        raise ErpNotFound(f"no customer {code!r} in the embedded ERP")
+            async with conn.execute(
+                    "SELECT d.code, k.code FROM destinations d LEFT JOIN destinations k ON "
+                    "k.customer_code = ? AND k.content_hash = d.content_hash "
+                    "WHERE d.customer_code = ?", (keep, drop)) as cur:
+                pairs = [(r[0], r[1]) for r in await cur.fetchall()]
+            for old, same in pairs:
+                if same is None:
+                    await conn.execute("UPDATE destinations SET customer_code = ? WHERE code = ?",
+                                       (keep, old))
+                    continue
+                for column in ("destination_code", "invoice_destination_code"):
+                    await conn.execute(f"UPDATE documents SET {column} = ?, updated_at = ? "
+                                       f"WHERE {column} = ?", (same, now, old))
+                await conn.execute("DELETE FROM destinations WHERE code = ?", (old,))
+            async with conn.execute("SELECT number FROM documents WHERE customer_code = ? "
+                                    "ORDER BY year, seq", (drop,)) as cur:
+                numbers = [r[0] for r in await cur.fetchall()]
+            await conn.execute("UPDATE documents SET customer_code = ?, updated_at = ? "
+                               "WHERE customer_code = ?", (keep, now, drop))
+            await conn.execute("DELETE FROM customers WHERE code = ?", (drop,))
+        return numbers
 
     async def add_article(self, code: str, description: str, price: Decimal | str, *,
                           vat_rate: Decimal | str = Decimal("22"), stock: int = 0,
@@ -597,7 +704,8 @@ class EmbeddedErp:
             ],
             "articles": [
                 {"code": a.code, "description": a.description, "price": str(a.price),
-                 "stock": a.stock, "active": a.active, "vat_rate": str(a.vat_rate)}
+                 "stock": a.stock, "active": a.active, "vat_rate": str(a.vat_rate),
+                 "ean13": a.ean13}
                 for a in articles
             ],
             "documents": [sql.export_document(schema.document(
@@ -607,6 +715,7 @@ class EmbeddedErp:
 
 
 def _with_outcome(a: ErpArticle, outcome: Outcome) -> ErpArticle:
-    return ErpArticle(a.code, a.description, a.price, a.vat_rate, a.stock, a.active, outcome)
+    return ErpArticle(a.code, a.description, a.price, a.vat_rate, a.stock, a.active, outcome,
+                      a.ean13)
 
 

@@ -195,6 +195,16 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 3: articles keep their EAN13, so that a shop product is found by it (docs/FISCAL.md)
+    """
+    ALTER TABLE articles ADD COLUMN ean13 TEXT;
+    CREATE INDEX articles_ean13 ON articles (ean13);
+    CREATE INDEX customers_vat_number ON customers (vat_number);
+    CREATE INDEX customers_tax_code ON customers (tax_code);
+    """
+)
+
 CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone", "pec",
                    "sdi_code", "kind", "country")
 ADDRESS_FIELDS = ("name", "company", "address1", "address2", "postcode", "city", "province",
@@ -244,7 +254,7 @@ def article(row: Any, outcome: Outcome | None = None) -> ErpArticle:
     return ErpArticle(
         code=row["code"], description=row["description"], price=Decimal(row["price"]),
         vat_rate=Decimal(row["vat_rate"]), stock=int(row["stock"]), active=bool(row["active"]),
-        outcome=outcome,
+        outcome=outcome, ean13=row["ean13"],
     )
 
 

@@ -156,6 +156,7 @@ class ArticleData:
     vat_rate: Decimal = Decimal("22")
     stock: int = 0
     active: bool = True
+    ean13: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ class ErpArticle:
     stock: int
     active: bool
     outcome: Outcome | None = None  # "created"/"unchanged" from create_article
+    ean13: str | None = None
 
 
 # -- order documents -------------------------------------------------------
@@ -406,6 +408,26 @@ class ErpConnector(Protocol):
         """Changes after ``since_cursor`` (None: from the start), oldest first,
         and the cursor to pass next time. The cursor is opaque to the caller;
         with no new changes the same cursor comes back."""
+        ...
+
+
+# -- optional: the office's existing records (a connector may lack them) --------
+MATCH_FIELDS = ("vat_number", "tax_code", "email")
+
+
+@runtime_checkable
+class ErpMatching(Protocol):
+    """What lets Sincro find the records an office already had before creating its own
+    (getattr-checked: a connector without it creates as before)."""
+
+    async def find_customers_by(self, field: str,
+                                values: Sequence[str]) -> dict[str, ErpCustomer]:
+        """Customers whose ``field`` (one of MATCH_FIELDS; e-mail in any case) is one of
+        ``values``, by value (the oldest when several share one)."""
+        ...
+
+    async def find_articles_by_ean(self, eans: Sequence[str]) -> dict[str, ErpArticle]:
+        """Articles whose EAN13 is one of ``eans``, by EAN (the first code when several)."""
         ...
 
 

@@ -145,6 +145,7 @@ def article(data: ArticleData) -> ArticleData:
         vat_rate=rate(data.vat_rate, "vat_rate", ref=c),
         stock=whole(data.stock, "stock", ref=c),
         active=bool(data.active),
+        ean13=text(data.ean13, "ean13", ref=c, limit=14),
     )
 
 

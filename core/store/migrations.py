@@ -264,3 +264,13 @@ HUB_MIGRATIONS.append(
         SELECT 'hub_had_accounts', MIN(created_at) FROM accounts HAVING COUNT(*) > 0;
     """
 )
+
+HUB_MIGRATIONS.append(
+    # 7: records the office already had in its ERP, found before Sincro would create its own
+    # (docs/FISCAL.md, "Identity"): how each customer and article was matched
+    """
+    ALTER TABLE customers ADD COLUMN erp_match TEXT;
+    ALTER TABLE articles ADD COLUMN erp_match TEXT;
+    CREATE INDEX customers_by_ref ON customers(account_id, erp_ref);
+    """
+)

@@ -391,17 +391,26 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
     prefix = ctx.account.option("article_prefix")
     rule = ctx.account.option("coding_rule")
     new_articles: list[tuple] = []
+    office = await _office_articles(ctx, [r for o in fresh for r in o.rows
+                                          if (r.product_id, r.product_attribute_id)
+                                          not in articles.by_key])
     for o in fresh:
         for row in o.rows:
             key = (row.product_id, row.product_attribute_id)
             if key in articles.by_key:
                 continue
-            code, from_ref = choose_code(row.product_reference, *key, rule=rule, prefix=prefix,
-                                         taken=articles.codes)
+            found = office.get(key)
+            if found is not None and found[0] not in articles.codes:
+                code, match = found  # the office's own article (docs/FISCAL.md, "Identity")
+                auto = 0
+            else:
+                code, from_ref = choose_code(row.product_reference, *key, rule=rule,
+                                             prefix=prefix, taken=articles.codes)
+                match, auto = None, 0 if from_ref else 1
             articles.by_key[key] = code
             articles.codes.add(code)
             new_articles.append((ctx.account_id, key[0], key[1], code, row.product_reference,
-                                 row.product_name, 0 if from_ref else 1, now))
+                                 row.product_name, auto, now, match))
 
     missing_customers = [o.id for o in fresh if o.id_customer not in have_customers
                          and o.id_customer not in customers]
@@ -440,7 +449,8 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
         )
         await conn.executemany(
             "INSERT OR IGNORE INTO articles (account_id, product_id, attribute_id, code, reference,"
-            " name, auto_coded, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_articles)
+            " name, auto_coded, created_at, erp_match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            new_articles)
         await conn.executemany(
             "INSERT OR IGNORE INTO orders (account_id, shop_id, reference, customer_shop_id, state,"
             " date_add, data, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -506,7 +516,8 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
             run.counts["customers_created"] += 1
     in_erp = await ctx.erp.find_articles([a[3] for a in new_articles]) if new_articles else {}
     for a in new_articles:
-        how = "auto-coded" if a[6] else "coded by shop reference"
+        how = ("auto-coded" if a[6] else f"the ERP's own, found by {a[8].split(':', 1)[0]}"
+               if a[8] else "coded by shop reference")
         where = "already in the ERP" if a[3] in in_erp else "created in the ERP"
         run.info(f"would code article {a[3]} ({how}) for product {a[1]}-{a[2]} "
                  f"{a[5] or ''}: {where}")
@@ -514,6 +525,34 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
             run.counts["articles_created"] += 1
     run.counts["orders_imported"] += len(fresh)
     run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
+
+
+async def _office_articles(ctx: RunContext, rows: list[Any]) -> dict[tuple[int, int],
+                                                                     tuple[str, str]]:
+    """The ERP's own articles for these new shop rows, found before Sincro codes one:
+    by the shop reference (an ERP article with that code), then by EAN13, in the order the
+    account's ``article_match`` gives ([] turns it off). (product, combination) ->
+    (code, "reference:REF" | "ean13:EAN")."""
+    keys = [k for k in ctx.account.option("article_match") or [] if k in ("reference", "ean13")]
+    if not rows or not keys:
+        return {}
+    refs = sorted({r.product_reference.strip() for r in rows if r.product_reference.strip()})
+    eans = sorted({r.product_ean13.strip() for r in rows
+                   if r.product_ean13.strip().isdigit() and int(r.product_ean13)})
+    by_code = await ctx.erp.find_articles(refs) if "reference" in keys and refs else {}
+    by_ean_call = getattr(ctx.erp, "find_articles_by_ean", None)
+    by_ean = await by_ean_call(eans) if "ean13" in keys and eans and by_ean_call else {}
+    out: dict[tuple[int, int], tuple[str, str]] = {}
+    for r in rows:
+        ref, ean = r.product_reference.strip(), r.product_ean13.strip()
+        for k in keys:
+            if k == "reference" and ref in by_code:
+                out[(r.product_id, r.product_attribute_id)] = (by_code[ref].code, f"reference:{ref}")
+                break
+            if k == "ean13" and ean in by_ean:
+                out[(r.product_id, r.product_attribute_id)] = (by_ean[ean].code, f"ean13:{ean}")
+                break
+    return out
 
 
 async def _empty() -> dict:

@@ -17,16 +17,19 @@ from typing import Any
 
 from core import fiscal
 from core.erp.port import (
+    MATCH_FIELDS,
     ArticleData,
     CustomerData,
     DestinationData,
     DiscountData,
+    ErpCustomer,
     ErpError,
     OrderDocumentData,
     OrderLineData,
     ShippingData,
     VatSummary,
 )
+from core.prestashop.errors import ShopError
 from core.sync import vat
 from core.sync.context import RunContext
 from core.timeutil import iso, utcnow
@@ -223,6 +226,7 @@ class _Batch:
         self.customer_codes: dict[int, str] = {}
         self.destinations: dict[int, str] = {}
         self.hub_customer_updates: list[tuple] = []
+        self.hub_customer_matches: list[tuple] = []
         self.hub_address_updates: list[tuple] = []
         # what the ERP refused, with its reason: shop customer id / address id / article code
         self.bad_customers: dict[int, str] = {}
@@ -301,6 +305,9 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
             "UPDATE customers SET erp_code = ?, erp_hash = ? WHERE account_id = ? AND shop_id = ?",
             b.hub_customer_updates)
         await conn.executemany(
+            "UPDATE customers SET erp_match = ? WHERE account_id = ? AND shop_id = ?",
+            b.hub_customer_matches)
+        await conn.executemany(
             "UPDATE addresses SET erp_destination = ?, erp_hash = ? "
             "WHERE account_id = ? AND shop_id = ?", b.hub_address_updates)
         await conn.executemany(
@@ -330,6 +337,14 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
     todo: list[CustomerData] = []
     todo_hash: dict[str, str] = {}
     for ref, group in by_ref.items():
+        linked = next((c for c in group if c.get("erp_match") and c["erp_code"]), None)
+        if linked is not None:  # the office's own record: Sincro links it, never rewrites it
+            for c in group:
+                b.customer_codes[c["shop_id"]] = linked["erp_code"]
+                if c["erp_code"] != linked["erp_code"]:
+                    b.hub_customer_updates.append((linked["erp_code"], linked["erp_hash"],
+                                                   ctx.account_id, c["shop_id"]))
+            continue
         latest = max(group, key=lambda c: c["data"].get("id") or 0)
         invoice = _billing_address(latest["shop_id"], addresses)
         data = build_customer(ref, latest["data"], invoice)
@@ -342,6 +357,19 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
             continue
         todo.append(data)
         todo_hash[ref] = h
+    if not todo:
+        return
+    fresh = [d for d in todo if not any(c["erp_code"] for c in by_ref[d.external_ref])]
+    for data, (code, match) in (await _office_customers(ctx, fresh)).items():
+        ctx.run.info(f"customer {data.external_ref} linked to the ERP's own customer {code} "
+                     f"(same {match.split(':', 1)[0].replace('_', ' ')})")
+        ctx.run.counts["customers_linked"] += 1
+        for c in by_ref[data.external_ref]:
+            b.customer_codes[c["shop_id"]] = code
+            b.hub_customer_updates.append((code, todo_hash[data.external_ref],
+                                           ctx.account_id, c["shop_id"]))
+            b.hub_customer_matches.append((match, ctx.account_id, c["shop_id"]))
+        todo = [d for d in todo if d.external_ref != data.external_ref]
     if not todo:
         return
     refused: dict[str, str] = {}
@@ -361,6 +389,32 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
             b.customer_codes[c["shop_id"]] = result.code
             b.hub_customer_updates.append((result.code, todo_hash[data.external_ref],
                                            ctx.account_id, c["shop_id"]))
+
+
+async def _office_customers(ctx: RunContext,
+                            todo: list[CustomerData]) -> dict[CustomerData, tuple[str, str]]:
+    """The ERP's own customers for these new ones, found before Sincro creates its own: by
+    partita IVA, codice fiscale, e-mail, in the account's ``customer_match`` order ([] turns
+    it off). A customer the ERP already holds under Sincro's own reference (a run that
+    stopped after creating it) is never matched to another."""
+    fields = [f for f in ctx.account.option("customer_match") or [] if f in MATCH_FIELDS]
+    find = getattr(ctx.erp, "find_customers_by", None)
+    if not todo or not fields or find is None:
+        return {}
+    found: dict[str, dict[str, ErpCustomer]] = {}
+    for f in fields:
+        values = sorted({v for d in todo if (v := getattr(d, f))})
+        found[f] = await find(f, values) if values else {}
+    out: dict[CustomerData, tuple[str, str]] = {}
+    for d in todo:
+        for f in fields:
+            value = getattr(d, f)
+            hit = found[f].get(value) if value else None
+            if hit is not None and hit.external_ref != d.external_ref:
+                if await ctx.erp.find_customer(d.external_ref) is None:
+                    out[d] = (hit.code, f"{f}:{value}")
+                break
+    return out
 
 
 def _billing_address(customer_id: int, addresses: dict) -> dict | None:
@@ -402,6 +456,50 @@ async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: 
             ctx.run.counts["destinations"] += 1
         b.destinations[aid] = result.code
         b.hub_address_updates.append((result.code, hashes[aid], ctx.account_id, aid))
+
+
+async def _pending_quantities(ctx: RunContext) -> dict[str, int]:
+    """Quantity of each article code on the orders not yet in the ERP, once per run."""
+    cached = ctx.state.get("pending_quantities")
+    if isinstance(cached, dict):
+        return cached
+    out: dict[str, int] = {}
+    for r in await ctx.hub.fetchall(
+            "SELECT o.data FROM outbox x JOIN orders o ON o.account_id = x.account_id AND "
+            "o.shop_id = x.ref WHERE x.account_id = ? AND x.kind = 'order' AND x.done_at IS NULL",
+            (ctx.account_id,)):
+        for line in json.loads(r[0]).get("lines", []):
+            out[line["code"]] = out.get(line["code"], 0) + int(line["quantity"])
+    ctx.state["pending_quantities"] = out
+    return out
+
+
+async def _starting_stock(ctx: RunContext, lines: dict[str, dict]) -> dict[str, int]:
+    """The stock an article Sincro creates starts with: the shop's stock of the product
+    now, plus what the orders not yet in the ERP took from it (the shop has counted them;
+    their documents take them off again), so that once they are in, the ERP holds what the
+    shop holds (docs/FISCAL.md, "Identity"). Without the shop's stock (a key that may not
+    read stock_availables), 0 with a warning, as before."""
+    client = getattr(ctx.shop, "client", None)
+    if client is None or ctx.dry_run:
+        return {}
+    pids = {int(line["product_id"]) for line in lines.values() if line.get("product_id")}
+    try:
+        rows = await client.stock_availables_for(pids) if pids else []
+    except ShopError as exc:
+        ctx.run.warning(f"new articles start with stock 0: the shop's stock was not read: {exc}")
+        return {}
+    shop: dict[tuple[int, int], int] = {}
+    for r in rows:
+        if r.id_shop in (0, 1) or (r.id_product, r.id_product_attribute) not in shop:
+            shop[(r.id_product, r.id_product_attribute)] = r.quantity
+    pending = await _pending_quantities(ctx)
+    out: dict[str, int] = {}
+    for code, line in lines.items():
+        key = (int(line.get("product_id") or 0), int(line.get("attribute_id") or 0))
+        if key in shop:
+            out[code] = shop[key] + pending.get(code, 0)
+    return out
 
 
 def _order_blocked(b: _Batch, o: dict) -> str | None:
@@ -459,10 +557,13 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
     missing = sorted(set(wanted) - set(existing))
     if missing:
         refused: dict[str, str] = {}
+        stock = await _starting_stock(ctx, {c: wanted[c] for c in missing})
         made = await _isolating(
             ctx, [ArticleData(code=code, description=wanted[code]["name"] or code,
                               price=Decimal(wanted[code]["unit_price"]),
-                              vat_rate=Decimal(wanted[code]["vat_rate"]))
+                              vat_rate=Decimal(wanted[code]["vat_rate"]),
+                              stock=stock.get(code, 0),
+                              ean13=(wanted[code].get("ean13") or "").strip() or None)
                   for code in missing],
             lambda a: a.code, ctx.erp.create_articles, "article", refused)
         for code, result in zip(missing, made, strict=True):
@@ -514,11 +615,12 @@ async def _load_customers(ctx, ids: set[int], refs: list[str] = ()) -> dict[int,
     for i in range(0, len(id_list), 500):
         chunk = id_list[i:i + 500]
         rows = await ctx.hub.fetchall(
-            "SELECT shop_id, data, erp_ref, erp_code, erp_hash FROM customers WHERE account_id = ?"
-            f" AND {column} IN ({','.join('?' * len(chunk))})", (ctx.account_id, *chunk))
+            "SELECT shop_id, data, erp_ref, erp_code, erp_hash, erp_match FROM customers "
+            f"WHERE account_id = ? AND {column} IN ({','.join('?' * len(chunk))})",
+            (ctx.account_id, *chunk))
         for r in rows:
             out[r[0]] = {"shop_id": r[0], "data": json.loads(r[1]), "erp_ref": r[2],
-                         "erp_code": r[3], "erp_hash": r[4]}
+                         "erp_code": r[3], "erp_hash": r[4], "erp_match": r[5]}
     return out
 
 

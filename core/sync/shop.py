@@ -11,29 +11,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from core.accounts import Account
 from core.prestashop.client import PrestaShopClient
+from core.prestashop.errors import ShopNotFound, ShopPermissionError
 from core.prestashop.limits import client_options as account_bounds
+from core.prestashop.parse import to_multilang
 from core.timeutil import zone
 
 
-class Lookups:
-    """Countries, currencies and carriers by id, fetched once per run."""
+@dataclass(frozen=True, slots=True)
+class Tax:
+    id: int
+    rate: Decimal
+    name: str
 
-    def __init__(self, client: PrestaShopClient) -> None:
+
+class Lookups:
+    """Countries, currencies, carriers, states and taxes by id, fetched once per run."""
+
+    def __init__(self, client: PrestaShopClient, warn: Any = None) -> None:
         self.client = client
+        self.warn = warn or (lambda key, message: None)
         self.countries: dict[int, str] = {}
         self.currencies: dict[int, str] = {}
         self.carriers: dict[int, str] = {}
+        self.states: dict[int, str] = {}
+        self.taxes: dict[int, Tax] = {}
+        self._all_taxes = False
 
     async def ensure(self, countries: Iterable[int] = (), currencies: Iterable[int] = (),
-                     carriers: Iterable[int] = ()) -> None:
+                     carriers: Iterable[int] = (), states: Iterable[int] = (),
+                     taxes: Iterable[int] = ()) -> None:
         want_countries = {i for i in countries if i and i not in self.countries}
         want_currencies = {i for i in currencies if i and i not in self.currencies}
         want_carriers = {i for i in carriers if i and i not in self.carriers}
+        want_states = {i for i in states if i and i not in self.states}
+        want_taxes = {i for i in taxes if i and i not in self.taxes}
         jobs = []
         if want_countries:
             jobs.append(self._countries(want_countries))
@@ -41,7 +59,49 @@ class Lookups:
             jobs.append(self._currencies(want_currencies))
         if want_carriers:
             jobs.append(self._carriers(want_carriers))
+        if want_states:
+            jobs.append(self._states(want_states))
+        if want_taxes or not self._all_taxes:
+            jobs.append(self._taxes(want_taxes))
         await asyncio.gather(*jobs)
+
+    async def _states(self, ids: set[int]) -> None:
+        try:
+            found = await self.client.get_many_raw("states", ids)
+        except (ShopPermissionError, ShopNotFound) as exc:
+            self.warn("states", f"provinces are not read: {exc} (give the key GET on states)")
+            found = {}
+        self.states.update({i: str(s.get("iso_code") or "").strip().upper()
+                            for i, s in found.items()})
+        self.states.update({i: "" for i in ids - set(found)})
+
+    async def _taxes(self, ids: set[int]) -> None:
+        """Every tax of the shop once per run (a short table: its rates also tell the
+        wrapping's rate), then any id it did not list."""
+        if not self._all_taxes:
+            self._all_taxes = True
+            for raw in await self.client.list_raw("taxes", display="full", sort="[id_ASC]"):
+                self._add_tax(raw)
+            ids = {i for i in ids if i not in self.taxes}
+        if ids:
+            for raw in (await self.client.get_many_raw("taxes", ids)).values():
+                self._add_tax(raw)
+
+    def _add_tax(self, raw: dict[str, Any]) -> None:
+        try:
+            tid = int(str(raw.get("id")).strip())
+            rate = Decimal(str(raw.get("rate") or "0").strip() or "0")
+        except (ValueError, ArithmeticError):
+            return
+        if not rate.is_finite() or not 0 <= rate <= 100:
+            return
+        self.taxes[tid] = Tax(tid, rate, to_multilang(raw.get("name")).text())
+
+    def tax_rates(self) -> set[Decimal]:
+        return {t.rate for t in self.taxes.values()}
+
+    def state_iso(self, i: int) -> str:
+        return self.states.get(i, "")
 
     async def _countries(self, ids: set[int]) -> None:
         found = await self.client.countries(ids)
@@ -106,7 +166,17 @@ class ShopReader:
         self.client = client
         self.account = account
         self.tz = client.tz
-        self.lookups = Lookups(client)
+        self.lookups = Lookups(client, self._warn_once)
+        # what the run should say once (a resource the key may not read): set by the step
+        self.warn: Any = None
+        self._warned: set[str] = set()
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        if self.warn is not None:
+            self.warn(message)
 
     async def orders_after(self, cursor: int, page_size: int,
                            prefetch: int = 3) -> AsyncIterator[list[Any]]:
@@ -122,6 +192,62 @@ class ShopReader:
 
     async def orders_by_ids(self, ids: Iterable[int]) -> dict[int, Any]:
         return await self.client.orders(ids)
+
+    async def _by_order(self, resource: str, order_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Every ``resource`` object of these orders (``filter[id_order]=[a|b|c]``, the
+        orders in id batches, one request each)."""
+        chunks = self.client._id_chunks(resource, order_ids)
+        pages = await asyncio.gather(*(self.client.list_raw(
+            resource, filters={"id_order": "[" + "|".join(map(str, c)) + "]"},
+            display="full", sort="[id_ASC]") for c in chunks))
+        return [item for page in pages for item in page]
+
+    async def order_details(self, order_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+        """The orders' rows with their tax data (``id_tax_rules_group``, the ``taxes``
+        association), by order id; raw dicts, read in order-id batches."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for item in await self._by_order("order_details", order_ids):
+            try:
+                out.setdefault(int(str(item.get("id_order")).strip()), []).append(item)
+            except ValueError:
+                continue
+        return out
+
+    async def order_messages(self, order_ids: Iterable[int]) -> dict[int, list[str]]:
+        """The messages of the orders' customer threads that are not private, oldest first,
+        by order id: threads in order-id batches, then their messages in id batches."""
+        try:
+            threads = await self._by_order("customer_threads", order_ids)
+        except (ShopPermissionError, ShopNotFound) as exc:
+            self._warn_once("messages", f"order messages are not read: {exc} (give the key GET "
+                            "on customer_threads and customer_messages)")
+            return {}
+        order_of: dict[int, int] = {}
+        for t in threads:
+            assocs = t.get("associations") if isinstance(t.get("associations"), dict) else {}
+            for m in assocs.get("customer_messages") or []:
+                try:
+                    order_of[int(str(m.get("id")).strip())] = int(str(t.get("id_order")).strip())
+                except (ValueError, AttributeError):
+                    continue
+        if not order_of:
+            return {}
+        try:
+            found = await self.client.get_many_raw("customer_messages", order_of)
+        except (ShopPermissionError, ShopNotFound) as exc:
+            self._warn_once("messages", f"order messages are not read: {exc} (give the key GET "
+                            "on customer_messages)")
+            return {}
+        out: dict[int, list[str]] = {}
+        for mid in sorted(found):
+            m = found[mid]
+            text = str(m.get("message") or "").strip()
+            if not text or str(m.get("private") or "0").strip() == "1":
+                continue
+            who = "shop" if str(m.get("id_employee") or "0").strip() not in ("", "0") else \
+                "customer"
+            out.setdefault(order_of[mid], []).append(f"{who}: {text}")
+        return out
 
     async def customers(self, ids: Iterable[int]) -> dict[int, Any]:
         ids = set(ids)

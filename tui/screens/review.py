@@ -138,8 +138,8 @@ class ReviewScreen(ReportsFailures, Screen):
                 "last": Text(fmt.when(m.last_imported_at, tz))}
             for m in report.merged})
         self.query_one("#review-office-title", Label).update(Text(
-            f"For the office ({len(report.held) + len(report.invalid_vat)}): orders held, "
-            "partite IVA kept as typed"))
+            f"For the office ({len(report.held) + len(report.invalid_vat) + len(report.matches)})"
+            ": orders held, partite IVA kept as typed, records linked"))
         office = {f"o{h.order_id}": {
             "what": Text("order held"),
             "who": Text(f"{h.order_id} {fmt.safe(h.reference or '')}".strip()),
@@ -149,4 +149,9 @@ class ReviewScreen(ReportsFailures, Screen):
             "who": Text(f"customer {v.customer_id}"),
             "detail": Text(fmt.safe(f"{v.vat_number}: wrong check digit, kept as typed"))}
             for v in report.invalid_vat})
+        office.update({f"m{m.kind}{m.shop_id}": {
+            "what": Text(f"{m.kind} linked"),
+            "who": Text(f"{m.kind} {m.shop_id} -> ERP {fmt.safe(m.erp_code or '')}"),
+            "detail": Text(fmt.safe(f"same {m.by.replace('_', ' ')} {m.value}"))}
+            for m in report.matches})
         sync_rows(self.query_one("#review-office", DataTable), office)
