@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -116,12 +115,11 @@ def test_order_histories_end_in_current_state(shop):
         assert last[str(o["id"])]["id_order_state"] == o["current_state"]
 
 
-def test_ten_thousand_orders_fast():
-    t0 = time.perf_counter()
+def test_ten_thousand_orders():
+    # how fast is measured by the benches (bench/fetch_orders.py prints the generation time),
+    # never asserted here: a loaded machine would fail a timed assertion
     state = generate(10_000, seed=1)
-    elapsed = time.perf_counter() - t0
     assert len(state.tables["orders"]) == 10_000
-    assert elapsed < 3.0, elapsed
 
 
 def test_generated_memory_is_lean():
