@@ -463,7 +463,7 @@ class TrytonErp:
         self._warehouse: int | None = None
         self._countries: dict[str, int] = {}
         self._currencies: dict[str, int] = {}
-        self._subdivisions: dict[tuple[str, str], int | None] = {}
+        self._subdivisions: dict[str, dict[str, int]] = {}  # country -> ISO code -> id
         self._ident_types: frozenset[str] | None = None
         self._taxes: dict[int, _Tax] | None = None
         self._payment_terms: dict[str, int] | None = None
@@ -593,7 +593,7 @@ class TrytonErp:
     async def find_customer_by_email(self, email: str) -> ErpCustomer | None:
         found = await self._parties([["contact_mechanisms", "where", [
             ["type", "=", "email"], ["value", "ilike", email.replace("%", "\\%")],
-            ["name", "!=", PEC_NAME]]]])
+            ["OR", ["name", "=", None], ["name", "!=", PEC_NAME]]]]])
         return self._customer(found[0]) if found else None
 
     async def get_customer(self, code: str) -> ErpCustomer:
@@ -760,23 +760,25 @@ class TrytonErp:
 
     async def _subdivision(self, country: str, province: str | None) -> int | None:
         """The country's subdivision with ISO code ``IT-MI`` for province "MI", when Tryton
-        has it (and the address may use its type); None otherwise. Cached."""
+        has it (and the address may use its type); None otherwise. A country's
+        subdivisions are read once (two calls)."""
         if not province:
             return None
         cc, prov = country.upper(), province.upper()
-        key = (cc, prov)
-        if key not in self._subdivisions:
-            code = prov if prov.startswith(cc + "-") else f"{cc}-{prov}"
-            domain: list = [["country.code", "=", cc], ["code", "=", code]]
+        if cc not in self._subdivisions:
             types = await self.rpc.search_read("party.address.subdivision_type",
                                                [["country_code", "=", cc]], ["types"])
             allowed = [t for r in types for t in (r["types"] or [])]
+            domain: list = [["country.code", "=", cc]]
             if allowed:
                 domain.append(["type", "in", allowed])
-            found = await self.rpc.search_read("country.subdivision", domain, ["id", "code"],
-                                               order=[["id", "ASC"]], limit=1)
-            self._subdivisions[key] = found[0]["id"] if found else None
-        return self._subdivisions[key]
+            found: dict[str, int] = {}
+            for r in await self.rpc.search_read("country.subdivision", domain, ["code"],
+                                                order=[["id", "ASC"]]):
+                found.setdefault((r["code"] or "").upper(), r["id"])
+            self._subdivisions[cc] = found
+        code = prov if prov.startswith(cc + "-") else f"{cc}-{prov}"
+        return self._subdivisions[cc].get(code)
 
     @staticmethod
     def _street(d: DestinationData) -> str:

@@ -440,6 +440,8 @@ async def test_customers_typed_identifiers_pec_sdi_and_province(tryton: TrytonSe
         # the e-mail finds the customer, the PEC does not
         assert (await erp.find_customer_by_email("MARIO@rossi.it")).code == made[0].code
         assert await erp.find_customer_by_email("rossi@pec.rossi.it") is None
+        [nameless] = await erp.upsert_customers([CustomerData("s:c:5", "", email="x@y.it")])
+        assert (await erp.find_customer_by_email("x@y.it")).code == nameless.code
 
         rpc = tryton.rpc()
         parties = {p["id"]: p for p in rpc.model("party.party", "search_read", [
