@@ -120,3 +120,34 @@ async def test_reset_clears_the_preview_and_the_stored_next_run(home: Path) -> N
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ScheduleEditor)
+
+
+async def test_after_reset_the_editor_shows_the_stored_next_run_as_it_is_now(home: Path) -> None:
+    from datetime import UTC, datetime
+
+    from core.schedules_store import set_next_run
+
+    await seed_runs(home)  # shop1: daily, stored next run Sat 28 Nov 08:00 CET
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        await settle(pilot)
+        editor = app.screen
+        hint = editor.query_one("#schedule-hint")
+        assert "stored next run: Sat 28 Nov 2026 08:00 CET" in str(hint.render())
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "stored next run: none" in str(hint.render())
+        assert "Sat 28 Nov 2026 08:00" not in screen_text(app)  # the old one is gone
+        assert "the scheduler computes it again from now" in str(
+            editor.query_one(FormMessage).render())
+        # a scheduler computes it again (this console's, or a daemon's): the editor follows
+        await set_next_run(app.engine.hub, 1, datetime(2026, 11, 28, 11, 0, tzinfo=UTC))
+        editor.look_again()  # what its timer does every refresh_every seconds
+        await settle(pilot)
+        assert "stored next run: Sat 28 Nov 2026 12:00 CET" in str(hint.render())
+        await pilot.press("escape")  # after a Reset, the accounts read the next run again
+        await settle(pilot)
+        assert not isinstance(app.screen, ScheduleEditor)
+        assert "28 Nov 12:00" in screen_text(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +19,9 @@ from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage, FormRow, mark_invalid
 from tui.widgets.schedule_preview import SchedulePreview
 from tui.workers import ReportsFailures
+
+if TYPE_CHECKING:
+    from core.schedules_store import StoredSchedule
 
 KIND_OPTIONS = [("daily", "daily"), ("weekly", "weekly"), ("monthly", "monthly"),
                 ("cron expression", "cron"), ("off (no scheduled runs)", "off")]
@@ -79,6 +84,7 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
     def __init__(self, account: Account) -> None:
         super().__init__()
         self.account = account
+        self.reset_done = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" Schedule of {self.account.name}", style="bold"), id="schedule-title")
@@ -114,6 +120,8 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
         self._show_rows("daily")
         self.run_worker(self._load(), group="schedule-load", exit_on_error=False,
                         name="Loading the schedule")
+        # a scheduler (this console's, a daemon's) moves the stored next run as it goes
+        self.set_interval(console(self).refresh_every, self.look_again, name="stored next run")
         self.query_one("#sch-kind", Select).focus()
 
     async def _load(self) -> None:
@@ -130,6 +138,25 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
                 Text("No schedule yet: only manual runs.", style="dim"))
             return
         self.fill(stored.schedule)
+        self.show_stored(stored)
+
+    def look_again(self) -> None:
+        """The stored next run changes under the editor (Reset clears it, a scheduler
+        computes it again): show it as the hub has it now."""
+        self.run_worker(self._look_again(), group="schedule-look", exclusive=True,
+                        exit_on_error=False, name="Reading the stored next run")
+
+    async def _look_again(self) -> None:
+        from core.schedules_store import get_schedule
+
+        try:
+            stored = await get_schedule(console(self).engine.hub, self.account.id)
+        except ConfigError:
+            return  # said when the editor opened
+        if stored is not None:
+            self.show_stored(stored)
+
+    def show_stored(self, stored: StoredSchedule) -> None:
         nxt = stored.next_run
         hint = stored.schedule.describe()
         hint += f"\nstored next run: {self._fmt(nxt, stored.schedule)}" if nxt else \
@@ -205,7 +232,13 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
         from core.schedules_store import reset_next_run
 
         await reset_next_run(console(self).engine.hub, self.account.id)
-        self.query_one(FormMessage).show("next-run computation cleared", error=False)
+        self.reset_done = True
+        self.query_one(FormMessage).show("next-run computation cleared: the scheduler "
+                                         "computes it again from now", error=False)
+        scheduler = getattr(self.app, "scheduler", None)
+        if scheduler is not None and scheduler.active:
+            scheduler.wake()  # this console schedules: at once
+        await self._look_again()
 
     def action_save(self) -> None:
         schedule = self.read()
@@ -225,7 +258,7 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
         self.dismiss(True)
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(self.reset_done)  # after a Reset, the accounts show the next run again
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"sch-test": self.action_test, "sch-reset": self.action_reset,
