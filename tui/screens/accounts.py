@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.worker import Worker
 
 from core import events as ev
 from core.sync.full import quota
@@ -60,6 +61,9 @@ class AccountsView(ReportsFailures, Vertical):
         def __init__(self, account: str) -> None:
             super().__init__()
             self.account = account
+
+    class RunEnded(Message):
+        """A sync started here is over, however it ended (its worker is done)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -204,6 +208,11 @@ class AccountsView(ReportsFailures, Vertical):
 
     async def _run(self, name: str, kind: str) -> None:
         await console(self).engine.run_sync(name, kind, trigger="console")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.worker.group.startswith("run:") and event.worker.is_finished:
+            self.post_message(self.RunEnded())
 
     def action_refresh(self) -> None:
         self.load()

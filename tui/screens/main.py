@@ -18,11 +18,11 @@ from tui import format as fmt
 from tui.context import console
 from tui.data import ForeignRuns
 from tui.screens.accounts import AccountsView
-from tui.screens.dialogs import ConfirmScreen
 from tui.screens.erp import ErpView
 from tui.screens.history import HistoryView
 from tui.screens.listings import ListingsView
 from tui.screens.log import LogView
+from tui.screens.quit_dialog import QuitDialog, running_here
 from tui.widgets.account_table import AccountTable
 from tui.widgets.footer import ConsoleFooter
 from tui.widgets.view_bar import ViewBar
@@ -105,8 +105,7 @@ class MainScreen(ReportsFailures, Screen):
 
     def action_quit(self) -> None:
         """Quit; a sync in progress is interrupted (it resumes on its next run), so ask."""
-        running = [w.name for w in self.app.workers
-                   if w.group.startswith("run:") and not w.is_finished]
+        running = running_here(self.app.workers, self.accounts.live)
         if not running:
             self.app.exit(0)
             return
@@ -115,10 +114,16 @@ class MainScreen(ReportsFailures, Screen):
             if quit_now:
                 self.app.exit(0)
 
-        self.app.push_screen(ConfirmScreen(
-            "Quit while a sync runs?",
-            f"Running: {', '.join(running)}. Quitting interrupts it; it resumes where it "
-            "stopped on its next run.", yes="Quit"), answer)
+        self.app.push_screen(QuitDialog(running), answer)
+
+    def _runs_ended(self) -> None:
+        """The quit dialog, if it is up, says which of its runs have finished."""
+        for screen in self.app.screen_stack:
+            if isinstance(screen, QuitDialog):
+                screen.update_running(running_here(self.app.workers, self.accounts.live))
+
+    def on_accounts_view_run_ended(self, message: AccountsView.RunEnded) -> None:
+        self._runs_ended()
 
     def on_engine_failed(self, message: bridge.EngineFailed) -> None:
         self.accounts.show_failure(message.reason)
@@ -176,6 +181,7 @@ class MainScreen(ReportsFailures, Screen):
     def on_run_finished(self, message: bridge.RunFinished) -> None:
         e = message.event
         self.accounts.run_finished(e)
+        self._runs_ended()
         self.history.load()
         body = f"{e.kind} sync {fmt.outcome(e.outcome)} in {fmt.duration(e.duration_s)}: " \
                f"{fmt.counts(e.counts)}"
