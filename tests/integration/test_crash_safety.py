@@ -7,9 +7,13 @@ import os
 import random
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 
+import aiosqlite
+
 from core import accounts as acc
+from core.erp.embedded import EmbeddedErp
 from core.store.hub import open_hub
 from emulator.data import add_generated_orders, generate
 from emulator.server import EmulatorServer
@@ -62,6 +66,20 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
         await final.communicate()
         assert final.returncode == 0
         await assert_erp_holds_each_importable_order_once(home, state)
+        # the kills fell on customers merging by e-mail too (issue 15): guests with the
+        # e-mail of an account, or of each other, are one ERP customer, never two
+        async with aiosqlite.connect(home / "hub.db") as db:
+            groups = await (await db.execute(
+                "SELECT lower(trim(email)), COUNT(*), COUNT(DISTINCT erp_ref), "
+                "MIN(is_guest), MAX(is_guest) FROM customers GROUP BY 1")).fetchall()
+        assert all(refs == 1 for _, _, refs, _, _ in groups)
+        assert any(n > 1 and lo == 0 and hi == 1 for _, n, _, lo, hi in groups)
+        erp = await EmbeddedErp.open(home / "erp.db")
+        try:
+            emails = Counter((c.email or "").lower() for c in await erp.list_customers())
+        finally:
+            await erp.close()
+        assert max(emails.values()) == 1
 
 
 async def test_shop_faults_during_a_run_then_a_rerun_completes(tmp_path: Path) -> None:
