@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 
 from core.accounts import Account
-from core.errors import ConfigError
+from core.errors import ConfigError, SincroError
 from core.schedule import Schedule, next_runs
 from tui.context import console
 from tui.widgets.footer import ConsoleFooter
@@ -151,8 +151,8 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
 
         try:
             stored = await get_schedule(console(self).engine.hub, self.account.id)
-        except ConfigError:
-            return  # said when the editor opened
+        except SincroError:
+            return  # said when the editor opened, or by the accounts' own look at the hub
         if stored is not None:
             self.show_stored(stored)
 
