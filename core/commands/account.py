@@ -85,7 +85,8 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--article-prefix", metavar="PREFIX")
     g.add_argument("--allowance", metavar="N", help="full syncs allowed per month ('unlimited')")
     g.add_argument("--merge-guests", choices=("yes", "no"),
-                   help="guest checkouts with one e-mail become one ERP customer")
+                   help="customers with one e-mail, guest checkouts and accounts alike, become "
+                   "one ERP customer (default yes)")
     g.add_argument("--state-map", metavar="MAP",
                    help="ERP document events to shop order state ids, e.g. "
                    "shipped=4,invoiced=5,cancelled=6 (see 'sincro account states NAME')")

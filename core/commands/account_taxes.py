@@ -47,6 +47,12 @@ def option_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--sdi-fields", metavar="FIELDS",
                    help="address fields a shop module keeps the SDI code in (default "
                    "sdi,codice_destinatario)")
+    g.add_argument("--customer-match", metavar="KEYS",
+                   help="find the ERP's own customers before creating one, by these keys in "
+                   "order: vat_number,tax_code,email (the default), or 'off'")
+    g.add_argument("--article-match", metavar="KEYS",
+                   help="find the ERP's own articles before coding one, by: reference,ean13 "
+                   "(the default), or 'off'")
 
 
 def _pairs(text: str, what: str, example: str) -> dict[str, str]:
@@ -100,6 +106,19 @@ def apply(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
         out["pec_fields"] = _fields(args.pec_fields, "--pec-fields")
     if getattr(args, "sdi_fields", None) is not None:
         out["sdi_fields"] = _fields(args.sdi_fields, "--sdi-fields")
+    for flag, name, allowed in (("--customer-match", "customer_match",
+                                 ("vat_number", "tax_code", "email")),
+                                ("--article-match", "article_match", ("reference", "ean13"))):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        keys = [] if value.strip().lower() == "off" else [
+            k.strip() for k in value.split(",") if k.strip()]
+        bad = [k for k in keys if k not in allowed]
+        if bad or len(set(keys)) != len(keys) or (not keys and value.strip().lower() != "off"):
+            raise ConfigError(f"invalid {flag} {value!r}",
+                              hint=f"keys in order from {', '.join(allowed)}, or off")
+        out[name] = keys
     return out
 
 
