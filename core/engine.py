@@ -1,8 +1,10 @@
 """The engine: one per process, shared by the CLI, the console and the daemon.
 
-``async with Engine(home) as engine:`` opens the hub; ``run_sync`` runs one
-pipeline for one account under the account's lease (R-1), records it (R-3) and
-publishes events to every subscriber.
+``async with Engine(home) as engine:`` opens the hub. ``run_operation`` is the
+one lifecycle of whatever writes for an account (a sync, a reconcile fix, a resync,
+a cursor move, a listing run): one at a time per account (R-1), under the account's
+lease, recorded as a run (R-3), with events to every subscriber and the after-run
+hooks. ``run_sync`` runs one pipeline through it.
 """
 
 from __future__ import annotations
@@ -10,17 +12,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from core import accounts as acc
 from core.errors import ConfigError, DiskFull, SincroError, StoreDamaged
 from core.events import Event, RunFinished, RunRefused, RunStarted
 from core.home import ERP_FILE, HUB_FILE, ensure_home
-from core.locks import DEFAULT_TTL, AccountBusy, Lease, current_lease, lease_is_stale, new_owner
+from core.locks import (
+    DEFAULT_TTL,
+    HOST,
+    AccountBusy,
+    Lease,
+    LeaseInfo,
+    current_lease,
+    lease_is_stale,
+    new_owner,
+)
 from core.runs import (
     RunRecorder,
     RunSummary,
@@ -43,6 +57,50 @@ DEFAULT_RETENTION_DAYS = 90
 
 ShopFactory = Callable[[acc.Account], Any]  # returns an async context manager -> ShopReader
 ErpFactory = Callable[["Engine"], Awaitable[Any]]
+T = TypeVar("T")
+Body = Callable[[RunContext], Awaitable[T]]  # what an operation does, in its run
+
+
+@dataclass(slots=True)
+class Running:
+    """An operation going on in this engine: what it is (as its lease says), since when."""
+
+    what: str
+    since: datetime
+    run_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(Generic[T]):
+    """An operation's end: its run, and what its body returned or raised (recorded)."""
+
+    summary: RunSummary
+    value: T | None = None
+    error: Exception | None = None
+
+    def result(self) -> T:
+        """What the body returned; what ended it, raised again."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+def operation_label(kind: str, scope: str | None = None) -> str:
+    """An operation as its run log and busy messages name it: 'orders sync', 'fix-missing',
+    'cursor set orders'."""
+    label = f"{kind} sync" if kind in PIPELINES else kind
+    return f"{label} {scope}" if scope else label
+
+
+def pipeline(kind: str) -> Body[None]:
+    """The body of a sync: the steps of ``PIPELINES[kind]``, each written when it ends."""
+
+    async def body(ctx: RunContext) -> None:
+        for _name, step in steps_for(kind):
+            await step(ctx)
+            await ctx.run.flush()
+
+    return body
 
 
 class Subscription:
@@ -86,7 +144,7 @@ class Engine:
         self._scratch: tuple[Any, Path] | None = None  # see erp_to_read
         self._erp_lock = asyncio.Lock()
         self._subs: list[Subscription] = []
-        self.running: dict[str, int] = {}  # account -> run id, in this process
+        self.running: dict[str, Running] = {}  # account -> its operation, in this engine
         self.finished_hooks: list[Callable[[RunSummary], Awaitable[None]]] = []
         if notify:
             from core.notices import Notifier
@@ -176,6 +234,7 @@ class Engine:
     # -- runs -----------------------------------------------------------
     async def run_sync(self, account_name: str, kind: str, *, trigger: str = "cli",
                        dry_run: bool = False) -> RunSummary:
+        """One pipeline (``PIPELINES[kind]``) for one account, as an operation."""
         assert self.hub is not None
         if kind not in PIPELINES:
             raise ConfigError(f"unknown kind of sync {kind!r}", hint=f"one of {', '.join(PIPELINES)}")
@@ -188,64 +247,117 @@ class Engine:
             from core.sync.full import check_quota
 
             await check_quota(self.hub, account)
+        done = await self.run_operation(account, kind, pipeline(kind), trigger=trigger,
+                                        dry_run=dry_run)
+        return done.summary
 
-        if not dry_run and account.name in self.running:
-            reason = (f"account {account.name} is busy: run {self.running[account.name]} is "
-                      "going on in this process")
+    async def run_operation(self, account: str | acc.Account, kind: str, body: Body[T], *,
+                            trigger: str, scope: str | None = None, dry_run: bool = False,
+                            hub_only: bool = False) -> Finished[T]:
+        """Run ``body`` as one operation on the account: every sync, reconcile fix, resync,
+        cursor move and listing run goes through here.
+
+        A second operation on an account that one already runs is refused (``AccountBusy``,
+        with who runs what since when): in this engine by ``running``, across processes
+        by the account's lease, taken here and released here only. The operation is
+        recorded as a run of ``kind`` (R-3), its events are published, and the after-run
+        hooks (notices) are called before the account is free again. ``scope`` narrows
+        the kind in the run's log and in busy messages ("set orders" for a cursor move).
+
+        What the body raises is recorded in the run (outcome ``failed``) and handed back
+        in ``Finished.error`` (``Finished.result()`` raises it); a full disk or a damaged
+        store is raised. A dry run takes neither the account nor a record (run id 0).
+        ``hub_only``: the body needs neither the shop nor the ERP (``ctx.shop`` and
+        ``ctx.erp`` are None) and no shop key.
+        """
+        assert self.hub is not None
+        if isinstance(account, str):
+            account = await acc.get_account(self.hub, account)
+        if not hub_only:
+            account.resolve_key()
+        label = operation_label(kind, scope)
+        what = f"{label} ({trigger})"
+        if dry_run:
+            return await self._run(account, kind, trigger, 0, body, label=label, dry_run=True,
+                                   hub_only=hub_only)
+
+        held = self.running.get(account.name)
+        if held is not None:
+            reason = self._busy_here(account, held)
             self.publish(RunRefused(account.name, kind, reason))
             raise AccountBusy(reason, hint="wait for it to finish and try again")
+        # taken before the first await: no twin can start in this engine
+        self.running[account.name] = Running(what, utcnow())
         lease = Lease(self.hub, account.id, account.name, self.owner, ttl=self.lease_ttl)
-        if not dry_run:
-            self.running[account.name] = 0  # taken before the first await: no twin can start
-            try:
-                await lease.acquire(f"{kind} sync ({trigger})")
-            except BaseException as exc:
-                self.running.pop(account.name, None)
-                if isinstance(exc, AccountBusy):
-                    self.publish(RunRefused(account.name, kind, str(exc)))
-                raise
         try:
-            run_id = 0 if dry_run else await create_run(self.hub, account.id, kind, trigger,
-                                                        self.owner)
-            if not dry_run:
-                await lease.set_run(run_id)
-                lease.keep_alive()
-            return await self._run(account, kind, trigger, run_id, dry_run)
+            await lease.acquire(what)
+        except BaseException as exc:
+            self.running.pop(account.name, None)
+            if isinstance(exc, AccountBusy):
+                self.publish(RunRefused(account.name, kind, str(exc)))
+            raise
+        try:
+            run_id = await create_run(self.hub, account.id, kind, trigger, self.owner)
+            self.running[account.name].run_id = run_id
+            await lease.set_run(run_id)
+            lease.keep_alive()
+            return await self._run(account, kind, trigger, run_id, body, label=label,
+                                   dry_run=False, hub_only=hub_only)
         finally:
-            if not dry_run:
-                self.running.pop(account.name, None)
-                await asyncio.shield(lease.release())
+            await self._release(account.name, lease)
+
+    def _busy_here(self, account: acc.Account, held: Running) -> str:
+        """Why the account is busy in this engine, worded as the lease tells another process."""
+        assert account.id is not None
+        return LeaseInfo(account.id, self.owner, os.getpid(), HOST, held.what,
+                         held.run_id or None, held.since, held.since).describe(account.name)
+
+    async def _release(self, account_name: str, lease: Lease) -> None:
+        """Release the lease; the account is free in this engine only once it is released,
+        even when this task is cancelled meanwhile."""
+        release = asyncio.ensure_future(lease.release())
+
+        def free(task: asyncio.Future) -> None:
+            self.running.pop(account_name, None)
+            if not task.cancelled():
+                task.exception()  # retrieved; raised below when awaited
+
+        release.add_done_callback(free)
+        await asyncio.shield(release)
 
     async def _run(self, account: acc.Account, kind: str, trigger: str, run_id: int,
-                   dry_run: bool) -> RunSummary:
+                   body: Body[T], *, label: str, dry_run: bool, hub_only: bool) -> Finished[T]:
         assert self.hub is not None
         rec = RunRecorder(self.hub, run_id, account.name, self.publish, record=not dry_run)
         started = utcnow()
-        if not dry_run:
-            self.running[account.name] = run_id
         self.publish(RunStarted(run_id, account.name, kind, trigger, started))
         # the run's lines and counts go into the hub with each of its transactions
         attached = rec.attach()
-        rec.info(f"{kind} sync of {account.name} started ({trigger})"
+        rec.info(f"{label} of {account.name} started ({trigger})"
                  + (" — dry run, nothing is written" if dry_run else ""))
         outcome = "ok"
+        value: T | None = None
+        error: Exception | None = None  # what ended the body, handed to the caller
         fault: SincroError | None = None  # a full disk or a damaged store: also raised
         try:
-            erp = await (self.erp_to_read() if dry_run else self.erp())
-            async with self.shop_factory(account) as shop:
-                if getattr(shop, "client", None) is not None:
-                    shop.client.report = rec.warning  # the client's waits go to the run log
-                ctx = RunContext(account=account, hub=self.hub, shop=shop, erp=erp, run=rec,
-                                 kind=kind, trigger=trigger, dry_run=dry_run)
-                for _name, step in steps_for(kind):
-                    await step(ctx)
-                    await rec.flush()
+            if hub_only:
+                value = await body(RunContext(account=account, hub=self.hub, shop=None,
+                                              erp=None, run=rec, kind=kind, trigger=trigger,
+                                              dry_run=dry_run))
+            else:
+                erp = await (self.erp_to_read() if dry_run else self.erp())
+                async with self.shop_factory(account) as shop:
+                    if getattr(shop, "client", None) is not None:
+                        shop.client.report = rec.warning  # the client's waits go to the run log
+                    ctx = RunContext(account=account, hub=self.hub, shop=shop, erp=erp, run=rec,
+                                     kind=kind, trigger=trigger, dry_run=dry_run)
+                    value = await body(ctx)
         except asyncio.CancelledError:
             outcome = "interrupted"
             rec.warning("run interrupted; it resumes where it stopped on the next run")
             try:
                 await asyncio.shield(self._finish(rec, account, kind, trigger, outcome,
-                                                  started))
+                                                  started, label))
             finally:
                 rec.detach(attached)
             raise
@@ -254,7 +366,7 @@ class Engine:
             outcome, fault = "failed", exc
         except SincroError as exc:
             rec.error(str(exc))
-            outcome = "failed"
+            outcome, error = "failed", exc
         except Exception as exc:  # a bug: keep the process alive, record it
             fault = faults.find(exc, self.home, "data directory")
             if fault is not None:  # a raw SQLite or OS error that is a storage fault
@@ -262,23 +374,24 @@ class Engine:
             else:
                 log.exception("run %s failed", run_id)
                 rec.error(f"internal error: {type(exc).__name__}: {exc}")
+                error = exc
             outcome = "failed"
         if outcome == "ok" and rec.errors:
             outcome = "partial"
         try:
-            summary = await self._finish(rec, account, kind, trigger, outcome, started)
+            summary = await self._finish(rec, account, kind, trigger, outcome, started, label)
         finally:
             rec.detach(attached)
         if fault is not None:
             # recorded as failed with its reason; the caller says it too (exit code 2)
             raise fault
-        return summary
+        return Finished(summary, value, error)
 
     async def _finish(self, rec: RunRecorder, account: acc.Account, kind: str, trigger: str,
-                      outcome: str, started) -> RunSummary:
+                      outcome: str, started, label: str) -> RunSummary:
         assert self.hub is not None
         duration = (utcnow() - started).total_seconds()
-        rec.info(f"{kind} sync of {account.name}: {outcome} in {duration:.1f}s "
+        rec.info(f"{label} of {account.name}: {outcome} in {duration:.1f}s "
                  + " ".join(f"{k}={v}" for k, v in sorted(rec.counts.items()) if v))
         if rec.record:
             try:
@@ -286,15 +399,12 @@ class Engine:
             except (DiskFull, StoreDamaged):
                 # the hub cannot take the end: the run keeps the counts and lines written
                 # as it went, and is marked interrupted when the hub is next opened
-                self.running.pop(account.name, None)
                 self.publish(RunFinished(rec.id, account.name, kind, trigger, outcome,
                                          dict(rec.counts), tuple(rec.errors), duration))
                 raise
             summary = await get_run(self.hub, rec.id)
         else:
             summary = None
-        if rec.record:
-            self.running.pop(account.name, None)
         if summary is None:
             summary = RunSummary(rec.id, account.name, kind, trigger, outcome, started.isoformat(),
                                  utcnow().isoformat(), dict(rec.counts), list(rec.errors),
@@ -307,7 +417,6 @@ class Engine:
             except Exception:  # a notice must never fail the run
                 log.exception("after-run hook failed")
         return summary
-
 
     async def _record_end(self, rec: RunRecorder, outcome: str, duration: float) -> None:
         """finish_run; on a full disk, once more after a checkpoint has folded the hub's

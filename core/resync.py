@@ -8,26 +8,22 @@ when the ERP allows it (an open document, a connector with
 ``update_document``), else the difference is reported. A second run changes
 nothing. ``resync_customers`` does the same for customers.
 
-Every writing operation here runs under the account's lease and is recorded as
-a run (``operation``), like a sync.
+Every writing operation here runs as an operation of the engine
+(``Engine.run_operation``): under the account's lease, recorded as a run, like a
+sync.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from core import accounts as acc
 from core.erp.port import ArticleData, ErpError, ErpUnsupported
-from core.errors import ConfigError, NotFound, SincroError
-from core.events import RunFinished, RunStarted
-from core.locks import Lease
-from core.runs import RunRecorder, create_run, finish_run
+from core.errors import ConfigError, NotFound
 from core.sync import vat
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
@@ -35,7 +31,6 @@ from core.sync.orders import ArticleMap, _write_page, shop_orders
 from core.sync.partial import build_document, partial_sync
 from core.timeutil import iso, utcnow
 
-T = TypeVar("T")
 CURSORS = ("orders", "customers", "states")
 
 
@@ -56,45 +51,6 @@ class ResyncResult:
                 "unchanged": self.unchanged,
                 "unresolved": {str(k): v for k, v in self.unresolved.items()},
                 "not_found": self.not_found}
-
-
-# -- a recorded operation under the lease ------------------------------------
-async def operation(engine: Any, account_name: str, kind: str,
-                    body: Callable[[RunContext], Awaitable[T]], *, trigger: str = "cli") -> T:
-    """Run ``body`` as a recorded run of ``kind`` under the account's lease."""
-    hub = engine.hub
-    account = await acc.get_account(hub, account_name)
-    account.resolve_key()
-    lease = Lease(hub, account.id, account.name, engine.owner, ttl=engine.lease_ttl)
-    await lease.acquire(f"{kind} ({trigger})")
-    try:
-        run_id = await create_run(hub, account.id, kind, trigger, engine.owner)
-        await lease.set_run(run_id)
-        lease.keep_alive()
-        rec = RunRecorder(hub, run_id, account.name, engine.publish)
-        started = utcnow()
-        engine.publish(RunStarted(run_id, account.name, kind, trigger, started))
-        outcome = "failed"
-        attached = rec.attach()  # its lines and counts go in with each hub transaction
-        try:
-            erp = await engine.erp()
-            async with engine.shop_factory(account) as shop:
-                ctx = RunContext(account=account, hub=hub, shop=shop, erp=erp, run=rec,
-                                 kind=kind, trigger=trigger)
-                result = await body(ctx)
-            outcome = "partial" if rec.errors else "ok"
-            return result
-        except SincroError as exc:
-            rec.error(str(exc))
-            raise
-        finally:
-            took = (utcnow() - started).total_seconds()
-            rec.detach(attached)
-            await asyncio.shield(finish_run(hub, rec, outcome, round(took, 3)))
-            engine.publish(RunFinished(run_id, account.name, kind, trigger, outcome,
-                                       dict(rec.counts), tuple(rec.errors), took))
-    finally:
-        await asyncio.shield(lease.release())
 
 
 # -- orders ------------------------------------------------------------------
@@ -444,17 +400,19 @@ def check_cursor(name: str, value: str) -> str:
     raise ConfigError(f"unknown cursor {name!r}", hint="one of: " + ", ".join(CURSORS))
 
 
-async def set_cursor_value(engine: Any, account_name: str, name: str, value: str) -> CursorValue:
-    """Move one cursor, under the account's lease (never under a running sync)."""
+async def set_cursor_value(engine: Any, account_name: str, name: str, value: str, *,
+                           trigger: str = "cli") -> CursorValue:
+    """Move one cursor, as an operation of the account (never under a running sync)."""
     value = check_cursor(name, value)
-    hub = engine.hub
-    account = await acc.get_account(hub, account_name)
-    lease = Lease(hub, account.id, account.name, engine.owner, ttl=engine.lease_ttl)
-    await lease.acquire(f"cursor set {name}")
-    try:
-        async with hub.transaction() as conn:
-            await set_cursor(conn, account.id, name, value)
-    finally:
-        await lease.release()
-    got = await get_cursor(hub, account.id, name)
-    return CursorValue(name, got, iso(utcnow()))
+
+    async def move(ctx: RunContext) -> str | None:
+        before = await get_cursor(ctx.hub, ctx.account_id, name)
+        async with ctx.hub.transaction() as conn:
+            await set_cursor(conn, ctx.account_id, name, value)
+        ctx.run.info(f"{name} cursor moved from {before if before is not None else '(not set)'}"
+                     f" to {value}")
+        return await get_cursor(ctx.hub, ctx.account_id, name)
+
+    done = await engine.run_operation(account_name, "cursor", move, trigger=trigger,
+                                      scope=f"set {name}", hub_only=True)
+    return CursorValue(name, done.result(), iso(utcnow()))

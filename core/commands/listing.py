@@ -302,7 +302,7 @@ async def cmd_rule_remove(args: argparse.Namespace, ctx: Context) -> int:
 
 async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from core.engine import Engine
-    from core.sync.listings import only_listing
+    from core.sync.listings import listings_all
 
     db = await ctx.hub()
     x = await lst.get_listing(db, args.name)
@@ -311,23 +311,20 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
                           hint=f"enable it with 'sincro listing enable {x.name}'")
     import asyncio
 
-    token = only_listing.set(x.name)
-    try:
-        async with Engine(ctx.home) as engine:
-            sub = engine.subscribe()
-            printer = None
-            if not args.json:
-                printer = asyncio.create_task(_print_lines(sub))
-            try:
-                summary = await engine.run_sync(x.account, "listings", trigger="cli",
-                                                dry_run=args.dry_run)
-            finally:
-                if printer:
-                    await asyncio.sleep(0)
-                    printer.cancel()
-                sub.close()
-    finally:
-        only_listing.reset(token)
+    async with Engine(ctx.home) as engine:
+        sub = engine.subscribe()
+        printer = None
+        if not args.json:
+            printer = asyncio.create_task(_print_lines(sub))
+        try:
+            summary = (await engine.run_operation(
+                x.account, "listings", lambda rctx: listings_all(rctx, only=x.name),
+                trigger="cli", dry_run=args.dry_run)).summary
+        finally:
+            if printer:
+                await asyncio.sleep(0)
+                printer.cancel()
+            sub.close()
     if args.json:
         print(json_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False)))
     else:

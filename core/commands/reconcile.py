@@ -92,7 +92,7 @@ def _bound(parse_when, text: str | None, flag: str, *, end: bool = False):
 
 async def cmd_reconcile(args: argparse.Namespace, ctx: Context) -> int:
     from core.reconcile import reconcile
-    from core.resync import apply_fix, operation
+    from core.resync import apply_fix
 
     check_period(args.since, args.until)
 
@@ -109,7 +109,8 @@ async def cmd_reconcile(args: argparse.Namespace, ctx: Context) -> int:
                 async def body(rctx, category=category):
                     return await apply_fix(rctx, report, category)
 
-                result = await operation(engine, args.name, f"fix-{category}", body)
+                result = (await engine.run_operation(args.name, f"fix-{category}", body,
+                                                     trigger="cli")).result()
                 fixed[category] = result.as_dict()
                 if not args.json:
                     _print_fix(ctx, category, result)
@@ -180,17 +181,20 @@ def _print_fix(ctx: Context, category: str, result) -> None:
 
 # -- resync --------------------------------------------------------------------
 async def cmd_resync(args: argparse.Namespace, ctx: Context) -> int:
-    from core.resync import operation, resync_customers, resync_orders
+    from core.resync import resync_customers, resync_orders
 
     async with _engine(ctx, writes=True) as engine:
         if args.order:
-            result = await operation(engine, args.name, "resync",
-                                     lambda rctx: resync_orders(rctx, args.order))
+            done = await engine.run_operation(args.name, "resync",
+                                              lambda rctx: resync_orders(rctx, args.order),
+                                              trigger="cli")
             label = "order"
         else:
-            result = await operation(engine, args.name, "resync",
-                                     lambda rctx: resync_customers(rctx, args.customer))
+            done = await engine.run_operation(args.name, "resync",
+                                              lambda rctx: resync_customers(rctx, args.customer),
+                                              trigger="cli")
             label = "customer"
+        result = done.result()
     if args.json:
         print(json_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False)))
     else:

@@ -8,7 +8,7 @@ rule that holds decides the action; only values that differ are written, each
 change logged with product, field, old and new value.
 
 Steps: ``listings`` (every enabled listing of the account, all its articles;
-``sincro listing run NAME`` narrows it to one listing) and
+``sincro listing run NAME`` runs it with ``only=NAME``, that listing alone) and
 ``listings-after-orders`` (only when the partial sync put new orders into the
 ERP, only the articles those orders touched).
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,9 +26,6 @@ from core.prestashop.errors import ShopError
 from core.sync.context import RunContext
 from core.sync.pipeline import register_step
 from core.timeutil import iso, utcnow
-
-# `sincro listing run NAME` sets it around Engine.run_sync(account, "listings").
-only_listing: ContextVar[str | None] = ContextVar("only_listing", default=None)
 
 CENT = Decimal("0.000001")
 WRITE_BATCH = 32
@@ -54,11 +50,11 @@ class Plan:
     pushed: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> values pushed
 
 
-async def listings_all(ctx: RunContext) -> None:
+async def listings_all(ctx: RunContext, *, only: str | None = None) -> None:
+    """Every enabled listing of the account; ``only``: that listing alone (a listing run)."""
     ctx.run.steps.append("listings")
-    name = only_listing.get()
-    if name is not None:
-        listing = await get_listing(ctx.hub, name)
+    if only is not None:
+        listing = await get_listing(ctx.hub, only)
         if listing.account == ctx.account.name:
             await apply_listing(ctx, listing)
             return

@@ -17,7 +17,7 @@ from core import accounts as acc
 from core import listings as lst
 from core.engine import Engine
 from core.runs import run_log
-from core.sync.listings import only_listing
+from core.sync.listings import listings_all
 from emulator.data import add_generated_orders, generate
 from emulator.server import EmulatorServer
 from tests.helpers import assert_clean_error, sincro
@@ -181,11 +181,9 @@ async def test_dry_run_makes_no_write_request(env):
     await lst.save_listing(env.engine.hub, "web", account="shop1", lists=["web"],
                            rules=[*STOP_PUBLISH, lst.make_rule("always", "update")], create=True)
     await env.reset_counts()
-    token = only_listing.set("web")
-    try:
-        dry = await env.engine.run_sync("shop1", "listings", dry_run=True)
-    finally:
-        only_listing.reset(token)
+    dry = (await env.engine.run_operation("shop1", "listings",
+                                          lambda ctx: listings_all(ctx, only="web"),
+                                          trigger="cli", dry_run=True)).summary
     assert dry.outcome == "ok", dry.errors
     assert await env.writes() == 0
     assert dry.counts["listing_actions"] >= 1

@@ -12,7 +12,7 @@ import pytest
 
 from core.erp.embedded import EmbeddedErp
 from core.reconcile import reconcile
-from core.resync import apply_fix, operation
+from core.resync import apply_fix
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
@@ -55,8 +55,9 @@ def pick(emu, n: int, state: int = 2) -> list[int]:
 
 
 async def fix(engine, report, category: str):
-    return await operation(engine, "shop1", f"fix-{category}",
-                           lambda ctx: apply_fix(ctx, report, category))
+    done = await engine.run_operation("shop1", f"fix-{category}",
+                                      lambda ctx: apply_fix(ctx, report, category), trigger="cli")
+    return done.result()
 
 
 async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> None:

@@ -10,7 +10,7 @@ import aiosqlite
 import httpx
 import pytest
 
-from core.resync import operation, resync_customers, resync_orders
+from core.resync import resync_customers, resync_orders
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro, assert_clean_error
@@ -39,6 +39,10 @@ async def snapshot(home: Path) -> tuple:
     return tuple(out)
 
 
+async def resync(engine, body):
+    return (await engine.run_operation("shop1", "resync", body, trigger="cli")).result()
+
+
 def pick(emu, state: int = 2) -> int:
     return next(oid for oid, o in sorted(shop_orders(emu.state).items()) if o["state"] == state)
 
@@ -59,12 +63,12 @@ async def test_resync_order_changed_on_the_shop_once(tmp_path: Path, emu) -> Non
                 "total_paid_tax_incl": str(incl), "total_paid_tax_excl": str(excl),
                 "total_paid": str(incl), "carrier_tax_rate": "22.000", **ship})
             await http.post("/_emulator/requests/reset")
-        first = await operation(engine, "shop1", "resync", lambda c: resync_orders(c, [oid]))
+        first = await resync(engine, lambda c: resync_orders(c, [oid]))
         assert list(first.changed) == [oid] and not first.unresolved
         assert any("hub:" in w and "total_tax_incl" in w for w in first.changed[oid])
         assert any("ERP: document" in w and "updated" in w for w in first.changed[oid])
         before = await snapshot(home)
-        again = await operation(engine, "shop1", "resync", lambda c: resync_orders(c, [oid]))
+        again = await resync(engine, lambda c: resync_orders(c, [oid]))
         assert again.changed == {} and again.unchanged == [oid]
         assert await snapshot(home) == before
         erp = await engine.erp()
@@ -99,12 +103,12 @@ async def test_resync_imports_an_order_the_hub_lacks(tmp_path: Path, emu) -> Non
         async with httpx.AsyncClient(base_url=emu.url) as http:
             new_id = (await http.post("/_emulator/orders", json={"generate": 1})).json()["ids"][0]
         emu.state.change_order_state(new_id, 2)
-        result = await operation(engine, "shop1", "resync", lambda c: resync_orders(c, [new_id]))
+        result = await resync(engine, lambda c: resync_orders(c, [new_id]))
         assert "imported into the hub" in result.changed[new_id]
         assert (await (await engine.erp()).find_document(f"shop1:o:{new_id}")) is not None
-        again = await operation(engine, "shop1", "resync", lambda c: resync_orders(c, [new_id]))
+        again = await resync(engine, lambda c: resync_orders(c, [new_id]))
         assert again.unchanged == [new_id]
-        missing = await operation(engine, "shop1", "resync", lambda c: resync_orders(c, [99999]))
+        missing = await resync(engine, lambda c: resync_orders(c, [99999]))
         assert missing.not_found == [99999]
 
 
@@ -118,12 +122,12 @@ async def test_resync_customer(tmp_path: Path, emu) -> None:
         await engine.run_sync("shop1", "orders")
         async with httpx.AsyncClient(base_url=emu.url) as http:
             await http.patch(f"/_emulator/customers/{cid}", json={"firstname": "Zeno"})
-        first = await operation(engine, "shop1", "resync", lambda c: resync_customers(c, [cid]))
+        first = await resync(engine, lambda c: resync_customers(c, [cid]))
         assert cid in first.changed
         erp = await engine.erp()
         assert (await erp.find_customer(f"shop1:c:{cid}")).name.startswith("Zeno ")
         before = await snapshot(home)
-        again = await operation(engine, "shop1", "resync", lambda c: resync_customers(c, [cid]))
+        again = await resync(engine, lambda c: resync_customers(c, [cid]))
         assert again.unchanged == [cid]
         assert await snapshot(home) == before
     r = await asincro(home, "resync", "shop1", "--customer", "424242")

@@ -165,7 +165,7 @@ async def test_one_engine_never_runs_an_account_twice_at_once(engine) -> None:
 
     first = asyncio.create_task(engine.run_sync("shop1", "fake", trigger="console"))
     await engine.test_started_event.wait()
-    with pytest.raises(AccountBusy, match="in this process"):
+    with pytest.raises(AccountBusy, match=r"busy: fake sync \(console\) \(run \d+\) by process"):
         await engine.run_sync("shop1", "fake", trigger="schedule")
     other = asyncio.create_task(engine.run_sync("shop2", "fake"))
     engine.test_release.set()

@@ -364,10 +364,9 @@ class ListingsView(ReportsFailures, Vertical):
 
 async def run_listing(engine: Any, x: lst.Listing, *, dry_run: bool) -> Any:
     """What `sincro listing run NAME [--dry-run]` does: this listing only, on its account."""
-    from core.sync.listings import only_listing
+    from core.sync.listings import listings_all
 
-    token = only_listing.set(x.name)  # this worker's task and what it starts
-    try:
-        return await engine.run_sync(x.account, "listings", trigger="console", dry_run=dry_run)
-    finally:
-        only_listing.reset(token)
+    done = await engine.run_operation(x.account, "listings",
+                                      lambda ctx: listings_all(ctx, only=x.name),
+                                      trigger="console", dry_run=dry_run)
+    return done.summary

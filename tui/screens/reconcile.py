@@ -324,9 +324,10 @@ async def reconcile_account(engine: Any, name: str, since: str | None) -> Reconc
 
 async def fix_category(engine: Any, name: str, report: ReconcileReport, category: str) -> Any:
     """What `sincro reconcile NAME --fix CATEGORY` does, recorded as a console run."""
-    from core.resync import apply_fix, operation
+    from core.resync import apply_fix
 
     async def body(ctx: Any) -> Any:
         return await apply_fix(ctx, report, category)
 
-    return await operation(engine, name, f"fix-{category}", body, trigger="console")
+    done = await engine.run_operation(name, f"fix-{category}", body, trigger="console")
+    return done.result()
