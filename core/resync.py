@@ -291,7 +291,7 @@ async def _customer_rows(ctx: RunContext, ids: list[int]) -> list[Any]:
 
 
 # -- reconcile fixes -----------------------------------------------------------
-FIXES = ("missing", "differs", "states", "customers")
+FIXES = ("missing", "differs", "states", "customers", "doubled_customers")
 
 
 async def apply_fix(ctx: RunContext, report: Any, category: str) -> ResyncResult:
@@ -305,7 +305,63 @@ async def apply_fix(ctx: RunContext, report: Any, category: str) -> ResyncResult
         return await resync_orders(ctx, ids) if ids else ResyncResult()
     if category == "customers":
         return await resync_customers(ctx, ids) if ids else ResyncResult()
+    if category == "doubled_customers":
+        return await merge_customers(ctx, report.problems("doubled_customers"))
     return await fix_states(ctx, report.problems("states"))
+
+
+async def merge_customers(ctx: RunContext, doubles: list[Any]) -> ResyncResult:
+    """One ERP customer per e-mail for hubs made before (issue 15): the first one is kept;
+    the others' shop customers point at it in the hub, and in the ERP their documents and
+    destinations move to it and the extra customer goes, where the ERP can do that (else
+    the extra stays and the result says so). Each pair is done once: a rerun finds none."""
+    run = ctx.run
+    result = ResyncResult()
+    merge = getattr(ctx.erp, "merge_customers", None)
+    for d in doubles:
+        if d.keep_code is None:
+            result.unresolved[d.customer_ids[0]] = (
+                f"{d.email}: the customer to keep ({d.keep_ref}) is not in the ERP yet; "
+                "run an orders sync first")
+            continue
+        for ref, code in d.others:
+            moved: list[str] = []
+            why = None
+            if code and code != d.keep_code:
+                if merge is None:
+                    why = (f"the {ctx.erp.name} ERP cannot move documents between customers: "
+                           f"customer {code} stays, with its documents; merge it by hand")
+                else:
+                    try:
+                        moved = await merge(d.keep_code, code)
+                    except ErpError as exc:
+                        why = f"customer {code} not merged in the ERP: {exc}"
+            async with ctx.hub.transaction() as conn:
+                cur = await conn.execute(
+                    "SELECT shop_id FROM customers WHERE account_id = ? AND erp_ref = ?",
+                    (ctx.account_id, ref))
+                ids = [r[0] for r in await cur.fetchall()]
+                await conn.execute(
+                    "UPDATE customers SET erp_ref = ?, erp_code = ?, erp_hash = NULL "
+                    "WHERE account_id = ? AND erp_ref = ?",
+                    (d.keep_ref, d.keep_code, ctx.account_id, ref))
+                # their destinations moved or merged into the kept one's: found again by text
+                await conn.executemany(
+                    "UPDATE addresses SET erp_destination = NULL, erp_hash = NULL "
+                    "WHERE account_id = ? AND customer_shop_id = ?",
+                    [(ctx.account_id, i) for i in ids])
+            for i in ids:
+                text = (f"{d.email}: now ERP customer {d.keep_code} ({d.keep_ref})"
+                        + (f", documents {', '.join(moved)} moved from {code}" if moved else "")
+                        + (f", customer {code} removed" if code and not why else ""))
+                result.note(i, text)
+            if why:
+                result.unresolved[ids[0] if ids else d.customer_ids[0]] = why
+                run.warning(f"{d.email}: {why}")
+            run.info(f"{d.email}: shop customers {', '.join(map(str, ids))} merged into ERP "
+                     f"customer {d.keep_code}" + (f" ({len(moved)} documents moved)"
+                                                  if moved else ""))
+    return result
 
 
 async def fix_states(ctx: RunContext, diffs: list[Any]) -> ResyncResult:

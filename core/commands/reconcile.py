@@ -15,7 +15,7 @@ from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.textsafe import json_text, visible
 
-FIX_CHOICES = ("missing", "differs", "states", "customers")
+FIX_CHOICES = ("missing", "differs", "states", "customers", "doubled_customers")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", metavar="DATE", help="orders placed from this day (shop time)")
     p.add_argument("--until", metavar="DATE", help="orders placed up to this day (shop time)")
     p.add_argument("--fix", action="append", choices=FIX_CHOICES, metavar="CATEGORY",
-                   help="apply the action of a category (missing, differs, states, customers); "
+                   help="apply the action of a category (missing, differs, states, customers, "
+                   "doubled_customers); "
                    "repeatable; then reconcile again")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     set_handler(p, cmd_reconcile)
@@ -151,6 +152,11 @@ def _print_report(ctx: Context, report) -> None:
         what = ", ".join(c.fields) or "not in the ERP"
         ctx.out.print(Text(f"  customers customer {c.customer_id} ({c.erp_ref}) "
                            f"[{c.where}]: {what}"))
+    for dc in report.doubled_customers:
+        others = ", ".join(f"{code or '(not pushed)'} ({ref})" for ref, code in dc.others)
+        ctx.out.print(Text(f"  doubled customers {dc.email}: ERP {dc.keep_code} ({dc.keep_ref}) "
+                           f"and {others}; shop customers "
+                           f"{', '.join(map(str, dc.customer_ids))}"))
     waiting = [m for m in report.missing if not m.problem]
     if waiting:
         ids = ", ".join(str(m.order_id) for m in waiting[:20])
@@ -293,6 +299,10 @@ async def cmd_review(args: argparse.Namespace, ctx: Context) -> int:
     for v in report.invalid_vat:
         ctx.out.print(Text(f"  customer {v.customer_id} (address {v.address_id}): "
                            f"{v.vat_number} -> ERP {v.erp_code or '(not pushed)'}"))
+    ctx.out.print(f"linked to the office's own ERP records: {len(report.matches)}")
+    for m in report.matches:
+        ctx.out.print(Text(f"  {m.kind} {m.shop_id} -> ERP {m.erp_code} (same "
+                           f"{m.by.replace('_', ' ')} {m.value})"))
     ctx.out.print(f"orders held for the office: {len(report.held)}")
     for h in report.held:
         ctx.out.print(Text(f"  order {h.order_id} ({h.reference or '-'}): {h.reason}"))

@@ -16,7 +16,7 @@ from core.resync import apply_fix
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
-from tests.synctools import engine_for, shop_orders
+from tests.synctools import engine_for, more_shipping, shop_orders
 
 
 @pytest.fixture
@@ -35,18 +35,6 @@ async def delete_document(home: Path, ref: str) -> None:
         await db.execute("DELETE FROM state_journal WHERE document_id = ?", (doc_id,))
         await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         await db.commit()
-
-
-def more_shipping(emu, oid: int, excl: str = "8.20", incl: str = "10.00") -> dict[str, str]:
-    """A change the shop itself could make: shipping up by `incl` (22 %), totals with it."""
-    o = emu.state.table("orders")[oid]
-    change = {}
-    for field, delta in (("total_shipping_tax_excl", excl), ("total_shipping_tax_incl", incl),
-                         ("total_shipping", incl), ("total_paid_tax_excl", excl),
-                         ("total_paid_tax_incl", incl), ("total_paid", incl)):
-        change[field] = str(Decimal(emu.state.value("orders", o, field)) + Decimal(delta))
-    change["carrier_tax_rate"] = "22.000"
-    return change
 
 
 def pick(emu, n: int, state: int = 2) -> list[int]:
@@ -71,7 +59,7 @@ async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> Non
 
         await delete_document(home, f"shop1:o:{a}")
         async with httpx.AsyncClient(base_url=emu.url) as http:
-            change = more_shipping(emu, b)
+            change = more_shipping(emu.state, b)
             r = await http.patch(f"/_emulator/orders/{b}", json=change)
             assert r.status_code == 200
             r = await http.post(f"/_emulator/orders/{c}/state", json={"state": 6})
@@ -80,7 +68,7 @@ async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> Non
         report = await reconcile(engine, "shop1")
         assert not report.aligned
         assert report.counts() == {"missing": 1, "doubled": 0, "differs": 1, "states": 1,
-                                   "customers": 0}
+                                   "customers": 0, "doubled_customers": 0}
         (m,) = report.problems("missing")
         assert (m.order_id, m.reason) == (a, "not_in_erp")
         (d,) = report.differs

@@ -17,7 +17,7 @@ from core.store.hub import open_hub
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.integration.test_reconcile import delete_document, pick
-from tests.synctools import fast_shop_factory
+from tests.synctools import fast_shop_factory, more_shipping
 from tests.tui.fakes import NOW, TZ, fill, screen_text, seed, settle
 from tui.app import SincroApp
 from tui.screens.dialogs import ConfirmScreen
@@ -55,7 +55,7 @@ async def three_differences(home: Path, emu: Any) -> tuple[int, int, int]:
     a, b, c = pick(emu, 3)
     await delete_document(home, f"shop1:o:{a}")
     async with httpx.AsyncClient(base_url=emu.url) as http:
-        r = await http.patch(f"/_emulator/orders/{b}", json={"total_paid_tax_incl": "999.99"})
+        r = await http.patch(f"/_emulator/orders/{b}", json=more_shipping(emu.state, b))
         assert r.status_code == 200
         r = await http.post(f"/_emulator/orders/{c}/state", json={"state": 6})
         assert r.status_code == 200
@@ -109,7 +109,7 @@ async def test_reconcile_shows_the_categories_and_imports_the_missing(tmp_path: 
         await reconcile_from(pilot, SINCE)
         rows = category_rows(app)
         assert {k: v[0] for k, v in rows.items()} == {
-            "missing": "1", "doubled": "0", "differs": "1", "states": "1", "customers": "0",
+            "missing": "1", "doubled": "0", "differs": "1", "states": "1", "customers": "0", "doubled_customers": "0",
             "not_importable": rows["not_importable"][0],
             "acknowledged": rows["acknowledged"][0]}
         acknowledged = int(rows["acknowledged"][0])

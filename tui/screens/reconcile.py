@@ -32,13 +32,15 @@ from tui.workers import ReportsFailures, failure_text
 
 DEFAULT_DAYS = 30
 LABELS = {"missing": "Missing", "doubled": "Doubled", "differs": "Differs", "states": "States",
-          "customers": "Customers", "not_importable": "Not importable",
+          "customers": "Customers", "doubled_customers": "Same e-mail",
+          "not_importable": "Not importable",
           "acknowledged": "Acknowledged"}
 # what `f` does per category: exactly `sincro reconcile NAME --fix CATEGORY`
 FIXES = {"missing": "import the missing orders (hub and ERP)",
          "differs": "update the ERP documents from the shop",
          "states": "push ERP states; acknowledge shop ones",
-         "customers": "update the customers from the shop"}
+         "customers": "update the customers from the shop",
+         "doubled_customers": "keep the first, move the others' documents"}
 # said in full in the confirmation
 FIX_QUESTIONS = {
     "missing": "Import the missing orders from the shop into the hub, then push them to the "
@@ -47,7 +49,10 @@ FIX_QUESTIONS = {
                "ERP allows it (open documents); the others are reported",
     "states": "Push the ERP document states to the shop's orders (ERP ahead), and acknowledge "
               "the states set on the shop (shop ahead: those are handled in the ERP)",
-    "customers": "Re-read these customers from the shop, update the hub, then the ERP"}
+    "customers": "Re-read these customers from the shop, update the hub, then the ERP",
+    "doubled_customers": "Keep the first ERP customer of each e-mail; move the others' "
+                         "documents and addresses to it and remove them, where the ERP "
+                         "allows it (the others are reported)"}
 NO_FIX = {"doubled": "none: cancel the extra in the ERP",
           "not_importable": "none: not a problem (excluded states)",
           "acknowledged": "none: shop ahead; handle it in the ERP"}
@@ -96,6 +101,10 @@ def _describe(row: str, item: Any) -> str:
     if row in ("states", "acknowledged"):
         return (f"order {item.order_id} document {item.document} [{item.direction}]: "
                 f"{item.detail}")
+    if row == "doubled_customers":
+        others = ", ".join(f"{code or '(not pushed)'}" for _, code in item.others)
+        return (f"{item.email}: ERP {item.keep_code} and {others}; shop customers "
+                f"{', '.join(map(str, item.customer_ids))}")
     what = ", ".join(item.fields) or "not in the ERP"
     return f"customer {item.customer_id} ({item.erp_ref}) [{item.where}]: {what}"
 
