@@ -611,9 +611,19 @@ class Api:
                 count = max(0, php_int(parts[0]))
         table = st.table(res.name)
         id_pred = next((p for p in preds if p.id_candidates is not None), None)
+        # a shop's order_details are indexed by id_order (MySQL key): read through the index
+        order_pred = next((p for p in preds if res.name == "order_details"
+                           and p.f.name == "id_order" and len(p.ops) == 1
+                           and p.ops[0][0] in ("eq", "in")), None)
         if id_pred is not None:
             objs = [table[i] for i in id_pred.id_candidates if i in table]
             rest = [p for p in preds if p is not id_pred]
+        elif order_pred is not None:
+            wanted = order_pred.ops[0][1] if order_pred.ops[0][0] == "in" else [order_pred.ops[0][1]]
+            ids = sorted({d for v in wanted if float(v).is_integer()
+                          for d in st._details_by_order.get(int(v), ())})
+            objs = [table[i] for i in ids if i in table]
+            rest = preds  # the predicate still holds for each (and keeps MySQL's semantics)
         else:
             objs = list(table.values())
             rest = preds

@@ -96,7 +96,7 @@ def build_document(ref: str, order: dict, customer_code: str, ship_dest: str | N
     code (``vat.VatError`` when the account's tax map lacks one), the discount split per
     rate, the VAT summary and the shop's rounding (``vat.HeldForReview`` beyond it)."""
     name = account.name if account is not None else ref.split(":", 1)[0]
-    taxes = vat.TaxMap(account.option("tax_map") if account is not None else None, name)
+    taxes = vat.tax_map(account.option("tax_map") if account is not None else None, name)
     oid = order.get("id") or ref.rsplit(":", 1)[-1]
     if order.get("lines") and not order.get("tax_data"):
         raise vat.VatError(
@@ -278,8 +278,9 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
     if not any(r["kind"] == "customer" for r in rows):
         # only push the addresses the orders use, plus the billing ones
         keep = set(address_ids)
+        index = _by_customer(addresses)
         for cid in customer_ids:
-            bill = _billing_address(cid, addresses)
+            bill = _billing_address(cid, addresses, index)
             if bill:
                 keep.add(bill["id"])
         addresses = {k: v for k, v in addresses.items() if k in keep}
@@ -336,6 +337,7 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
         by_ref.setdefault(c["erp_ref"], []).append(c)
     todo: list[CustomerData] = []
     todo_hash: dict[str, str] = {}
+    index = _by_customer(addresses)
     for ref, group in by_ref.items():
         linked = next((c for c in group if c.get("erp_match") and c["erp_code"]), None)
         if linked is not None:  # the office's own record: Sincro links it, never rewrites it
@@ -346,7 +348,7 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
                                                    ctx.account_id, c["shop_id"]))
             continue
         latest = max(group, key=lambda c: c["data"].get("id") or 0)
-        invoice = _billing_address(latest["shop_id"], addresses)
+        invoice = _billing_address(latest["shop_id"], addresses, index)
         data = build_customer(ref, latest["data"], invoice)
         h = _hash([data.name, data.company, data.vat_number, data.tax_code, data.email, data.phone,
                    data.pec, data.sdi_code, data.kind, data.country])
@@ -417,12 +419,24 @@ async def _office_customers(ctx: RunContext,
     return out
 
 
-def _billing_address(customer_id: int, addresses: dict) -> dict | None:
+def _billing_address(customer_id: int, addresses: dict,
+                     by_customer: dict[int, list[dict]] | None = None) -> dict | None:
     """The address the customer's ERP data (company, VAT, phone) is read from:
-    their first one that is not deleted, so it does not change batch by batch."""
-    mine = [a for a in addresses.values() if a["customer_shop_id"] == customer_id]
+    their first one that is not deleted, so it does not change batch by batch.
+    ``by_customer`` (``_by_customer(addresses)``) saves a scan per customer."""
+    if by_customer is not None:
+        mine = by_customer.get(customer_id, [])
+    else:
+        mine = [a for a in addresses.values() if a["customer_shop_id"] == customer_id]
     live = [a for a in mine if not a["data"].get("deleted")] or mine
     return min(live, key=lambda a: a["shop_id"])["data"] if live else None
+
+
+def _by_customer(addresses: dict) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for a in addresses.values():
+        out.setdefault(a["customer_shop_id"], []).append(a)
+    return out
 
 
 async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: bool) -> None:

@@ -170,6 +170,8 @@ class ShopReader:
         # what the run should say once (a resource the key may not read): set by the step
         self.warn: Any = None
         self._warned: set[str] = set()
+        self._messages: dict[int, list[str]] | None = None  # by order id, read once per run
+        self._messages_after = 0
 
     def _warn_once(self, key: str, message: str) -> None:
         if key in self._warned:
@@ -215,29 +217,42 @@ class ShopReader:
 
     async def order_messages(self, order_ids: Iterable[int]) -> dict[int, list[str]]:
         """The messages of the orders' customer threads that are not private, oldest first,
-        by order id: threads in order-id batches, then their messages in id batches."""
-        try:
-            threads = await self._by_order("customer_threads", order_ids)
-        except (ShopPermissionError, ShopNotFound) as exc:
-            self._warn_once("messages", f"order messages are not read: {exc} (give the key GET "
-                            "on customer_threads and customer_messages)")
+        by order id. Threads are few (a message is the exception): the first call reads
+        every thread from its lowest order on (``filter[id_order]=>[N]``, paged) and their
+        messages in id batches, and later calls of the run whose orders come after it read
+        nothing more (the request economy of docs/FISCAL.md)."""
+        ids = sorted({int(i) for i in order_ids})
+        if not ids:
             return {}
+        if self._messages is None or ids[0] <= self._messages_after:
+            try:
+                self._messages = await self._read_messages(ids[0] - 1)
+            except (ShopPermissionError, ShopNotFound) as exc:
+                self._warn_once("messages", f"order messages are not read: {exc} (give the key "
+                                "GET on customer_threads and customer_messages)")
+                self._messages = {}
+            self._messages_after = ids[0] - 1
+        return {i: self._messages[i] for i in ids if i in self._messages}
+
+    async def _read_messages(self, after: int) -> dict[int, list[str]]:
+        threads = await self.client.list("customer_threads",
+                                         filters={"id_order": f">[{int(after)}]"})
         order_of: dict[int, int] = {}
         for t in threads:
-            assocs = t.get("associations") if isinstance(t.get("associations"), dict) else {}
+            raw = getattr(t, "raw", {}) or {}
+            assocs = raw.get("associations") if isinstance(raw.get("associations"), dict) else {}
+            try:
+                oid = int(str(raw.get("id_order")).strip())
+            except ValueError:
+                continue
             for m in assocs.get("customer_messages") or []:
                 try:
-                    order_of[int(str(m.get("id")).strip())] = int(str(t.get("id_order")).strip())
+                    order_of[int(str(m.get("id")).strip())] = oid
                 except (ValueError, AttributeError):
                     continue
         if not order_of:
             return {}
-        try:
-            found = await self.client.get_many_raw("customer_messages", order_of)
-        except (ShopPermissionError, ShopNotFound) as exc:
-            self._warn_once("messages", f"order messages are not read: {exc} (give the key GET "
-                            "on customer_messages)")
-            return {}
+        found = await self.client.get_many_raw("customer_messages", order_of)
         out: dict[int, list[str]] = {}
         for mid in sorted(found):
             m = found[mid]

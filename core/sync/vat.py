@@ -143,6 +143,20 @@ class TaxMap:
         return v.code if not v.nature or v.nature == v.code else f"{v.code} ({v.nature})"
 
 
+_MAPS: dict[tuple[str, tuple[tuple[str, str], ...]], TaxMap] = {}
+
+
+def tax_map(option: Mapping[str, str] | None, account: str = "ACCOUNT") -> TaxMap:
+    """The TaxMap of these options, built once (a run codes thousands of lines)."""
+    key = (account, tuple(sorted((str(k), str(v)) for k, v in (option or {}).items())))
+    found = _MAPS.get(key)
+    if found is None:
+        if len(_MAPS) > 64:
+            _MAPS.clear()
+        found = _MAPS[key] = TaxMap(option, account)
+    return found
+
+
 def split(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     """``total`` (to the cent) in parts proportional to ``weights``, to the cent, the
     parts adding up to ``total`` exactly (largest remainders take the odd cents)."""
