@@ -179,6 +179,13 @@ class Scheduler:
         except SincroError as exc:
             self.engine.publish(Notice(f"scheduled run of {account} not started: {exc}",
                                        level="error", account=account))
+        except Exception as exc:  # never an exception nobody retrieves
+            if self._stopping:  # the engine closed under a run that was only starting
+                log.debug("scheduled run of %s ended with the engine: %s", account, exc)
+                return
+            log.exception("scheduled run of %s failed", account)
+            self.engine.publish(Notice(f"scheduled run of {account} failed: internal error: "
+                                       f"{type(exc).__name__}", level="error", account=account))
 
     def _skipped(self, account: str, due_at: datetime, why: str) -> None:
         msg = f"scheduled run of {account} due {due_at.isoformat()} skipped: {why}"

@@ -40,6 +40,12 @@ def text(value: Any, what: str, *, required: bool = False, ref: str | None = Non
     if not isinstance(value, str):
         raise ErpError(f"{_who(ref)}{what} must be text, not {type(value).__name__}",
                        external_ref=ref)
+    if value and value.isprintable() and not value[0].isspace() and not value[-1].isspace():
+        # the common case, unchanged by what follows (no control character, nothing to strip)
+        if len(value) > limit:
+            raise ErpError(f"{_who(ref)}{what} is longer than {limit} characters",
+                           external_ref=ref)
+        return value
     # Shop text is untrusted but an order must not fail on a stray control character.
     value = _CONTROL.sub(" ", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not value:

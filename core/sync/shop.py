@@ -43,6 +43,7 @@ class Lookups:
         self.states: dict[int, str] = {}
         self.taxes: dict[int, Tax] = {}
         self._all_taxes = False
+        self._all_states = False
 
     async def ensure(self, countries: Iterable[int] = (), currencies: Iterable[int] = (),
                      carriers: Iterable[int] = (), states: Iterable[int] = (),
@@ -66,11 +67,23 @@ class Lookups:
         await asyncio.gather(*jobs)
 
     async def _states(self, ids: set[int]) -> None:
+        """Provinces: the whole (short) states table once per run, as for taxes, then any
+        id it lacked."""
+        found: dict[int, dict[str, Any]] = {}
         try:
-            found = await self.client.get_many_raw("states", ids)
+            if not self._all_states:
+                self._all_states = True
+                for raw in await self.client.list_raw("states", display="[id,iso_code]",
+                                                      sort="[id_ASC]"):
+                    try:
+                        found[int(str(raw.get("id")).strip())] = raw
+                    except ValueError:
+                        continue
+            rest = ids - set(found)
+            if rest:
+                found.update(await self.client.get_many_raw("states", rest))
         except (ShopPermissionError, ShopNotFound) as exc:
             self.warn("states", f"provinces are not read: {exc} (give the key GET on states)")
-            found = {}
         self.states.update({i: str(s.get("iso_code") or "").strip().upper()
                             for i, s in found.items()})
         self.states.update({i: "" for i in ids - set(found)})
