@@ -53,6 +53,7 @@ def main() -> None:
     print(f"orders imported       {imported} (not importable: {summary.counts.get('orders_skipped', 0)})")
     print(f"documents in ERP      {summary.counts.get('documents_inserted', 0)}")
     print(f"requests              {reqs['total']} ({args.orders / max(1, reqs['total']):.0f} orders per request)")
+    print("  by resource         " + ", ".join(f"{k} {v}" for k, v in sorted(reqs.get("by_resource", {}).items(), key=lambda kv: -kv[1])))
     print(f"wall time             {wall:.2f} s")
     print(f"orders/s              {args.orders / wall:.0f} read, {imported / wall:.0f} imported")
     print(f"CPU of the sync       {run.cpu:.2f} s (the shop runs in its own process)")  # type: ignore[attr-defined]
