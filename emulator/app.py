@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import bisect
 import hashlib
 import re
 import time
@@ -624,6 +625,16 @@ class Api:
                           for d in st._details_by_order.get(int(v), ())})
             objs = [table[i] for i in ids if i in table]
             rest = preds  # the predicate still holds for each (and keeps MySQL's semantics)
+        elif (len(preds) == 1 and preds[0].f.name == "id" and len(preds[0].ops) == 1
+              and preds[0].ops[0][0] == "gt" and count is not None
+              and all(f.name == "id" and not desc for f, desc in sorts)):
+            # "the orders after id N, by id, a page": the primary key's range scan; the
+            # table is kept in id order, so the page is the next offset+count rows
+            after = preds[0].ops[0][1]
+            keys = list(table)
+            start = bisect.bisect_right(keys, after)
+            objs = [table[k] for k in keys[start:start + offset + count]]
+            rest = preds  # the predicate still holds for each (MySQL's semantics kept)
         else:
             objs = list(table.values())
             rest = preds

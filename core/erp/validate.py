@@ -221,10 +221,18 @@ def order(doc: OrderDocumentData) -> OrderDocumentData:
     )
 
 
+_GOOD_CODES: set[str] = set()  # VAT codes already checked: a run repeats a handful
+
+
 def _vat_code(value: Any, what: str, ref: str) -> str:
     if value in (None, ""):
         return ""
-    return code(value, what + " vat_code", ref=ref)
+    if value in _GOOD_CODES:
+        return value
+    checked = code(value, what + " vat_code", ref=ref)
+    if checked == value and len(_GOOD_CODES) < 1000:
+        _GOOD_CODES.add(checked)
+    return checked
 
 
 def _charge(s: ShippingData, what: str, ref: str) -> ShippingData:

@@ -185,7 +185,7 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
     lines = []
     for row in order.rows:
         detail = by_id.get(row.id)
-        rate, group, tax_ids = _detail_tax(detail, lookups)
+        rate, group, _ids = _detail_tax(detail, lookups)
         excl, incl = row.unit_price_tax_excl, row.unit_price_tax_incl
         t_excl = (detail or {}).get("total_price_tax_excl")
         t_incl = (detail or {}).get("total_price_tax_incl")
@@ -200,7 +200,7 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
             "total_tax_incl": _dec(t_incl if t_incl not in (None, "") else incl * row.quantity),
             "vat_rate": rate if rate is not None else str(vat_rate(excl, incl)),
             "vat_from": "shop" if rate is not None else "prices",
-            "tax_group": group, "tax_ids": tax_ids,
+            "tax_group": group,
             "ean13": row.product_ean13,
         })
     notes = list(messages or [])

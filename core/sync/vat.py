@@ -113,9 +113,19 @@ class TaxMap:
         self.account = account
         merged = {**DEFAULT_TAX_MAP, **(option or {})}
         self.entries: dict[str, VatCode] = dict(parse_entry(k, v) for k, v in merged.items())
+        self._resolved: dict[tuple[Decimal, int | None], VatCode] = {}
 
     def resolve(self, rate: Decimal, group: int | None = None, *, what: str = "a line",
                 group_name: str | None = None) -> VatCode:
+        known = self._resolved.get((rate, group))
+        if known is not None:  # a run codes thousands of lines at a handful of rates
+            return known
+        found = self._resolve(rate, group, what=what, group_name=group_name)
+        self._resolved[(rate, group)] = found
+        return found
+
+    def _resolve(self, rate: Decimal, group: int | None, *, what: str,
+                 group_name: str | None) -> VatCode:
         if group:
             found = self.entries.get(f"g{group}")
             if found is not None:
