@@ -137,6 +137,19 @@ def _text(problems: list[str], line: int, row: dict[str, str], name: str, limit:
     return value
 
 
+def _code(problems: list[str], line: int, row: dict[str, str], seen: dict[str, int], *,
+          required: bool) -> str | None:
+    """The line's code, checked, and not on an earlier line of the file."""
+    code = _text(problems, line, row, "code", 64, required=required)
+    if code is not None and not _CODE.fullmatch(code):
+        problems.append(f"line {line}: code {code!r} is not a code (letters, digits, . _ / -)")
+    elif code is not None and code in seen:
+        problems.append(f"line {line}: code {code} is also on line {seen[code]}")
+    elif code is not None:
+        seen[code] = line
+    return code
+
+
 def customers(path: Path) -> list[SeedCustomer]:
     problems: list[str] = []
     out: list[SeedCustomer] = []
@@ -146,13 +159,7 @@ def customers(path: Path) -> list[SeedCustomer]:
             problems.append(f"line {line}: more values than columns")
             continue
         before = len(problems)
-        code = _text(problems, line, row, "code", 64)
-        if code is not None and not _CODE.fullmatch(code):
-            problems.append(f"line {line}: code {code!r} is not a code (letters, digits, . _ / -)")
-        elif code is not None and code in seen:
-            problems.append(f"line {line}: code {code} is also on line {seen[code]}")
-        elif code is not None:
-            seen[code] = line
+        code = _code(problems, line, row, seen, required=False)
         name = _text(problems, line, row, "name", 1000, required=True)
         country = (_text(problems, line, row, "country", 2) or "").upper() or None
         if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
@@ -211,13 +218,7 @@ def articles(path: Path) -> list[SeedArticle]:
             problems.append(f"line {line}: more values than columns")
             continue
         before = len(problems)
-        code = _text(problems, line, row, "code", 64, required=True)
-        if code is not None and not _CODE.fullmatch(code):
-            problems.append(f"line {line}: code {code!r} is not a code (letters, digits, . _ / -)")
-        elif code is not None and code in seen:
-            problems.append(f"line {line}: code {code} is also on line {seen[code]}")
-        elif code is not None:
-            seen[code] = line
+        code = _code(problems, line, row, seen, required=True)
         description = _text(problems, line, row, "description", 1000, required=True)
         price = _decimal(problems, line, "price", row.get("price", ""), None,
                          Decimal("999999999"))

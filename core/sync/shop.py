@@ -47,12 +47,14 @@ class Lookups:
 
     async def ensure(self, countries: Iterable[int] = (), currencies: Iterable[int] = (),
                      carriers: Iterable[int] = (), states: Iterable[int] = (),
-                     taxes: Iterable[int] = ()) -> None:
+                     taxes: Iterable[int] | None = None) -> None:
+        """Look up what is not known yet; ``taxes`` (even empty) reads the shop's taxes once,
+        which only orders need."""
         want_countries = {i for i in countries if i and i not in self.countries}
         want_currencies = {i for i in currencies if i and i not in self.currencies}
         want_carriers = {i for i in carriers if i and i not in self.carriers}
         want_states = {i for i in states if i and i not in self.states}
-        want_taxes = {i for i in taxes if i and i not in self.taxes}
+        want_taxes = {i for i in taxes or () if i and i not in self.taxes}
         jobs = []
         if want_countries:
             jobs.append(self._countries(want_countries))
@@ -62,7 +64,7 @@ class Lookups:
             jobs.append(self._carriers(want_carriers))
         if want_states:
             jobs.append(self._states(want_states))
-        if want_taxes or not self._all_taxes:
+        if taxes is not None and (want_taxes or not self._all_taxes):
             jobs.append(self._taxes(want_taxes))
         await asyncio.gather(*jobs)
 
