@@ -198,29 +198,28 @@ async def documents_where(conn: aiosqlite.Connection, column: str,
             for i, row in by_id.items()}
 
 
-async def document_vat(conn: aiosqlite.Connection, ids: list[int]) -> dict[int, list[VatSummary]]:
-    out: dict[int, list[VatSummary]] = defaultdict(list)
+async def _per_document(conn: aiosqlite.Connection, table: str, order: str, ids: list[int],
+                        convert: Any) -> dict[int, list[Any]]:
+    """Rows of a per-document table (lines, VAT summary), converted, by document id."""
+    out: dict[int, list[Any]] = defaultdict(list)
     for chunk in chunks(ids):
         async with conn.execute(
-            f"SELECT * FROM document_vat WHERE document_id IN ({marks(len(chunk))})"
-            " ORDER BY document_id, CAST(rate AS REAL) DESC, code", chunk,
+            f"SELECT * FROM {table} WHERE document_id IN ({marks(len(chunk))})"
+            f" ORDER BY document_id, {order}", chunk,
         ) as cur:
             for r in await cur.fetchall():
-                out[r["document_id"]].append(schema.vat_row(r))
+                out[r["document_id"]].append(convert(r))
     return out
+
+
+async def document_vat(conn: aiosqlite.Connection, ids: list[int]) -> dict[int, list[VatSummary]]:
+    return await _per_document(conn, "document_vat", "CAST(rate AS REAL) DESC, code", ids,
+                               schema.vat_row)
 
 
 async def document_lines(conn: aiosqlite.Connection,
                          ids: list[int]) -> dict[int, list[ErpDocumentLine]]:
-    lines: dict[int, list[ErpDocumentLine]] = defaultdict(list)
-    for chunk in chunks(ids):
-        async with conn.execute(
-            f"SELECT * FROM document_lines WHERE document_id IN ({marks(len(chunk))})"
-            " ORDER BY document_id, line_no", chunk,
-        ) as cur:
-            for r in await cur.fetchall():
-                lines[r["document_id"]].append(schema.line(r))
-    return lines
+    return await _per_document(conn, "document_lines", "line_no", ids, schema.line)
 
 
 def check_transition(number: str, current: str, target: str) -> None:
