@@ -163,6 +163,9 @@ async def test_a_cli_sync_is_refused_while_the_daemon_runs_the_account(tmp_path:
         daemon = await start_daemon(home)
         try:
             await read_until(daemon, "event=run_started")
+            # the run must still be going when it is killed: from here each answer of the
+            # shop takes 2 s more, so the run outlasts a CLI start on a loaded machine
+            state.faults.add(kind="latency", seconds=2.0)
             cli = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "core.cli", "sync", "shop1", "--orders",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(home))
