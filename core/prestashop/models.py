@@ -71,16 +71,14 @@ def _assoc_ids(data: Mapping[str, Any], name: str) -> tuple[int, ...]:
     return tuple(to_int(item.get("id")) for item in _assoc(data, name))
 
 
-_Conv = Callable[[Any, "tzinfo | None"], Any]
-
-_KINDS: dict[str, _Conv] = {
-    "int": lambda v, tz: to_int(v),
-    "str": lambda v, tz: to_str(v),
-    "dec": lambda v, tz: to_decimal(v),
-    "bool": lambda v, tz: to_bool(v),
-    "dt": lambda v, tz: to_datetime(v, tz),
-    "date": lambda v, tz: to_date(v),
-    "ml": lambda v, tz: to_multilang(v),
+# converters of one value; dates also take the shop's zone
+_KINDS: dict[str, Callable[[Any], Any]] = {
+    "int": to_int,
+    "str": to_str,
+    "dec": to_decimal,
+    "bool": to_bool,
+    "date": to_date,
+    "ml": to_multilang,
 }
 
 
@@ -94,7 +92,27 @@ def _raw() -> Any:
                  metadata={"kind": "raw"})
 
 
-_PLANS: dict[type, list[tuple[str, str | None, str]]] = {}
+class _Plan:
+    """How one model class reads its fields, worked out once per class: the plain fields
+    (name, key, converter), the dates (name, key), and the raw field's name if any."""
+
+    __slots__ = ("dates", "plain", "raw")
+
+    def __init__(self, cls: type) -> None:
+        self.plain: list[tuple[str, str, Callable[[Any], Any]]] = []
+        self.dates: list[tuple[str, str]] = []
+        self.raw: str | None = None
+        for f in fields(cls):  # type: ignore[arg-type]
+            kind, key = f.metadata.get("kind"), f.metadata.get("key") or f.name
+            if kind == "raw":
+                self.raw = f.name
+            elif kind == "dt":
+                self.dates.append((f.name, key))
+            elif kind in _KINDS:
+                self.plain.append((f.name, key, _KINDS[kind]))
+
+
+_PLANS: dict[type, _Plan] = {}
 
 
 class Model:
@@ -108,30 +126,24 @@ class Model:
         return {}
 
     @classmethod
-    def _plan(cls) -> list[tuple[str, str | None, str]]:
-        """(field name, kind, key) for each field, worked out once per class."""
+    def from_dict(cls: type[T], data: Mapping[str, Any], tz: tzinfo | None = None) -> T:
         plan = _PLANS.get(cls)
         if plan is None:
-            plan = [(f.name, f.metadata.get("kind"), f.metadata.get("key") or f.name)
-                    for f in fields(cls)]  # type: ignore[arg-type]
-            _PLANS[cls] = plan
-        return plan
-
-    @classmethod
-    def from_dict(cls: type[T], data: Mapping[str, Any], tz: tzinfo | None = None) -> T:
-        extra = cls._extra(data, tz)
-        kwargs: dict[str, Any] = {}
-        for name, kind, key in cls._plan():
-            if name in extra:
-                kwargs[name] = extra[name]
-                continue
-            if kind == "raw":
-                kwargs[name] = dict(data)
-            elif kind in _KINDS:
-                try:
-                    kwargs[name] = _KINDS[kind](data.get(key), tz)
-                except ValueError as exc:
-                    raise ValueError(f"{cls.resource or cls.__name__}.{key}: {exc}") from None
+            plan = _PLANS[cls] = _Plan(cls)
+        kwargs: dict[str, Any] = cls._extra(data, tz)
+        get = data.get
+        name = key = ""
+        try:
+            for name, key, conv in plan.plain:
+                if name not in kwargs:
+                    kwargs[name] = conv(get(key))
+            for name, key in plan.dates:
+                if name not in kwargs:
+                    kwargs[name] = to_datetime(get(key), tz)
+        except ValueError as exc:
+            raise ValueError(f"{cls.resource or cls.__name__}.{key}: {exc}") from None
+        if plan.raw is not None and plan.raw not in kwargs:
+            kwargs[plan.raw] = dict(data)
         return cls(**kwargs)
 
 
