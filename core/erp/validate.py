@@ -29,6 +29,28 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_TEXT = 1000
 MAX_CODE = 64
 MAX_NOTES = 10000
+_HUNDRED = Decimal(100)
+
+
+# What a check would return unchanged, tested in one expression: most data crossing the
+# port is already clean, and a run validates hundreds of thousands of fields. Anything
+# these do not accept goes through the full checks below, which normalise or refuse it.
+
+def _clean_text(value: Any, limit: int = MAX_TEXT) -> bool:
+    return (type(value) is str and 0 < len(value) <= limit and value.isprintable()
+            and not value[0].isspace() and not value[-1].isspace())
+
+
+def _clean_amount(value: Any) -> bool:
+    return type(value) is Decimal and value.is_finite() and value >= 0
+
+
+def _clean_rate(value: Any) -> bool:
+    return type(value) is Decimal and value.is_finite() and 0 <= value <= _HUNDRED
+
+
+def _clean_code(value: Any) -> bool:
+    return value in _GOOD_CODES or value == ""
 
 
 def text(value: Any, what: str, *, required: bool = False, ref: str | None = None,
@@ -101,7 +123,18 @@ def rate(value: Any, what: str, *, ref: str | None = None) -> Decimal:
     return amount(value, what, ref=ref, maximum=Decimal(100))
 
 
+def _clean_opt(value: Any, limit: int = MAX_TEXT) -> bool:
+    return value is None or _clean_text(value, limit)
+
+
 def customer(data: CustomerData) -> CustomerData:
+    if (_clean_text(data.external_ref, MAX_CODE) and _clean_text(data.name)
+            and _clean_opt(data.company) and _clean_opt(data.vat_number, 64)
+            and _clean_opt(data.tax_code, 64) and _clean_opt(data.email, 254)
+            and _clean_opt(data.phone, 64) and _clean_opt(data.pec, 254)
+            and _clean_opt(data.sdi_code, 7)
+            and (data.country is None or _clean_text(data.country, 2) and data.country.isupper())):
+        return data
     ref = code(data.external_ref, "external_ref", ref=None)
     return replace(
         data,
@@ -119,6 +152,13 @@ def customer(data: CustomerData) -> CustomerData:
 
 
 def destination(data: DestinationData) -> DestinationData:
+    if (_clean_opt(data.external_ref, MAX_CODE) and type(data.country) is str
+            and len(data.country) == 2 and _COUNTRY.fullmatch(data.country)
+            and _clean_text(data.name) and _clean_opt(data.company)
+            and _clean_text(data.address1) and _clean_opt(data.address2)
+            and _clean_opt(data.postcode, 32) and _clean_text(data.city)
+            and _clean_opt(data.province, 64) and _clean_opt(data.phone, 64)):
+        return data
     ref = text(data.external_ref, "external_ref", limit=MAX_CODE)
     country = text(data.country, "country", required=True, ref=ref)
     assert country is not None
@@ -175,6 +215,9 @@ def order(doc: OrderDocumentData) -> OrderDocumentData:
         shipping = _charge(s, "shipping", ref)
     wrapping = _charge(doc.wrapping, "wrapping", ref) if doc.wrapping is not None else None
     discounts = tuple(
+        d if (_clean_text(d.description) and _clean_amount(d.amount_tax_excl)
+              and _clean_amount(d.amount_tax_incl) and _clean_rate(d.vat_rate)
+              and _clean_code(d.vat_code)) else
         replace(
             d,
             description=text(d.description, "discount description", ref=ref) or "Discount",
@@ -186,6 +229,8 @@ def order(doc: OrderDocumentData) -> OrderDocumentData:
         for d in doc.discounts
     )
     summary = tuple(
+        v if (_clean_rate(v.rate) and _clean_code(v.code) and type(v.taxable) is Decimal
+              and v.taxable.is_finite() and type(v.tax) is Decimal and v.tax.is_finite()) else
         replace(v, rate=rate(v.rate, "vat_summary rate", ref=ref),
                 code=_vat_code(v.code, "vat_summary", ref),
                 taxable=amount(v.taxable, "vat_summary taxable", ref=ref, negative=True),
@@ -236,6 +281,10 @@ def _vat_code(value: Any, what: str, ref: str) -> str:
 
 
 def _charge(s: ShippingData, what: str, ref: str) -> ShippingData:
+    if (_clean_amount(s.amount_tax_excl) and _clean_amount(s.amount_tax_incl)
+            and _clean_rate(s.vat_rate) and _clean_text(s.description)
+            and _clean_code(s.vat_code)):
+        return s
     return replace(
         s,
         amount_tax_excl=amount(s.amount_tax_excl, f"{what} amount_tax_excl", ref=ref),
@@ -247,6 +296,14 @@ def _charge(s: ShippingData, what: str, ref: str) -> ShippingData:
 
 
 def _line(ln: OrderLineData, i: int, ref: str) -> OrderLineData:
+    if (_clean_code(ln.vat_code) and _clean_amount(ln.unit_price)
+            and _clean_amount(ln.unit_price_tax_incl) and _clean_rate(ln.vat_rate)
+            and _clean_rate(ln.discount_pct) and type(ln.quantity) is int
+            and 0 < ln.quantity < 2**62 and _clean_text(ln.description)
+            and (ln.article_code is None or _clean_text(ln.article_code, MAX_CODE))
+            and (ln.total_tax_excl is None or _clean_amount(ln.total_tax_excl))
+            and (ln.total_tax_incl is None or _clean_amount(ln.total_tax_incl))):
+        return ln
     where = f"line {i} "
     return replace(
         ln,
