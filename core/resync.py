@@ -27,7 +27,7 @@ from core.errors import ConfigError, NotFound
 from core.sync import vat
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
-from core.sync.orders import ArticleMap, _write_page, shop_orders
+from core.sync.orders import ArticleMap, PageReader, _write_page, shop_orders
 from core.sync.partial import build_document, partial_sync
 from core.timeutil import iso, utcnow
 
@@ -88,7 +88,12 @@ async def resync_orders(ctx: RunContext, ids: list[int]) -> ResyncResult:
 
     fresh = [o for i, o in found.items() if i not in known]
     if fresh:  # the import path: hub rows, outbox; not importable ones go to pending_orders
-        await _write_page(ctx, fresh, excluded, articles, cursor=None, recheck=True)
+        reader = PageReader(ctx, excluded)
+        try:
+            await _write_page(ctx, await reader.start(fresh), articles, cursor=None,
+                              recheck=True)
+        finally:
+            await reader.close()
         imported = set(ctx.state["new_order_ids"])
         for o in fresh:
             if o.id in imported:

@@ -9,7 +9,9 @@ partial sync (core.sync.partial) then drains the outbox into the ERP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -125,20 +127,27 @@ def address_data(address: Any, country_iso: str, state_iso: str = "",
     }
 
 
-def _detail_tax(detail: dict[str, Any] | None, lookups: Any) -> tuple[str | None, int, list[int]]:
-    """The rate the shop applied to an order row (its taxes' rates added), its tax rules
-    group and tax ids; rate None when the shop did not say (no order_details row)."""
-    if detail is None:
-        return None, 0, []
-    assocs = detail.get("associations") if isinstance(detail.get("associations"), dict) else {}
+def _tax_ids(detail: dict[str, Any]) -> list[int]:
+    """The ids of an order_details row's ``taxes`` association."""
+    assocs = detail.get("associations")
+    taxes = assocs.get("taxes") if isinstance(assocs, dict) else None
     ids: list[int] = []
-    for t in assocs.get("taxes") or []:
+    for t in taxes or ():
         try:
             i = int(str(t.get("id")).strip())
         except (ValueError, AttributeError):
             continue
         if i > 0:
             ids.append(i)
+    return ids
+
+
+def _detail_tax(detail: dict[str, Any] | None, lookups: Any) -> tuple[str | None, int, list[int]]:
+    """The rate the shop applied to an order row (its taxes' rates added), its tax rules
+    group and tax ids; rate None when the shop did not say (no order_details row)."""
+    if detail is None:
+        return None, 0, []
+    ids = _tax_ids(detail)
     try:
         group = int(str(detail.get("id_tax_rules_group") or "0").strip() or 0)
     except ValueError:
@@ -262,7 +271,7 @@ async def shop_orders(shop: Any, orders: list[Any],
     await lookups.ensure(currencies={o.id_currency for o in orders},
                          carriers={o.id_carrier for o in orders},
                          taxes={t for rows in details.values() for d in rows
-                                for t in _detail_tax(d, lookups)[2]})
+                                for t in _tax_ids(d)})
     return {o.id: order_data(o, codes, lookups, details.get(o.id, []), messages.get(o.id))
             for o in orders}
 
@@ -314,7 +323,12 @@ class ArticleMap:
 
 
 async def import_orders(ctx: RunContext) -> None:
-    """Import every importable order the hub lacks (O-1), from the persisted cursor."""
+    """Import every importable order the hub lacks (O-1), from the persisted cursor.
+
+    Two stages overlap: while one page is written to the hub, the shop objects of the
+    next page (rows with their taxes, messages, customers, addresses) are already being
+    read (``PageReader``), so a page costs the larger of its reads and its write, not
+    their sum."""
     run = ctx.run
     run.steps.append("orders")
     if getattr(ctx.shop, "warn", ...) is None:
@@ -322,6 +336,7 @@ async def import_orders(ctx: RunContext) -> None:
     excluded = {int(s) for s in ctx.account.option("excluded_states") or []}
     articles = await ArticleMap.load(ctx)
     ctx.state.setdefault("new_order_ids", [])
+    reader = PageReader(ctx, excluded)
 
     # Orders seen earlier in a state that was not importable: are they now?
     pending = [r[0] for r in await ctx.hub.fetchall(
@@ -330,19 +345,38 @@ async def import_orders(ctx: RunContext) -> None:
     if pending:
         run.info(f"re-checking {len(pending)} orders that were not importable yet")
         found = await ctx.shop.orders_by_ids(pending)
-        await _write_page(ctx, list(found.values()), excluded, articles, cursor=None,
-                          recheck=True)
+        try:
+            await _write_page(ctx, await reader.start(list(found.values())), articles,
+                              cursor=None, recheck=True)
+        except BaseException:
+            await reader.close()
+            raise
 
     cursor = int(await get_cursor(ctx.hub, ctx.account_id, "orders") or 0)
     run.info(f"reading orders after id {cursor}")
     done = 0
-    async for page in ctx.shop.orders_after(cursor, PAGE_SIZE, prefetch=PREFETCH):
-        if not page:
-            continue
-        new_cursor = max(o.id for o in page)
-        await _write_page(ctx, page, excluded, articles, cursor=new_cursor)
-        done += len(page)
-        run.progress("orders", done)
+    ahead: tuple[asyncio.Task, int, int] | None = None  # the page read, its cursor and size
+    try:
+        async for page in ctx.shop.orders_after(cursor, PAGE_SIZE, prefetch=PREFETCH):
+            if not page:
+                continue
+            task = reader.start(page)
+            if ahead is not None:
+                await _write_ahead(ctx, ahead, articles)
+                done += ahead[2]
+                run.progress("orders", done)
+            ahead = (task, max(o.id for o in page), len(page))
+        if ahead is not None:
+            await _write_ahead(ctx, ahead, articles)
+            done += ahead[2]
+            ahead = None
+            run.progress("orders", done)
+    finally:
+        if ahead is not None and not ahead[0].done():
+            ahead[0].cancel()
+            with contextlib.suppress(BaseException):
+                await ahead[0]
+        await reader.close()
     run.info(
         f"orders: {run.counts['orders_imported']} "
         f"{'would be imported' if ctx.dry_run else 'imported'}, "
@@ -350,46 +384,112 @@ async def import_orders(ctx: RunContext) -> None:
     )
 
 
-async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
-                      articles: ArticleMap, *, cursor: int | None, recheck: bool = False) -> None:
-    run = ctx.run
-    orders = list({o.id: o for o in orders}.values())  # a page may repeat an id
-    importable = [o for o in orders if o.current_state not in excluded]
-    skipped = [o for o in orders if o.current_state in excluded]
-    known = await _known_orders(ctx, [o.id for o in importable])
-    fresh = [o for o in importable if o.id not in known]
-    bad: dict[int, str] = {}
-    for o in fresh:
-        why = check_amounts(o)
-        if why:
-            bad[o.id] = why
-    if bad:
-        for oid, why in sorted(bad.items()):
-            run.error(f"order {oid}: {why}; it waits until the shop corrects it")
-        skipped = skipped + [o for o in fresh if o.id in bad]
-        fresh = [o for o in fresh if o.id not in bad]
+async def _write_ahead(ctx: RunContext, ahead: tuple[asyncio.Task, int, int],
+                       articles: ArticleMap) -> None:
+    await _write_page(ctx, await ahead[0], articles, cursor=ahead[1])
 
-    # Related objects, in batches; only those the hub lacks.
-    customer_ids = {o.id_customer for o in fresh}
-    address_ids = {a for o in fresh for a in (o.id_address_delivery, o.id_address_invoice) if a}
-    have_customers = await _known(ctx, "customers", customer_ids)
-    have_addresses = await _known(ctx, "addresses", address_ids)
-    fresh_ids = [o.id for o in fresh]
-    customers, addresses, details, messages = await asyncio.gather(
-        ctx.shop.customers(customer_ids - have_customers),
-        ctx.shop.addresses(address_ids - have_addresses),
-        ctx.shop.order_details(fresh_ids) if fresh_ids else _empty(),
-        ctx.shop.order_messages(fresh_ids) if fresh_ids else _empty(),
-    )
+
+@dataclass(slots=True)
+class ReadPage:
+    """One page of shop orders with what its write needs from the shop."""
+
+    fresh: list[Any]  # importable orders the hub lacks, amounts checked
+    skipped: list[Any]  # not importable (yet): excluded state, or amounts refused
+    known: set[int]  # importable orders the hub already has
+    customers: dict[int, Any]
+    addresses: dict[int, Any]
+    details: dict[int, list[dict[str, Any]]]
+    messages: dict[int, list[str]]
+    have_customers: set[int]  # the orders' customers the hub had when the page was read
+    earlier_customers: frozenset[int]  # read by earlier pages (their writes come first)
+
+
+class PageReader:
+    """Reads pages' shop objects one page after the other, each page asking only for the
+    customers and addresses that neither the hub nor an earlier page of the run has (the
+    hub may not hold an earlier page's yet: its write can still be running)."""
+
+    def __init__(self, ctx: RunContext, excluded: set[int]) -> None:
+        self.ctx = ctx
+        self.excluded = excluded
+        self.customers_read: set[int] = set()
+        self.addresses_read: set[int] = set()
+        self._last: asyncio.Task | None = None
+
+    def start(self, orders: list[Any]) -> asyncio.Task:
+        """Start reading this page (after the pages started before it)."""
+        task = asyncio.create_task(self._read(orders, self._last))
+        self._last = task
+        return task
+
+    async def close(self) -> None:
+        last, self._last = self._last, None
+        if last is not None and not last.done():
+            last.cancel()
+            with contextlib.suppress(BaseException):
+                await last
+
+    async def _read(self, orders: list[Any], before: asyncio.Task | None) -> ReadPage:
+        ctx, run = self.ctx, self.ctx.run
+        orders = list({o.id: o for o in orders}.values())  # a page may repeat an id
+        importable = [o for o in orders if o.current_state not in self.excluded]
+        skipped = [o for o in orders if o.current_state in self.excluded]
+        known = await _known_orders(ctx, [o.id for o in importable])
+        fresh = [o for o in importable if o.id not in known]
+        bad: dict[int, str] = {}
+        for o in fresh:
+            why = check_amounts(o)
+            if why:
+                bad[o.id] = why
+        if bad:
+            for oid, why in sorted(bad.items()):
+                run.error(f"order {oid}: {why}; it waits until the shop corrects it")
+            skipped = skipped + [o for o in fresh if o.id in bad]
+            fresh = [o for o in fresh if o.id not in bad]
+        fresh_ids = [o.id for o in fresh]
+        # rows and messages depend on nothing before: asked at once
+        by_order = asyncio.gather(
+            ctx.shop.order_details(fresh_ids) if fresh_ids else _empty(),
+            ctx.shop.order_messages(fresh_ids) if fresh_ids else _empty())
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its failure is reported by its own write
+            # Related objects, in batches; only those the hub and earlier pages lack.
+            customer_ids = {o.id_customer for o in fresh}
+            address_ids = {a for o in fresh
+                           for a in (o.id_address_delivery, o.id_address_invoice) if a}
+            have_customers = await _known(ctx, "customers", customer_ids - self.customers_read)
+            have_addresses = await _known(ctx, "addresses", address_ids - self.addresses_read)
+            customers, addresses = await asyncio.gather(
+                ctx.shop.customers(customer_ids - have_customers - self.customers_read),
+                ctx.shop.addresses(address_ids - have_addresses - self.addresses_read))
+            details, messages = await by_order
+        except BaseException:
+            by_order.cancel()
+            with contextlib.suppress(BaseException):
+                await by_order
+            raise
+        earlier = frozenset(self.customers_read)
+        self.customers_read.update(customers)
+        self.addresses_read.update(addresses)
+        await ctx.shop.lookups.ensure(
+            countries={a.id_country for a in addresses.values()},
+            currencies={o.id_currency for o in fresh},
+            carriers={o.id_carrier for o in fresh},
+            states={a.id_state for a in addresses.values()},
+            taxes={t for rows in details.values() for d in rows for t in _tax_ids(d)},
+        )
+        return ReadPage(fresh, skipped, known, customers, addresses, details, messages,
+                        have_customers, earlier)
+
+
+async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
+                      cursor: int | None, recheck: bool = False) -> None:
+    run = ctx.run
+    fresh, skipped, known = page.fresh, page.skipped, page.known
+    customers, addresses = page.customers, page.addresses
+    details, messages = page.details, page.messages
     lookups = ctx.shop.lookups
-    await lookups.ensure(
-        countries={a.id_country for a in addresses.values()},
-        currencies={o.id_currency for o in fresh},
-        carriers={o.id_carrier for o in fresh},
-        states={a.id_state for a in addresses.values()},
-        taxes={t for rows in details.values() for d in rows
-               for t in _detail_tax(d, lookups)[2]},
-    )
 
     now = iso(utcnow())
     prefix = ctx.account.option("article_prefix")
@@ -416,8 +516,9 @@ async def _write_page(ctx: RunContext, orders: list[Any], excluded: set[int],
             new_articles.append((ctx.account_id, key[0], key[1], code, row.product_reference,
                                  row.product_name, auto, now, match))
 
-    missing_customers = [o.id for o in fresh if o.id_customer not in have_customers
-                         and o.id_customer not in customers]
+    missing_customers = [o.id for o in fresh if o.id_customer not in page.have_customers
+                         and o.id_customer not in customers
+                         and o.id_customer not in page.earlier_customers]
     if missing_customers:
         run.error(f"orders {missing_customers[:10]} name customers the shop did not return; "
                   "they stay pending")

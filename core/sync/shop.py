@@ -187,6 +187,7 @@ class ShopReader:
         self._warned: set[str] = set()
         self._messages: dict[int, list[str]] | None = None  # by order id, read once per run
         self._messages_after = 0
+        self._messages_lock = asyncio.Lock()
 
     def _warn_once(self, key: str, message: str) -> None:
         if key in self._warned:
@@ -239,15 +240,17 @@ class ShopReader:
         ids = sorted({int(i) for i in order_ids})
         if not ids:
             return {}
-        if self._messages is None or ids[0] <= self._messages_after:
-            try:
-                self._messages = await self._read_messages(ids[0] - 1)
-            except (ShopPermissionError, ShopNotFound) as exc:
-                self._warn_once("messages", f"order messages are not read: {exc} (give the key "
-                                "GET on customer_threads and customer_messages)")
-                self._messages = {}
-            self._messages_after = ids[0] - 1
-        return {i: self._messages[i] for i in ids if i in self._messages}
+        async with self._messages_lock:  # pages read side by side share one reading
+            if self._messages is None or ids[0] <= self._messages_after:
+                try:
+                    self._messages = await self._read_messages(ids[0] - 1)
+                except (ShopPermissionError, ShopNotFound) as exc:
+                    self._warn_once("messages", f"order messages are not read: {exc} (give "
+                                    "the key GET on customer_threads and customer_messages)")
+                    self._messages = {}
+                self._messages_after = ids[0] - 1
+            messages = self._messages
+        return {i: messages[i] for i in ids if i in messages}
 
     async def _read_messages(self, after: int) -> dict[int, list[str]]:
         threads = await self.client.list("customer_threads",
