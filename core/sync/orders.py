@@ -401,35 +401,40 @@ class ReadPage:
     details: dict[int, list[dict[str, Any]]]
     messages: dict[int, list[str]]
     have_customers: set[int]  # the orders' customers the hub had when the page was read
-    earlier_customers: frozenset[int]  # read by earlier pages (their writes come first)
+    written_customers: set[int]  # returned by the pages written before it in this run
 
 
 class PageReader:
-    """Reads pages' shop objects one page after the other, each page asking only for the
-    customers and addresses that neither the hub nor an earlier page of the run has (the
-    hub may not hold an earlier page's yet: its write can still be running)."""
+    """Reads the shop objects of pages side by side. A page asks only for the customers and
+    addresses that neither the hub nor an earlier page of the run asked for (the hub may
+    not hold an earlier page's yet: its reading or its write can still be running); the
+    write of a page finds those of earlier pages in ``written_customers``."""
 
     def __init__(self, ctx: RunContext, excluded: set[int]) -> None:
         self.ctx = ctx
         self.excluded = excluded
-        self.customers_read: set[int] = set()
-        self.addresses_read: set[int] = set()
-        self._last: asyncio.Task | None = None
+        self.customers_asked: set[int] = set()
+        self.addresses_asked: set[int] = set()
+        self.written_customers: set[int] = set()  # returned by pages already written
+        self._lookups = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
 
     def start(self, orders: list[Any]) -> asyncio.Task:
-        """Start reading this page (after the pages started before it)."""
-        task = asyncio.create_task(self._read(orders, self._last))
-        self._last = task
+        """Start reading this page."""
+        self._tasks = [t for t in self._tasks if not t.done()]
+        task = asyncio.create_task(self._read(orders))
+        self._tasks.append(task)
         return task
 
     async def close(self) -> None:
-        last, self._last = self._last, None
-        if last is not None and not last.done():
-            last.cancel()
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
             with contextlib.suppress(BaseException):
-                await last
+                await t
 
-    async def _read(self, orders: list[Any], before: asyncio.Task | None) -> ReadPage:
+    async def _read(self, orders: list[Any]) -> ReadPage:
         ctx, run = self.ctx, self.ctx.run
         orders = list({o.id: o for o in orders}.values())  # a page may repeat an id
         importable = [o for o in orders if o.current_state not in self.excluded]
@@ -447,40 +452,31 @@ class PageReader:
             skipped = skipped + [o for o in fresh if o.id in bad]
             fresh = [o for o in fresh if o.id not in bad]
         fresh_ids = [o.id for o in fresh]
-        # rows and messages depend on nothing before: asked at once
-        by_order = asyncio.gather(
+        # Related objects, in batches; only those the hub and earlier pages lack.
+        customer_ids = {o.id_customer for o in fresh} - self.customers_asked
+        address_ids = {a for o in fresh for a in (o.id_address_delivery, o.id_address_invoice)
+                       if a} - self.addresses_asked
+        have_customers = await _known(ctx, "customers", customer_ids)
+        have_addresses = await _known(ctx, "addresses", address_ids)
+        customer_ids -= have_customers
+        address_ids -= have_addresses
+        self.customers_asked |= customer_ids
+        self.addresses_asked |= address_ids
+        customers, addresses, details, messages = await asyncio.gather(
+            ctx.shop.customers(customer_ids),
+            ctx.shop.addresses(address_ids),
             ctx.shop.order_details(fresh_ids) if fresh_ids else _empty(),
             ctx.shop.order_messages(fresh_ids) if fresh_ids else _empty())
-        try:
-            if before is not None:
-                await asyncio.wait([before])  # its failure is reported by its own write
-            # Related objects, in batches; only those the hub and earlier pages lack.
-            customer_ids = {o.id_customer for o in fresh}
-            address_ids = {a for o in fresh
-                           for a in (o.id_address_delivery, o.id_address_invoice) if a}
-            have_customers = await _known(ctx, "customers", customer_ids - self.customers_read)
-            have_addresses = await _known(ctx, "addresses", address_ids - self.addresses_read)
-            customers, addresses = await asyncio.gather(
-                ctx.shop.customers(customer_ids - have_customers - self.customers_read),
-                ctx.shop.addresses(address_ids - have_addresses - self.addresses_read))
-            details, messages = await by_order
-        except BaseException:
-            by_order.cancel()
-            with contextlib.suppress(BaseException):
-                await by_order
-            raise
-        earlier = frozenset(self.customers_read)
-        self.customers_read.update(customers)
-        self.addresses_read.update(addresses)
-        await ctx.shop.lookups.ensure(
-            countries={a.id_country for a in addresses.values()},
-            currencies={o.id_currency for o in fresh},
-            carriers={o.id_carrier for o in fresh},
-            states={a.id_state for a in addresses.values()},
-            taxes={t for rows in details.values() for d in rows for t in _tax_ids(d)},
-        )
+        async with self._lookups:  # one look-up of what pages side by side lack
+            await ctx.shop.lookups.ensure(
+                countries={a.id_country for a in addresses.values()},
+                currencies={o.id_currency for o in fresh},
+                carriers={o.id_carrier for o in fresh},
+                states={a.id_state for a in addresses.values()},
+                taxes={t for rows in details.values() for d in rows for t in _tax_ids(d)},
+            )
         return ReadPage(fresh, skipped, known, customers, addresses, details, messages,
-                        have_customers, earlier)
+                        have_customers, self.written_customers)
 
 
 async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
@@ -518,7 +514,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
 
     missing_customers = [o.id for o in fresh if o.id_customer not in page.have_customers
                          and o.id_customer not in customers
-                         and o.id_customer not in page.earlier_customers]
+                         and o.id_customer not in page.written_customers]
     if missing_customers:
         run.error(f"orders {missing_customers[:10]} name customers the shop did not return; "
                   "they stay pending")
@@ -526,6 +522,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
         skipped = skipped + [o for o in fresh if o.id in held]
         fresh = [o for o in fresh if o.id not in held]
 
+    page.written_customers.update(customers)  # in the hub with this page (or would be)
     known_refs = await CustomerRefs.load(ctx)
     if ctx.dry_run:
         await _report_dry_run(ctx, fresh, customers, new_articles, known_refs)

@@ -34,7 +34,7 @@ from core.sync import vat
 from core.sync.context import RunContext
 from core.timeutil import iso, utcnow
 
-BATCH = 250
+BATCH = 500
 
 
 def _hash(data: Any) -> str:
@@ -269,7 +269,7 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
     # data always comes from the same (latest) one, whichever of them this batch's orders name
     merged = sorted({c["erp_ref"] for c in customers.values()})
     if merged:
-        customers.update(await _load_customers(ctx, set(), refs=merged))
+        customers.update(await _load_customers(ctx, set(), refs=merged, have=customers))
         customer_ids |= set(customers)
     address_ids = {a for o in orders.values()
                    for a in (o["delivery_address_id"], o["invoice_address_id"]) if a}
@@ -478,12 +478,19 @@ async def _pending_quantities(ctx: RunContext) -> dict[str, int]:
     if isinstance(cached, dict):
         return cached
     out: dict[str, int] = {}
-    for r in await ctx.hub.fetchall(
-            "SELECT o.data FROM outbox x JOIN orders o ON o.account_id = x.account_id AND "
-            "o.shop_id = x.ref WHERE x.account_id = ? AND x.kind = 'order' AND x.done_at IS NULL",
-            (ctx.account_id,)):
-        for line in json.loads(r[0]).get("lines", []):
-            out[line["code"]] = out.get(line["code"], 0) + int(line["quantity"])
+    after = 0
+    while True:  # in slices: the whole outbox's order data at once is tens of MB
+        rows = await ctx.hub.fetchall(
+            "SELECT x.id, o.data FROM outbox x JOIN orders o ON o.account_id = x.account_id "
+            "AND o.shop_id = x.ref WHERE x.account_id = ? AND x.kind = 'order' "
+            "AND x.done_at IS NULL AND x.id > ? ORDER BY x.id LIMIT 500",
+            (ctx.account_id, after))
+        if not rows:
+            break
+        after = rows[-1][0]
+        for r in rows:
+            for line in json.loads(r[1]).get("lines", []):
+                out[line["code"]] = out.get(line["code"], 0) + int(line["quantity"])
     ctx.state["pending_quantities"] = out
     return out
 
@@ -623,8 +630,12 @@ async def _load(ctx, table: str, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-async def _load_customers(ctx, ids: set[int], refs: list[str] = ()) -> dict[int, dict]:
+async def _load_customers(ctx, ids: set[int], refs: list[str] = (),
+                          have: dict[int, dict] | None = None) -> dict[int, dict]:
+    """Hub customers by shop id, or by ERP reference (those already in ``have`` are not
+    read again)."""
     out: dict[int, dict] = {}
+    have = have or {}
     column, id_list = ("erp_ref", list(refs)) if refs else ("shop_id", sorted(ids))
     for i in range(0, len(id_list), 500):
         chunk = id_list[i:i + 500]
@@ -633,8 +644,9 @@ async def _load_customers(ctx, ids: set[int], refs: list[str] = ()) -> dict[int,
             f"WHERE account_id = ? AND {column} IN ({','.join('?' * len(chunk))})",
             (ctx.account_id, *chunk))
         for r in rows:
-            out[r[0]] = {"shop_id": r[0], "data": json.loads(r[1]), "erp_ref": r[2],
-                         "erp_code": r[3], "erp_hash": r[4], "erp_match": r[5]}
+            out[r[0]] = have.get(r[0]) or {
+                "shop_id": r[0], "data": json.loads(r[1]), "erp_ref": r[2], "erp_code": r[3],
+                "erp_hash": r[4], "erp_match": r[5]}
     return out
 
 

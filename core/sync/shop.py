@@ -176,6 +176,11 @@ async def prefetched_pages(client: PrestaShopClient, resource: str, filters: dic
                 await t
 
 
+_DETAIL_KEYS = ("id", "id_order", "id_tax_rules_group", "unit_price_tax_incl",
+                "unit_price_tax_excl", "total_price_tax_incl", "total_price_tax_excl",
+                "associations")
+
+
 class ShopReader:
     def __init__(self, client: PrestaShopClient, account: Account) -> None:
         self.client = client
@@ -226,9 +231,11 @@ class ShopReader:
         out: dict[int, list[dict[str, Any]]] = {}
         for item in await self._by_order("order_details", order_ids):
             try:
-                out.setdefault(int(str(item.get("id_order")).strip()), []).append(item)
+                oid = int(str(item.get("id_order")).strip())
             except ValueError:
                 continue
+            # only what the orders sync reads: a full row has some 60 fields
+            out.setdefault(oid, []).append({k: item[k] for k in _DETAIL_KEYS if k in item})
         return out
 
     async def order_messages(self, order_ids: Iterable[int]) -> dict[int, list[str]]:
