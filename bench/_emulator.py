@@ -13,7 +13,7 @@ import httpx
 @contextmanager
 def emulator_process(n_orders: int, seed: int = 7, latency_ms: float = 0.0, version: str = "1.6"):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "emulator", "--generate", str(n_orders), "--seed",
+        [sys.executable, "-m", "cli", "emulator", "--generate", str(n_orders), "--seed",
          str(seed), "--version", version],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

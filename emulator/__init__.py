@@ -9,5 +9,6 @@
 * :mod:`emulator.server` — ``EmulatorServer`` (async context manager, free port) and blocking ``serve()``.
 * :mod:`emulator.faults` — fault injection (latency, 5xx rate, 429, timeout, truncated/malformed body,
   maintenance page, redirect, "500 code 46 after the state changed").
-* :mod:`emulator.cli` — ``add_parser(subparsers)`` for ``sincro emulator``.
+* ``sincro emulator`` is registered by the command line (``cli.commands.emulator``); the
+  emulator itself imports nothing of Sincro.
 """

@@ -26,7 +26,7 @@ def sincro(home: Path | None, *args: str, env: dict | None = None, input: str | 
     full_env.setdefault("COLUMNS", "200")
     full_env.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True, text=True, env=full_env, timeout=timeout, input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
     )
@@ -57,7 +57,7 @@ async def asincro(home: Path | None, *args: str, env: dict | None = None,
     full_env.setdefault("COLUMNS", "200")
     full_env.update(env or {})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.cli", *args, stdin=asyncio.subprocess.DEVNULL,
+        sys.executable, "-m", "cli", *args, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=full_env)
     out, err = await asyncio.wait_for(proc.communicate(), limit)
     return Result(proc.returncode, out.decode(), err.decode())

@@ -2,7 +2,7 @@
 meaning. Every case exits 2 with exactly one line on stderr, naming the value or the fix,
 no traceback, and leaves the hub as it was, row for row.
 
-The commands run in-process through ``core.cli.main`` (argparse's usage errors arrive as
+The commands run in-process through ``cli.main.main`` (argparse's usage errors arrive as
 SystemExit), on a home with one account, a schedule and a sales list.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli.main import main
 from tests.helpers import KEY
 
 HUGE = "100000000000000000000000"  # 10^23

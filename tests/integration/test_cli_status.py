@@ -1,7 +1,7 @@
 """`sincro status` (issue 18, acceptance 4): what a monitoring system calls. Exit 0 when all
 is well, 1 when an account is late or failing, 2 on usage errors; the clock is fixed.
 
-The commands run in-process through ``core.cli.main``; runs are written into the hub with
+The commands run in-process through ``cli.main.main``; runs are written into the hub with
 fixed times, the schedule is saved at a fixed moment."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli.main import main
 from core.schedule import Schedule
 from core.schedules_store import reset_next_run, save_schedule
 from core.store.hub import open_hub
@@ -42,7 +42,7 @@ def wide(monkeypatch) -> None:
 def clock(monkeypatch) -> list[datetime]:
     """`sincro status` reads the time from here: `clock[0] = ...` moves it."""
     now = [NOW]
-    monkeypatch.setattr("core.commands.status.clock", lambda: now[0])
+    monkeypatch.setattr("cli.commands.status.clock", lambda: now[0])
     return now
 
 

@@ -26,7 +26,7 @@ async def _sync_process(home: Path, *args: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
     env["SINCRO_HOME"] = str(home)
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.cli", "sync", "shop1", *args,
+        sys.executable, "-m", "cli", "sync", "shop1", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
 
 

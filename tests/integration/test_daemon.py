@@ -59,7 +59,7 @@ def _env(home: Path) -> dict:
 
 async def start_daemon(home: Path, *extra: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.cli", "--daemon", *extra, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "cli", "--daemon", *extra, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=_env(home))
 
 
@@ -167,7 +167,7 @@ async def test_a_cli_sync_is_refused_while_the_daemon_runs_the_account(tmp_path:
             # shop takes 2 s more, so the run outlasts a CLI start on a loaded machine
             state.faults.add(kind="latency", seconds=2.0)
             cli = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "core.cli", "sync", "shop1", "--orders",
+                sys.executable, "-m", "cli", "sync", "shop1", "--orders",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(home))
             out, err = await cli.communicate()
             assert cli.returncode == 1

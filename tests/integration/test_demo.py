@@ -41,7 +41,7 @@ async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
     env["PYTHONFAULTHANDLER"] = "1"  # if it hangs on ctrl+c, SIGABRT shows where
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.cli", "--home", str(home), "demo", "--no-console",
+        sys.executable, "-m", "cli", "--home", str(home), "demo", "--no-console",
         "--orders-every", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=env, preexec_fn=ctrl_c_on)
     try:
@@ -87,7 +87,7 @@ async def test_account_test_reports_version_and_missing_permissions(tmp_path: Pa
 async def test_the_demo_shop_serves_orders_of_the_last_weeks() -> None:
     """After the demo shop loads, its newest order is within the last day, its oldest within
     the last two months (and not within the last week: the orders span weeks)."""
-    from core.commands.demo import DemoShop
+    from cli.commands.demo import DemoShop
     from emulator.dates import FORMAT
 
     shop = await asyncio.to_thread(DemoShop(0, 0).start)

@@ -137,7 +137,7 @@ async def test_a_killed_run_keeps_its_counts_its_log_and_its_duration(tmp_path: 
         env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
         env["SINCRO_HOME"] = str(home)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "core.cli", "sync", "shop1", "--orders", "--verbose",
+            sys.executable, "-m", "cli", "sync", "shop1", "--orders", "--verbose",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
         imported_lines = 0
         while imported_lines < 150:  # page 1 is committed, page 2 under way

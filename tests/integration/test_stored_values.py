@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli.main import main
 from core.erp.embedded import EmbeddedErp
 from core.erp.port import CustomerData, OrderDocumentData, OrderLineData
 from emulator.data import generate

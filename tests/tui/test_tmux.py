@@ -44,7 +44,7 @@ class Tmux:
 def test_demo_in_tmux(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     tmux = Tmux("sincro", tmp_path / "tmux.sock")
-    command = (f"{sys.executable} -m core.cli --home {home} demo --orders-every 0; "
+    command = (f"{sys.executable} -m cli.main --home {home} demo --orders-every 0; "
                f"echo EXITED=$?; sleep 30")
     tmux.run("new-session", "-d", "-s", "sincro", "-x", "80", "-y", "24",
              "-e", f"PATH={Path(sys.executable).parent}:/usr/bin:/bin", command)

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from emulator import cli
+from cli.commands import emulator as cli
 
 
 def parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ import pytest
 from rich.table import Table
 from rich.text import Text
 
-from core.commands.base import SafeConsole
+from cli.commands.base import SafeConsole
 from core.daemon import format_event
 from core.errors import ConfigError
 from core.events import LogLine

@@ -10,7 +10,7 @@ import sys
 
 from rich.text import Text
 
-from core.commands.base import Context, set_handler
+from cli.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.home import ERP_FILE, HUB_FILE, ensure_home
 

@@ -17,8 +17,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from cli.commands.base import Context, set_handler
 from core.amounts import shown
-from core.commands.base import Context, set_handler
 from core.erp.embedded import TRANSITIONS, EmbeddedErp, export_document
 from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument, ErpError
 from core.erp.tryton import TrytonErp, TrytonSettings, load_erp_setting, save_erp_setting

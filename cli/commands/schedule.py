@@ -9,9 +9,9 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
+from cli.commands import args as types
+from cli.commands.base import Context, set_handler
 from core.accounts import get_account
-from core.commands import args as types
-from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.schedule import Schedule, add_schedule_arguments, next_runs, schedule_from_args
 from core.schedules_store import get_schedule, reset_next_run, save_schedule

@@ -9,21 +9,21 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cli.commands import args as types
+from cli.commands.base import Context
 from core import __version__
-from core.commands import args as types
-from core.commands.base import Context
 from core.errors import SincroError
 from core.home import resolve_home
 from core.textsafe import visible
 
 
 def _command_modules() -> list:
-    from core.commands import account
+    from cli.commands import account
 
     modules = [account]
-    for name in ("core.commands.sync", "core.commands.schedule", "core.commands.settings",
-                 "core.commands.erp", "core.commands.listing", "core.commands.reconcile", "emulator.cli",
-                 "core.commands.demo", "core.commands.backup", "core.commands.status"):
+    for name in ("cli.commands.sync", "cli.commands.schedule", "cli.commands.settings",
+                 "cli.commands.erp", "cli.commands.listing", "cli.commands.reconcile", "cli.commands.emulator",
+                 "cli.commands.demo", "cli.commands.backup", "cli.commands.status"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet

@@ -32,8 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 async def handler(args: argparse.Namespace, ctx: Any = None) -> int:
     from core.errors import ConfigError
-
-    from .server import build_state, serve_async
+    from emulator.server import build_state, serve_async
 
     key = getattr(args, "key", None)
     if key is not None and (len(key) != 32 or not key.isalnum() or key.upper() != key):

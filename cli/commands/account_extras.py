@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cli.commands.base import Context
 from core.accounts import Account
-from core.commands.base import Context
 
 
 async def collect(ctx: Context, account: Account) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from rich.text import Text
 
-from core.commands.base import Context, set_handler
+from cli.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.notices import get_smtp, save_smtp
 from core.notify import SmtpSettings, build_message, send

@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.text import Text
 
-from core.commands import args as types
-from core.commands.base import Context, set_handler
+from cli.commands import args as types
+from cli.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.textsafe import json_text, visible
 

@@ -12,8 +12,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from cli.commands.base import Context, set_handler
 from core import accounts as acc
-from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.sync import vat
 

@@ -12,10 +12,10 @@ from dataclasses import replace
 from rich.table import Table
 from rich.text import Text
 
+from cli.commands import args as types
+from cli.commands.args import quoted
+from cli.commands.base import Context, set_handler
 from core import accounts as acc
-from core.commands import args as types
-from core.commands.args import quoted
-from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.textsafe import json_text, visible
 from core.timeutil import zone
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", action="store_true")
     set_handler(t, cmd_test)
 
-    from core.commands import account_taxes
+    from cli.commands import account_taxes
 
     account_taxes.register(asub)
 
@@ -101,7 +101,7 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
                    help="time a run may spend on the shop, waits included (default 1800)")
     g.add_argument("--retry-after-cap", metavar="SECONDS",
                    help="the longest Retry-After wait honoured (default 60)")
-    from core.commands import account_taxes
+    from cli.commands import account_taxes
 
     account_taxes.option_flags(g)
 
@@ -162,7 +162,7 @@ def _options_from(args: argparse.Namespace, options: dict) -> dict:
     from core.prestashop.limits import options_from_args
 
     options_from_args(args, out)
-    from core.commands import account_taxes
+    from cli.commands import account_taxes
 
     return account_taxes.apply(args, out)
 
@@ -226,7 +226,7 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _extra_details(ctx: Context, account: acc.Account) -> dict:
     """Details other modules add to `account show` (quota, schedule...)."""
-    from core.commands import account_extras
+    from cli.commands import account_extras
 
     return await account_extras.collect(ctx, account)
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from rich.table import Table
 from rich.text import Text
 
-from core.commands import args as types
-from core.commands.base import Context, set_handler
+from cli.commands import args as types
+from cli.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.home import HUB_FILE
 from core.status import (

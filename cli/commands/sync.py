@@ -11,8 +11,8 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
-from core.commands import args as types
-from core.commands.base import Context, set_handler
+from cli.commands import args as types
+from cli.commands.base import Context, set_handler
 from core.errors import NotFound
 from core.events import LogLine
 from core.runs import RunSummary, describe_counts, get_run, list_runs, run_log

@@ -18,9 +18,9 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+from cli.commands import args as types
+from cli.commands.base import Context, set_handler
 from core import accounts as acc
-from core.commands import args as types
-from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.home import ERP_FILE, HUB_FILE, ensure_home, resolve_home
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from cli.commands import args as types
+from cli.commands.base import Context, set_handler
 from core import listings as lst
-from core.commands import args as types
-from core.commands.base import Context, set_handler
 from core.errors import ConfigError
 from core.textsafe import json_text, visible
 
