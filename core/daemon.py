@@ -9,10 +9,15 @@ what they cover), exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import os
 import signal
 import sys
-from datetime import UTC
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -58,9 +63,64 @@ def format_event(event: Event, fmt: str) -> str | None:
                   "msg": event.message}
     else:
         return None
+    return _render(fields, fmt)
+
+
+def _render(fields: dict[str, object], fmt: str) -> str:
     if fmt == "json":
         return json_text(json.dumps(fields, ensure_ascii=False, default=str))
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+
+
+class _DaemonLogHandler(logging.Handler):
+    """Engine log records (warnings and errors) as daemon lines: one line each, in the
+    daemon's format, on its output. Records that also went out as events (a run's lines,
+    notices: ``ALSO_AN_EVENT``) are left out: the daemon prints the events already."""
+
+    def __init__(self, emit: Callable[[str | None], None], fmt: str) -> None:
+        super().__init__(logging.WARNING)
+        self._emit = emit
+        self._fmt = fmt
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "sincro_event", False) and super().filter(record)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._emit(format_record(record, self._fmt))
+        except Exception:  # logging must never take the daemon down
+            self.handleError(record)
+
+
+def format_record(record: logging.LogRecord, fmt: str) -> str:
+    """A log record as one daemon line; an exception as its type and message (its
+    traceback only with SINCRO_DEBUG=1, on stderr: it may hold what a log must not)."""
+    fields: dict[str, object] = {
+        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="seconds"),
+        "level": record.levelname.lower(), "event": "log", "logger": record.name,
+        "msg": record.getMessage()}
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        fields["error"] = f"{type(exc).__name__}: {exc}"
+        if os.environ.get("SINCRO_DEBUG"):
+            traceback.print_exception(exc, file=sys.stderr)
+    return _render(fields, fmt)
+
+
+@contextlib.contextmanager
+def daemon_logging(emit: Callable[[str | None], None], fmt: str) -> Iterator[None]:
+    """For the daemon's lifetime the ``sincro`` logger writes through one handler, in the
+    daemon's format, and nothing else (not the command line's stderr handler, not
+    Python's last resort): every line once, in one format."""
+    logger = logging.getLogger("sincro")
+    saved = (logger.handlers[:], logger.propagate)
+    handler = _DaemonLogHandler(emit, fmt)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.propagate = saved
 
 
 async def run_daemon(home: Path, *, log_format: str = "logfmt", grace: float = 30.0,
@@ -75,6 +135,13 @@ async def run_daemon(home: Path, *, log_format: str = "logfmt", grace: float = 3
         if line:
             print(line, file=out, flush=True)
 
+    with daemon_logging(emit, log_format):
+        return await _serve(home, emit, log_format, grace, stop, engine)
+
+
+async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str, grace: float,
+                 stop: asyncio.Event, engine: Engine | None) -> int:
+    loop = asyncio.get_running_loop()
     async with (engine or Engine(home)) as eng:
         sched = Scheduler(eng, role="daemon")
         await sched.acquire()  # refuses a second daemon
@@ -85,7 +152,7 @@ async def run_daemon(home: Path, *, log_format: str = "logfmt", grace: float = 3
                 emit(format_event(event, log_format))
 
         pump_task = asyncio.create_task(pump())
-        emit(format_event(Notice(f"daemon started on {home}, pid {__import__('os').getpid()}"),
+        emit(format_event(Notice(f"daemon started on {home}, pid {os.getpid()}"),
                           log_format))
         loop_task = asyncio.create_task(sched.run())
         stopper = asyncio.create_task(stop.wait())

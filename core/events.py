@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# ``extra`` of a log record whose text also goes out as an event (a run's line, a notice):
+# a log that prints the events leaves such records out, so each line is written once.
+ALSO_AN_EVENT: dict[str, Any] = {"sincro_event": True}
 
 @dataclass(frozen=True, slots=True)
 class Event:

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 from core.accounts import get_account
 from core.errors import SincroError
-from core.events import Notice
+from core.events import ALSO_AN_EVENT, Notice
 from core.notify import SmtpSettings, build_message, send
 from core.runs import RunSummary
 from core.store.db import Database
@@ -78,7 +78,7 @@ class Notifier:
                 await send(smtp, msg)
             except SincroError as exc:
                 text = f"e-mail notice for run {row['run_id']} not sent: {exc}; retried later"
-                log.warning(text)
+                log.warning(text, extra=ALSO_AN_EVENT)
                 self.engine.publish(Notice(text, level="warning"))
                 async with db.transaction() as conn:
                     await conn.execute(

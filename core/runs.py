@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.events import Event, LogLine, RunProgress
+from core.events import ALSO_AN_EVENT, Event, LogLine, RunProgress
 from core.store.db import Database
 from core.timeutil import iso, utcnow
 
@@ -116,7 +116,7 @@ class RunRecorder:
         now = utcnow()
         self._pending.append((self.id, iso(now), level, message))
         log.log(getattr(logging, level.upper(), logging.INFO), "%s run=%s %s",
-                self.account, self.id, message)
+                self.account, self.id, message, extra=ALSO_AN_EVENT)
         self.publish(LogLine(self.id, self.account, now, level, message))
 
     def info(self, message: str) -> None:

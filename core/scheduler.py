@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from core.errors import DiskFull, SincroError, StoreError
-from core.events import Notice
+from core.events import ALSO_AN_EVENT, Notice
 from core.locks import HOST, AccountBusy, _pid_alive
 from core.schedule import next_run
 from core.schedules_store import all_schedules, set_next_run
@@ -189,7 +189,7 @@ class Scheduler:
 
     def _skipped(self, account: str, due_at: datetime, why: str) -> None:
         msg = f"scheduled run of {account} due {due_at.isoformat()} skipped: {why}"
-        log.warning(msg)
+        log.warning(msg, extra=ALSO_AN_EVENT)
         self.engine.publish(Notice(msg, level="warning", account=account))
 
     async def drain(self, grace: float) -> None:

@@ -104,6 +104,7 @@ async def test_daemon_runs_a_missed_schedule_once_and_sends_the_notice(
             daemon.send_signal(signal.SIGTERM)
             out, err = await daemon.communicate()
         assert daemon.returncode == 0, err.decode()
+        assert err.decode() == ""  # every line in the daemon's format, on its output, once
         assert sum("event=run_started" in line for line in lines) == 1  # once, not ten times
         finished = lines[-1]
         assert "outcome=ok" in finished and "kind=scheduled" in finished
