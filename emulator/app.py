@@ -1,6 +1,6 @@
 """Starlette application emulating PrestaShop's Webservice (``/api/``) plus a JSON side channel.
 
-See PROTOCOL.md §11. Entry point: :func:`create_app`.
+See docs/prestashop/PROTOCOL.md §11. Entry point: :func:`create_app`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""XML and JSON rendering with the shapes and quirks of a real shop (PROTOCOL.md §4, §9).
+"""XML and JSON rendering with the shapes and quirks of a real shop (docs/prestashop/PROTOCOL.md §4, §9).
 
 XML is built by string concatenation (values in CDATA), JSON from prepared dicts.
 """

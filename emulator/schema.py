@@ -1,7 +1,7 @@
 """Resource definitions of the emulated PrestaShop Webservice.
 
 Field order, kinds, xlinks, getters (``notFilterable``), required and read-only flags follow
-PROTOCOL.md §7 and the recorded responses in /work/shared/prestashop/samples/. Fields carry an
+docs/prestashop/PROTOCOL.md §7 and the recorded responses in tests/fixtures/prestashop/. Fields carry an
 optional version window so that the same table serves 1.6, 1.7, 8 and 9.
 """
 

@@ -5,13 +5,13 @@ Format choice
 Reads use **JSON** by default (``output=None`` = "auto"), XML stays available
 (``output="XML"``) and is always used where JSON is unsafe:
 
-* speed: the shop spends the same time on both (REAL_SHOP_NOTES.md), but XML is
+* speed: the shop spends the same time on both (docs/prestashop/REAL_SHOP_NOTES.md), but XML is
   2.2x the bytes, and ``json.loads`` is several times faster than building an
   element tree;
 * safety: JSON parsing has no DTD/entity surface at all (XML goes through
   defusedxml anyway); amounts are decoded with ``parse_float=Decimal``;
 * the one JSON trap that loses data, 8.x/9.x dropping falsy fields of *single*
-  objects (PROTOCOL.md §9.2), never applies: objects are always read through
+  objects (docs/prestashop/PROTOCOL.md §9.2), never applies: objects are always read through
   lists (``filter[id]=[...]&display=full``), which keep every field;
 * XML is used for ``GET /api/`` (JSON crashes there on 8.x/9.x and carries no
   permissions on 1.6/1.7), for every write body (the Webservice reads XML only),
@@ -21,10 +21,10 @@ Reads use **JSON** by default (``output=None`` = "auto"), XML stays available
   ``output_format``; the 2015 JSON renderer breaks on PHP 7); both formats are
   decoded by sniffing the body, so an XML answer to a JSON request still parses.
 
-Protocol decisions (PROTOCOL.md §10): key in HTTP Basic (user = key, empty
+Protocol decisions (docs/prestashop/PROTOCOL.md §10): key in HTTP Basic (user = key, empty
 password), never in a URL; no redirects followed; pages by ``limit=offset,n``
 with ``sort=[id_ASC]``; incremental reads by keyset ``filter[id]=>[X]`` (the form
-``[>X]`` silently returns nothing, REAL_SHOP_NOTES.md) and by ``date_upd``
+``[>X]`` silently returns nothing, docs/prestashop/REAL_SHOP_NOTES.md) and by ``date_upd``
 windows (``date=1``, shop-local bounds, inclusive, overlapping, de-duplicated);
 related objects by ``filter[id]=[a|b|c]`` batches bounded in count and URL length.
 Retries (exponential backoff with jitter, Retry-After honoured and capped) only
@@ -125,7 +125,7 @@ M = TypeVar("M", bound=Model)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Fields a GET document carries that a PUT must not send back (setter false or
-# virtual getter fields, PROTOCOL.md §6.2/§7.8): sending them gives 400/93.
+# virtual getter fields, docs/prestashop/PROTOCOL.md §6.2/§7.8): sending them gives 400/93.
 PRODUCT_READ_ONLY = frozenset({
     "manufacturer_name", "quantity", "position_in_category", "id_default_image",
     "id_default_combination", "type", "associations",
@@ -976,7 +976,7 @@ class PrestaShopClient:
         """Once per resource: an empty ``filter[id]=>[X]`` answer must mean "nothing newer".
 
         A shop that does not understand a filter form answers 200 with an empty
-        list (REAL_SHOP_NOTES.md), which would read as "no new orders" forever.
+        list (docs/prestashop/REAL_SHOP_NOTES.md), which would read as "no new orders" forever.
         """
         if resource in self._gt_checked:
             return

@@ -471,7 +471,7 @@ class Country(Model):
 
 @dataclass(frozen=True, slots=True)
 class Carrier(Model):
-    """A carrier version; ``id_reference`` is stable across edits (PROTOCOL.md §9.25)."""
+    """A carrier version; ``id_reference`` is stable across edits (docs/prestashop/PROTOCOL.md §9.25)."""
 
     resource: ClassVar[str] = "carriers"
 

@@ -9,7 +9,7 @@ string when the shop rendered one language); associations become
 ``{"associations": {"order_rows": [{...}], ...}}``.
 
 The scalar converters (``to_int``, ``to_decimal``, ``to_bool``, ``to_datetime``,
-``to_multilang``...) absorb PROTOCOL.md §9's quirks: ``"12"`` or ``12``, absent
+``to_multilang``...) absorb docs/prestashop/PROTOCOL.md §9's quirks: ``"12"`` or ``12``, absent
 keys (8.x drops falsy fields of single objects), ``null``, empty CDATA, the
 ``0000-00-00 00:00:00`` "no date", amounts as 6-decimal strings (kept as
 ``Decimal``, never float).
