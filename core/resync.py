@@ -389,13 +389,7 @@ async def fix_states(ctx: RunContext, diffs: list[Any]) -> ResyncResult:
     erp_side = [d for d in diffs if d.direction == "erp"]
     if not erp_side:
         return result
-    step = STEPS.get("states")
-    if step is None:
-        for d in erp_side:
-            result.unresolved[d.order_id] = "states cannot be pushed: the states step is not built"
-        run.error("the states step (core.sync.states) is not available: states not pushed")
-        return result
-    await step(ctx)
+    await STEPS["states"](ctx)
     from core.sync import states as st
 
     mapping = st.state_map(ctx.account)

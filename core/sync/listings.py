@@ -24,7 +24,6 @@ from typing import Any
 from core.listings import Article, Listing, Rule, get_listing, list_listings
 from core.prestashop.errors import ShopError
 from core.sync.context import RunContext
-from core.sync.pipeline import register_step
 from core.timeutil import iso, utcnow
 
 CENT = Decimal("0.000001")
@@ -350,6 +349,3 @@ def _text_chunks(values: list[str], max_len: int = 1200, max_count: int = 100) -
         chunks.append(cur)
     return chunks
 
-
-register_step("listings", listings_all)
-register_step("listings-after-orders", listings_after_orders)

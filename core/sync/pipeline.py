@@ -1,8 +1,10 @@
 """Each kind of run is one ordered list of steps.
 
 The scheduled pipeline (S-3, S-4): orders, changed customers, partial sync,
-listing rules when new orders went in, ERP states back to the shop. Steps from
-later features register themselves with ``register_step``.
+listing rules when new orders went in, ERP states back to the shop. ``STEPS`` is
+the one table of every step (each imported here); a pipeline naming a step that
+is not in it is refused when this module loads, and ``steps_for`` refuses an
+unknown kind.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from core.sync.context import RunContext
 from core.sync.customers import sync_customers
 from core.sync.full import full_sync
+from core.sync.listings import listings_after_orders, listings_all
 from core.sync.orders import import_orders
 from core.sync.partial import partial_sync
+from core.sync.states import push_states
 
 Step = Callable[[RunContext], Awaitable[None]]
 
@@ -39,9 +43,12 @@ STEPS: dict[str, Step] = {
     "customers-changed": customers_changed,
     "partial": partial,
     "full": full_sync,
+    "listings": listings_all,
+    "listings-after-orders": listings_after_orders,
+    "states": push_states,
 }
 
-# Names of steps, per kind of run; a name not in STEPS (a feature not built) is skipped.
+# Names of steps, per kind of run.
 PIPELINES: dict[str, list[str]] = {
     "orders": ["orders", "partial", "listings-after-orders"],
     "customers": ["customers", "partial"],
@@ -54,13 +61,23 @@ PIPELINES: dict[str, list[str]] = {
 KINDS = tuple(PIPELINES)
 
 
-def register_step(name: str, step: Step) -> None:
-    STEPS[name] = step
+class UnknownStep(LookupError):
+    """A pipeline names a step that ``STEPS`` lacks: a programming error, never skipped."""
+
+
+def _check(pipelines: dict[str, list[str]]) -> None:
+    for kind, names in pipelines.items():
+        missing = [n for n in names if n not in STEPS]
+        if missing:
+            raise UnknownStep(f"pipeline {kind!r} names unknown steps: {', '.join(missing)}")
+
+
+_check(PIPELINES)
 
 
 def steps_for(kind: str) -> list[tuple[str, Step]]:
-    return [(name, STEPS[name]) for name in PIPELINES[kind] if name in STEPS]
-
-
-# Steps of later features register themselves on import (after STEPS exists).
-from core.sync import listings as _listings, states as _states  # noqa: E402,F401,I001
+    """The steps of a kind of run, in order; an unknown kind or step raises."""
+    if kind not in PIPELINES:
+        raise UnknownStep(f"unknown kind of run {kind!r}")
+    _check({kind: PIPELINES[kind]})
+    return [(name, STEPS[name]) for name in PIPELINES[kind]]

@@ -22,7 +22,6 @@ from typing import Any
 from core.errors import ConfigError
 from core.prestashop.errors import ShopError, ShopNotFound
 from core.sync.context import RunContext, get_cursor, set_cursor
-from core.sync.pipeline import register_step
 from core.timeutil import iso, utcnow
 
 CURSOR = "states"
@@ -301,5 +300,3 @@ async def _pushed(ctx: RunContext, ids: set[int]) -> dict[int, dict[str, tuple[s
             out.setdefault(r[0], {})[r[1]] = (r[2], r[3])
     return out
 
-
-register_step("states", push_states)

@@ -16,7 +16,7 @@ from core.events import Notice
 from core.schedule import Schedule
 from core.scheduler import Scheduler, SchedulerBusy
 from core.schedules_store import get_schedule, save_schedule, set_next_run
-from core.sync.pipeline import PIPELINES, register_step
+from core.sync.pipeline import PIPELINES, STEPS
 
 T0 = datetime(2026, 3, 28, 9, 0, tzinfo=UTC)
 
@@ -48,7 +48,7 @@ async def engine(tmp_path: Path):
         started_event.set()
         await release.wait()
 
-    register_step("fake-scheduled", fake_step)
+    STEPS["fake-scheduled"] = fake_step
     PIPELINES["fake"] = ["fake-scheduled"]
     saved = PIPELINES["scheduled"]
     PIPELINES["scheduled"] = ["fake-scheduled"]
@@ -67,6 +67,7 @@ async def engine(tmp_path: Path):
         yield eng
     PIPELINES["scheduled"] = saved
     PIPELINES.pop("fake", None)
+    STEPS.pop("fake-scheduled", None)
 
 
 async def _account_id(engine, name: str) -> int:
