@@ -152,7 +152,7 @@ async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str
                 emit(format_event(event, log_format))
 
         pump_task = asyncio.create_task(pump())
-        emit(format_event(Notice(f"daemon started on {home}, pid {os.getpid()}"),
+        emit(format_event(Notice(message=f"daemon started on {home}, pid {os.getpid()}"),
                           log_format))
         loop_task = asyncio.create_task(sched.run())
         stopper = asyncio.create_task(stop.wait())
@@ -160,7 +160,7 @@ async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str
         sched.stop()
         running = sum(1 for t in sched.tasks.values() if not t.done())
         if running:
-            emit(format_event(Notice(f"stopping: waiting up to {grace:.0f}s for {running} "
+            emit(format_event(Notice(message=f"stopping: waiting up to {grace:.0f}s for {running} "
                                      "running sync(s)"), log_format))
         await sched.drain(grace)
         if not loop_task.done():
@@ -172,7 +172,7 @@ async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str
         pump_task.cancel()
         while not sub.queue.empty():
             emit(format_event(sub.queue.get_nowait(), log_format))
-        emit(format_event(Notice("daemon stopped"), log_format))
+        emit(format_event(Notice(message="daemon stopped"), log_format))
         sub.close()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)

@@ -284,7 +284,7 @@ class Engine:
         held = self.running.get(account.name)
         if held is not None:
             reason = self._busy_here(account, held)
-            self.publish(RunRefused(account.name, kind, reason))
+            self.publish(RunRefused(account=account.name, kind=kind, reason=reason))
             raise AccountBusy(reason, hint="wait for it to finish and try again")
         # taken before the first await: no twin can start in this engine
         self.running[account.name] = Running(what, utcnow())
@@ -294,7 +294,7 @@ class Engine:
         except BaseException as exc:
             self.running.pop(account.name, None)
             if isinstance(exc, AccountBusy):
-                self.publish(RunRefused(account.name, kind, str(exc)))
+                self.publish(RunRefused(account=account.name, kind=kind, reason=str(exc)))
             raise
         try:
             run_id = await create_run(self.hub, account.id, kind, trigger, self.owner)
@@ -330,7 +330,8 @@ class Engine:
         assert self.hub is not None
         rec = RunRecorder(self.hub, run_id, account.name, self.publish, record=not dry_run)
         started = utcnow()
-        self.publish(RunStarted(run_id, account.name, kind, trigger, started))
+        self.publish(RunStarted(run_id=run_id, account=account.name, kind=kind,
+                                trigger=trigger, at=started))
         # the run's lines and counts go into the hub with each of its transactions
         attached = rec.attach()
         rec.info(f"{label} of {account.name} started ({trigger})"
@@ -399,8 +400,10 @@ class Engine:
             except (DiskFull, StoreDamaged):
                 # the hub cannot take the end: the run keeps the counts and lines written
                 # as it went, and is marked interrupted when the hub is next opened
-                self.publish(RunFinished(rec.id, account.name, kind, trigger, outcome,
-                                         dict(rec.counts), tuple(rec.errors), duration))
+                self.publish(RunFinished(
+                    run_id=rec.id, account=account.name, kind=kind, trigger=trigger,
+                    outcome=outcome, counts=dict(rec.counts), errors=tuple(rec.errors),
+                    duration_s=duration))
                 raise
             summary = await get_run(self.hub, rec.id)
         else:
@@ -409,8 +412,9 @@ class Engine:
             summary = RunSummary(rec.id, account.name, kind, trigger, outcome, started.isoformat(),
                                  utcnow().isoformat(), dict(rec.counts), list(rec.errors),
                                  list(rec.steps))
-        self.publish(RunFinished(rec.id, account.name, kind, trigger, outcome, dict(rec.counts),
-                                 tuple(rec.errors), duration))
+        self.publish(RunFinished(run_id=rec.id, account=account.name, kind=kind, trigger=trigger,
+                                 outcome=outcome, counts=dict(rec.counts),
+                                 errors=tuple(rec.errors), duration_s=duration))
         for hook in self.finished_hooks:
             try:
                 await hook(summary)

@@ -79,7 +79,7 @@ class Notifier:
             except SincroError as exc:
                 text = f"e-mail notice for run {row['run_id']} not sent: {exc}; retried later"
                 log.warning(text, extra=ALSO_AN_EVENT)
-                self.engine.publish(Notice(text, level="warning"))
+                self.engine.publish(Notice(message=text, level="warning"))
                 async with db.transaction() as conn:
                     await conn.execute(
                         "UPDATE notices SET attempts = attempts + 1, last_error = ? WHERE id = ?",

@@ -117,7 +117,8 @@ class RunRecorder:
         self._pending.append((self.id, iso(now), level, message))
         log.log(getattr(logging, level.upper(), logging.INFO), "%s run=%s %s",
                 self.account, self.id, message, extra=ALSO_AN_EVENT)
-        self.publish(LogLine(self.id, self.account, now, level, message))
+        self.publish(LogLine(run_id=self.id, account=self.account, at=now, level=level,
+                             message=message))
 
     def info(self, message: str) -> None:
         self.log("info", message)
@@ -131,7 +132,8 @@ class RunRecorder:
         self.log("error", message)
 
     def progress(self, step: str, done: int, total: int | None = None) -> None:
-        self.publish(RunProgress(self.id, self.account, step, done, total))
+        self.publish(RunProgress(run_id=self.id, account=self.account, step=step, done=done,
+                                 total=total))
 
     # -- written with the run's transactions --------------------------------
     def attach(self) -> Token | None:

@@ -93,7 +93,7 @@ class Scheduler:
                 (iso(now + timedelta(seconds=self.ttl)), self.engine.owner))
             held = cur.rowcount == 1
         if not held and self.active:
-            self.engine.publish(Notice("a Sincro daemon took over scheduling", level="info"))
+            self.engine.publish(Notice(message="a Sincro daemon took over scheduling", level="info"))
         self.active = held
         return held
 
@@ -130,7 +130,7 @@ class Scheduler:
                             delay = max(0.0, min(delay,
                                                  (nearest - self.clock()).total_seconds()))
                 except DiskFull as exc:  # said once a round; schedules go on when space returns
-                    self.engine.publish(Notice(f"scheduler: {exc}", level="error"))
+                    self.engine.publish(Notice(message=f"scheduler: {exc}", level="error"))
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -163,7 +163,7 @@ class Scheduler:
         if task is not None and not task.done():
             self._skipped(account, due_at, "its previous run is still going")
             return
-        self.engine.publish(Notice(f"scheduled run of {account} due {due_at.isoformat()} starts",
+        self.engine.publish(Notice(message=f"scheduled run of {account} due {due_at.isoformat()} starts",
                                    account=account))
         self.tasks[account] = asyncio.create_task(self._run(account, due_at),
                                                   name=f"scheduled-{account}")
@@ -174,23 +174,23 @@ class Scheduler:
         except AccountBusy as exc:
             self._skipped(account, due_at, str(exc))
         except StoreError as exc:  # a full disk, a damaged store: the run failed on it
-            self.engine.publish(Notice(f"scheduled run of {account} failed: {exc}",
+            self.engine.publish(Notice(message=f"scheduled run of {account} failed: {exc}",
                                        level="error", account=account))
         except SincroError as exc:
-            self.engine.publish(Notice(f"scheduled run of {account} not started: {exc}",
+            self.engine.publish(Notice(message=f"scheduled run of {account} not started: {exc}",
                                        level="error", account=account))
         except Exception as exc:  # never an exception nobody retrieves
             if self._stopping:  # the engine closed under a run that was only starting
                 log.debug("scheduled run of %s ended with the engine: %s", account, exc)
                 return
             log.exception("scheduled run of %s failed", account)
-            self.engine.publish(Notice(f"scheduled run of {account} failed: internal error: "
+            self.engine.publish(Notice(message=f"scheduled run of {account} failed: internal error: "
                                        f"{type(exc).__name__}", level="error", account=account))
 
     def _skipped(self, account: str, due_at: datetime, why: str) -> None:
         msg = f"scheduled run of {account} due {due_at.isoformat()} skipped: {why}"
         log.warning(msg, extra=ALSO_AN_EVENT)
-        self.engine.publish(Notice(msg, level="warning", account=account))
+        self.engine.publish(Notice(message=msg, level="warning", account=account))
 
     async def drain(self, grace: float) -> None:
         """Let running runs finish within ``grace`` seconds, then cancel them (resumable)."""

@@ -82,8 +82,9 @@ class ForeignRuns:
         for run_id, ended_at, account in rows:
             for line_id, at, level, message in await run_log(db, run_id,
                                                              self.seen.get(run_id, 0)):
-                lines.append(LogLine(run_id, account, datetime.fromisoformat(at), level,
-                                     message))
+                lines.append(LogLine(run_id=run_id, account=account,
+                                     at=datetime.fromisoformat(at), level=level,
+                                     message=message))
                 self.seen[run_id] = line_id
             self.seen.setdefault(run_id, 0)
             if ended_at is not None:

@@ -154,7 +154,8 @@ async def test_progress_shows_in_the_state_column(home: Path, shop) -> None:
         await pilot.press("o")
         await settle(pilot, skip=SKIP_RUNS)
         run_id = app.screen.query_one(AccountsView).live["shop1"].run_id
-        app.publish(RunProgress(run_id, "shop1", "customers", 45, 120))
+        app.publish(RunProgress(run_id=run_id, account="shop1", step="customers", done=45,
+                                total=120))
         await pilot.pause()
         table = app.screen.query_one(AccountTable)
         assert table.get_cell("shop1", "state").plain == "▶ customers 45/120"

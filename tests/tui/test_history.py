@@ -77,8 +77,8 @@ async def test_the_live_log_can_show_only_the_selected_run(home: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         for run_id in (2, 3, 2):
-            app.publish(LogLine(run_id, "shop2" if run_id == 2 else "shop1", NOW, "info",
-                                f"line of run {run_id}"))
+            app.publish(LogLine(run_id=run_id, account="shop2" if run_id == 2 else "shop1",
+                                at=NOW, level="info", message=f"line of run {run_id}"))
         await pilot.press("3")
         await settle(pilot)
         await pilot.press("down", "l")  # run #2

@@ -12,7 +12,7 @@ from tui.widgets.sync_log import SyncLog
 
 
 def line(account: str | None, message: str, level: str = "info", run_id: int = 1) -> LogLine:
-    return LogLine(run_id, account, NOW, level, message)
+    return LogLine(run_id=run_id, account=account, at=NOW, level=level, message=message)
 
 
 async def shown(pilot) -> list[str]:

@@ -54,7 +54,8 @@ async def with_log_lines(pilot: Any) -> None:
              ("shop2", "error", "customer 7 [b]Rossi[/b]: the shop answered 500"),
              ("shop1", "info", "orders sync of shop1: ok in 3.0s orders_imported=2")]
     for account, level, message in lines:
-        pilot.app.publish(LogLine(1, account, NOW, level, message))
+        pilot.app.publish(LogLine(run_id=1, account=account, at=NOW, level=level,
+                                  message=message))
     await pilot.pause()
     pilot.app.screen.query_one(SyncLog).flush()
     await pilot.pause()

@@ -67,8 +67,10 @@ def test_the_cli_console_shows_shop_text_in_messages_and_tables() -> None:
 
 @pytest.mark.parametrize("fmt", ["logfmt", "json"])
 def test_daemon_lines_never_carry_raw_control_characters(fmt: str) -> None:
-    line = format_event(LogLine(1, "shop1", datetime(2026, 11, 28, tzinfo=UTC), "error",
-                                f"order R{HOSTILE} failed\nlevel=info fake=1 \\ \"q\""), fmt)
+    line = format_event(LogLine(run_id=1, account="shop1", at=datetime(2026, 11, 28, tzinfo=UTC),
+                                level="error",
+                                message=f"order R{HOSTILE} failed\nlevel=info fake=1 \\ \"q\""),
+                        fmt)
     assert line is not None and clean(line) and "\n" not in line
     if fmt == "json":
         assert json.loads(line)["msg"].startswith(f"order R{HOSTILE}")

@@ -198,10 +198,12 @@ class MainScreen(ReportsFailures, Screen):
     def on_run_refused(self, message: bridge.RunRefused) -> None:
         e = message.event
         self.accounts.run_refused(e)
-        self.live_log.add_lines([LogLine(None, e.account, console(self).clock(), "warning",
-                                         f"{e.kind} sync refused: {e.reason}")])
+        self.live_log.add_lines([LogLine(run_id=None, account=e.account,
+                                         at=console(self).clock(), level="warning",
+                                         message=f"{e.kind} sync refused: {e.reason}")])
 
     def on_notice_arrived(self, message: bridge.NoticeArrived) -> None:
         e = message.event
-        self.live_log.add_lines([LogLine(None, e.account, console(self).clock(), e.level,
-                                         e.message)])
+        self.live_log.add_lines([LogLine(run_id=None, account=e.account,
+                                         at=console(self).clock(), level=e.level,
+                                         message=e.message)])

@@ -67,8 +67,9 @@ class RunDetailScreen(ReportsFailures, Screen):
             errors.display = False
         rows = await run_log(engine.hub, self.run_id)
         log = self.query_one(SyncLog)
-        log.add(LogEntry.from_event(LogLine(self.run_id, run.account, datetime.fromisoformat(at),
-                                            level, message), tz)
+        log.add(LogEntry.from_event(LogLine(run_id=self.run_id, account=run.account,
+                                            at=datetime.fromisoformat(at), level=level,
+                                            message=message), tz)
                 for _id, at, level, message in rows)
         log.flush()
         log.scroll_home(animate=False)
