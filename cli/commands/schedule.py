@@ -11,9 +11,10 @@ from rich.text import Text
 
 from cli.commands import args as types
 from cli.commands.base import Context, set_handler
+from cli.commands.schedule_args import add_schedule_arguments, schedule_from_args
 from core.accounts import get_account
 from core.errors import ConfigError
-from core.schedule import Schedule, add_schedule_arguments, next_runs, schedule_from_args
+from core.schedule import Schedule, next_runs
 from core.schedules_store import get_schedule, reset_next_run, save_schedule
 from core.textsafe import json_text, visible
 from core.timeutil import utcnow, zone

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli.commands.schedule_args import parse_cli
 from core.errors import ConfigError
 from core.schedule import (
     WEEKDAYS,
@@ -26,7 +27,6 @@ from core.schedule import (
     missed_runs,
     next_run,
     next_runs,
-    parse_cli,
     schedule_from_options,
 )
 
