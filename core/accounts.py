@@ -71,6 +71,13 @@ class Account:
         return f"Account(name={self.name!r}, url={self.url!r}, tz={self.tz!r})"
 
     @property
+    def saved_id(self) -> int:
+        """The id of an account read from the hub (a saved account always has one)."""
+        if self.id is None:
+            raise ValueError(f"account {self.name} has no id: it is not saved in the hub")
+        return self.id
+
+    @property
     def masked_key(self) -> str:
         if self.key_env:
             return f"${self.key_env}"

@@ -165,8 +165,8 @@ async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str
         await sched.drain(grace)
         if not loop_task.done():
             await loop_task
-        elif loop_task.exception():
-            raise loop_task.exception()
+        elif (error := loop_task.exception()) is not None:
+            raise error
         stopper.cancel()
         await asyncio.sleep(0)
         pump_task.cancel()

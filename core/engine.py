@@ -192,6 +192,13 @@ class Engine:
         await prune(self.hub, days)
 
     # -- events ---------------------------------------------------------
+    @property
+    def database(self) -> Database:
+        """The hub, while the engine is open (between __aenter__ and __aexit__)."""
+        if self.hub is None:
+            raise RuntimeError("the engine is not open: it has no hub")
+        return self.hub
+
     def subscribe(self) -> Subscription:
         sub = Subscription(self)
         self._subs.append(sub)
@@ -288,7 +295,7 @@ class Engine:
             raise AccountBusy(reason, hint="wait for it to finish and try again")
         # taken before the first await: no twin can start in this engine
         self.running[account.name] = Running(what, utcnow())
-        lease = Lease(self.hub, account.id, account.name, self.owner, ttl=self.lease_ttl)
+        lease = Lease(self.hub, account.saved_id, account.name, self.owner, ttl=self.lease_ttl)
         try:
             await lease.acquire(what)
         except BaseException as exc:
@@ -297,7 +304,7 @@ class Engine:
                 self.publish(RunRefused(account=account.name, kind=kind, reason=str(exc)))
             raise
         try:
-            run_id = await create_run(self.hub, account.id, kind, trigger, self.owner)
+            run_id = await create_run(self.hub, account.saved_id, kind, trigger, self.owner)
             self.running[account.name].run_id = run_id
             await lease.set_run(run_id)
             lease.keep_alive()

@@ -326,7 +326,8 @@ async def save_listing(db: Database, name: str, *, account: str | None = None,
             lid = cur.lastrowid
         else:
             lid = existing["id"]
-            sets, params = ["updated_at = ?"], [now]
+            sets: list[str] = ["updated_at = ?"]
+            params: list[object] = [now]
             if account_id is not None and account_id != existing["account_id"]:
                 sets.append("account_id = ?")
                 params.append(account_id)

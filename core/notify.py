@@ -341,9 +341,9 @@ async def send(settings: SmtpSettings, message: EmailMessage) -> list[str]:
             hint="check the SMTP user and password",
         ) from None
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        refused = ", ".join(r.recipient for r in exc.recipients)
+        names = ", ".join(r.recipient for r in exc.recipients)
         raise NotifyError(
-            f"SMTP server {where} refused the recipients {refused}",
+            f"SMTP server {where} refused the recipients {names}",
             hint="check the account's notification recipients",
         ) from None
     except aiosmtplib.SMTPSenderRefused as exc:

@@ -325,7 +325,7 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
         # related objects the hub holds, in id batches, beside the order states
         hub_customer_ids = {r[0] for r in await _rows_in(
             hub, "SELECT shop_id FROM customers WHERE account_id = ? AND shop_id IN ({})",
-            account.id, customer_ids)}
+            account.saved_id, customer_ids)}
         customers, addresses, states = await asyncio.gather(
             shop.customers(hub_customer_ids),
             shop.addresses(address_ids),
@@ -337,7 +337,7 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
     report.orders_checked = len(orders)
 
     # the hub's view
-    aid = account.id
+    aid = account.saved_id
     hub_orders = {r[0]: r for r in await _rows_in(
         hub, "SELECT shop_id, state, data, erp_number, pushed_at FROM orders "
         "WHERE account_id = ? AND shop_id IN ({})", aid, order_ids)}
@@ -486,7 +486,7 @@ async def _doubled(report: ReconcileReport, erp: Any, orders: list[Any],
 async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, erp: Any,
                      shop_customers: dict[int, Any], shop_addresses: dict[int, Any],
                      lookups: Any) -> None:
-    aid = account.id
+    aid = account.saved_id
     ids = sorted(shop_customers)
     rows = await _rows_in(hub, "SELECT shop_id, data, erp_ref, erp_code FROM customers "
                           "WHERE account_id = ? AND shop_id IN ({})", aid, ids)

@@ -121,7 +121,7 @@ async def resync_orders(ctx: RunContext, ids: list[int]) -> ResyncResult:
 async def _documents(ctx: RunContext, ids: list[int]) -> dict[str, Any]:
     from core.reconcile import find_documents
 
-    return await find_documents(ctx.erp, [ctx.ref("o", i) for i in ids])
+    return await find_documents(ctx.connector, [ctx.ref("o", i) for i in ids])
 
 
 async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, Any],
@@ -195,10 +195,10 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
         if not diffs:
             continue
         text = ", ".join(diffs)
-        update = getattr(ctx.erp, "update_document", None)
+        update = getattr(ctx.connector, "update_document", None)
         if doc.state != "open" or update is None:
             why = (f"ERP document {doc.number} is {doc.state}" if doc.state != "open"
-                   else f"the {ctx.erp.name} ERP cannot update documents")
+                   else f"the {ctx.connector.name} ERP cannot update documents")
             result.unresolved[o.id] = f"{why}; differs from the shop: {text}"
             run.warning(f"order {o.id}: {result.unresolved[o.id]}")
             continue
@@ -231,10 +231,10 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
 
 async def _ensure_articles(ctx: RunContext, data: dict) -> None:
     wanted = {ln["code"]: ln for ln in data["lines"]}
-    existing = await ctx.erp.find_articles(sorted(wanted))
+    existing = await ctx.connector.find_articles(sorted(wanted))
     missing = sorted(set(wanted) - set(existing))
     if missing:
-        await ctx.erp.create_articles([
+        await ctx.connector.create_articles([
             ArticleData(code=c, description=wanted[c]["name"] or c,
                         price=Decimal(wanted[c]["unit_price"]),
                         vat_rate=Decimal(wanted[c]["vat_rate"])) for c in missing])
@@ -322,7 +322,7 @@ async def merge_customers(ctx: RunContext, doubles: list[Any]) -> ResyncResult:
     the extra stays and the result says so). Each pair is done once: a rerun finds none."""
     run = ctx.run
     result = ResyncResult()
-    merge = getattr(ctx.erp, "merge_customers", None)
+    merge = getattr(ctx.connector, "merge_customers", None)
     for d in doubles:
         if d.keep_code is None:
             result.unresolved[d.customer_ids[0]] = (
@@ -334,7 +334,7 @@ async def merge_customers(ctx: RunContext, doubles: list[Any]) -> ResyncResult:
             why = None
             if code and code != d.keep_code:
                 if merge is None:
-                    why = (f"the {ctx.erp.name} ERP cannot move documents between customers: "
+                    why = (f"the {ctx.connector.name} ERP cannot move documents between customers: "
                            f"customer {code} stays, with its documents; merge it by hand")
                 else:
                     try:

@@ -202,6 +202,7 @@ async def create_run(db: Database, account_id: int, kind: str, trigger: str, own
             "INSERT INTO runs (account_id, kind, trigger, owner, started_at) VALUES (?, ?, ?, ?, ?)",
             (account_id, kind, trigger, owner, iso(utcnow())),
         )
+        assert cur.lastrowid is not None  # set by the INSERT just made
         return cur.lastrowid
 
 

@@ -381,6 +381,13 @@ class Schedule:
                     hint=f"drop {name!r} or change the schedule kind",
                 )
 
+    @classmethod
+    def parse(cls, kind: str, *, tz: str, **typed: Any) -> Schedule:
+        """A schedule from fields as a person typed them (``times="4"``,
+        ``between="08:00-20:00"``, ``weekdays="mon,thu"``, ``at="08:00,13:30"``,
+        ``days="1,last"``): ``__post_init__`` parses and checks each of them."""
+        return cls(kind, tz=tz, **typed)
+
     @property
     def zone(self) -> ZoneInfo:
         return _zone(self.tz)
@@ -572,7 +579,7 @@ def schedule_from_options(
                 f"--daily {daily} needs a window",
                 hint="add --between HH:MM-HH:MM, e.g. --between 08:00-20:00",
             )
-        return Schedule("daily", tz=tz, times=daily, between=between)
+        return Schedule.parse("daily", tz=tz, times=daily, between=between)
     if between is not None:
         raise ConfigError(
             "--between is only for --daily N",
@@ -583,9 +590,9 @@ def schedule_from_options(
         raise ConfigError(f"{flag} needs the times to run at", hint="add --at HH:MM[,HH:MM...]")
     at = _parse_times(at)
     if weekly is not None:
-        return Schedule("weekly", tz=tz, weekdays=weekly, at=at)
+        return Schedule.parse("weekly", tz=tz, weekdays=weekly, at=at)
     if monthly is not None:
-        return Schedule("monthly", tz=tz, days=monthly, at=at)
+        return Schedule.parse("monthly", tz=tz, days=monthly, at=at)
     return Schedule("daily", tz=tz, at=at)
 
 
@@ -675,7 +682,7 @@ def missed_runs(
     that says how many were folded into the one catch-up run)."""
     _require_aware(now, "now")
     cutoff = now.astimezone(UTC)
-    runs = []
+    runs: list[datetime] = []
     for run in iter_runs(schedule, last_run):
         if run.astimezone(UTC) > cutoff or len(runs) >= limit:
             break

@@ -181,8 +181,8 @@ class EmbeddedErp:
                 async with conn.execute(
                     f"SELECT * FROM customers WHERE external_ref IN ({sql.marks(len(chunk))})", chunk
                 ) as cur:
-                    for row in await cur.fetchall():
-                        current[row["external_ref"]] = dict(row)
+                    for found in await cur.fetchall():
+                        current[found["external_ref"]] = dict(found)
             new_refs = [ref for ref in dict.fromkeys(d.external_ref for d in items) if ref not in current]
             if new_refs:
                 first = await sql.take_numbers(conn, "customer", 0, len(new_refs))
@@ -546,7 +546,9 @@ class EmbeddedErp:
             await sql.check_references(conn, [item])
             async with conn.execute("SELECT id FROM documents WHERE number = ?",
                                     (current.number,)) as cur:
-                doc_id = (await cur.fetchone())["id"]
+                doc_row = await cur.fetchone()
+                assert doc_row is not None  # current was read from this row
+                doc_id = doc_row["id"]
             stock: dict[str, int] = {}
             for ln in current.lines:
                 if ln.kind == "article" and ln.article_code:

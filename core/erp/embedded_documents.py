@@ -21,7 +21,9 @@ from core.erp.port import (
     ErpDocumentLine,
     ErpError,
     ErpNotFound,
+    LineKind,
     OrderDocumentData,
+    ShippingData,
     VatSummary,
 )
 
@@ -250,7 +252,9 @@ def lines_of(d: OrderDocumentData) -> list[ErpDocumentLine]:
                              ln.unit_price, ln.unit_price_tax_incl, ln.vat_rate, ln.discount_pct,
                              ln.vat_code, ln.vat_nature, ln.total_tax_excl, ln.total_tax_incl)
              for ln in d.lines]
-    for kind, s in (("shipping", d.shipping), ("wrapping", d.wrapping)):
+    charges: tuple[tuple[LineKind, ShippingData | None], ...] = (
+        ("shipping", d.shipping), ("wrapping", d.wrapping))
+    for kind, s in charges:
         if s is not None:
             lines.append(ErpDocumentLine(kind, None, s.description, 1, s.amount_tax_excl,
                                          s.amount_tax_incl, s.vat_rate, Decimal(0), s.vat_code,

@@ -17,9 +17,10 @@ the first one made. A connector that cannot do something raises
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
@@ -229,7 +230,7 @@ class VatSummary:
 class OrderDocumentData:
     external_ref: str  # "shop1:o:1234": the idempotency key
     customer_code: str
-    date: date
+    date: dt.date
     currency: str  # ISO 4217, e.g. "EUR"
     lines: tuple[OrderLineData, ...]
     total_tax_excl: Decimal
@@ -276,7 +277,7 @@ class ErpDocumentLine:
 class ErpDocument:
     number: str  # e.g. "2026/000123"
     external_ref: str | None
-    date: date
+    date: dt.date
     customer_code: str
     destination_code: str | None
     invoice_destination_code: str | None
@@ -289,10 +290,10 @@ class ErpDocument:
     state: DocumentState
     lines: tuple[ErpDocumentLine, ...] = ()
     delivery_note_number: str | None = None
-    delivery_note_date: date | None = None
+    delivery_note_date: dt.date | None = None
     tracking_number: str | None = None
     invoice_number: str | None = None
-    invoice_date: date | None = None
+    invoice_date: dt.date | None = None
     vat_summary: tuple[VatSummary, ...] = ()
     rounding: Decimal = Decimal("0")
     notes: str | None = None
@@ -312,10 +313,10 @@ class StateChange:
     event: StateEvent
     at: datetime  # aware, UTC
     delivery_note_number: str | None = None
-    delivery_note_date: date | None = None
+    delivery_note_date: dt.date | None = None
     tracking_number: str | None = None
     invoice_number: str | None = None
-    invoice_date: date | None = None
+    invoice_date: dt.date | None = None
     cursor: str = field(default="", compare=False)  # the cursor just after this change
 
 

@@ -105,7 +105,7 @@ def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...]
     if unknown or any(r not in header for r in required):
         raise ConfigError(f"{path.name}: the header has {'unknown columns ' + ', '.join(unknown) if unknown else 'no ' + ', '.join(r for r in required if r not in header)}",
                           hint=f"columns: {', '.join(columns)} (required: {', '.join(required)})")
-    out = []
+    out: list[tuple[int, dict[str, str]]] = []
     try:
         for values in reader:
             if not any(v.strip() for v in values):

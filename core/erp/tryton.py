@@ -54,6 +54,7 @@ from core.erp.port import (
     Capability,
     CustomerData,
     DestinationData,
+    DocumentState,
     ErpArticle,
     ErpCustomer,
     ErpDestination,
@@ -62,6 +63,7 @@ from core.erp.port import (
     ErpError,
     ErpNotFound,
     InsertResult,
+    LineKind,
     OrderDocumentData,
     Outcome,
     StateChange,
@@ -357,7 +359,7 @@ def eu_vat_ok(number: str) -> bool:
     """stdnum.eu.vat.is_valid where python-stdnum is installed (it comes with trytond);
     without it a foreign VAT number is kept untyped."""
     try:
-        from stdnum.eu import vat  # type: ignore[import-untyped]
+        from stdnum.eu import vat
     except ImportError:  # pragma: no cover - the tryton group brings it
         return False
     return bool(vat.is_valid(number))
@@ -1109,7 +1111,7 @@ class TrytonErp:
         return await self.rpc.search_read("sale.sale", domain, fields, order=[["id", "ASC"]])
 
     def _document(self, s: dict, lines: list[dict] | None = None) -> ErpDocument:
-        state = "cancelled" if s["state"] == "cancelled" else (
+        state: DocumentState = "cancelled" if s["state"] == "cancelled" else (
             "invoiced" if s["invoice_state"] in ("awaiting payment", "paid") else
             "shipped" if s["shipment_state"] == "sent" else "open")
         taxes = self._taxes or {}
@@ -1126,6 +1128,7 @@ class TrytonErp:
             rate = (vat.percent or Decimal(0)) if vat else Decimal(0)
             code = vat.name if vat else ""
             nature = vat.nature if vat else None
+            kind: LineKind
             if ln.get("product"):
                 kind = "article"
             elif fixed or (vat is None and ln["description"] == ROUNDING_DESCRIPTION):
@@ -1271,7 +1274,7 @@ class TrytonErp:
             extra.append(("Payment", d.payment))
         if await self.carrier_module():
             values["shipment_cost_method"] = None  # the shop's shipping line is the cost
-            carrier = await self._carrier_for(d.carrier, countries.get(ship))
+            carrier = await self._carrier_for(d.carrier, countries.get(ship) if ship is not None else None)
             if carrier:
                 values["carrier"] = carrier
             elif d.carrier:
@@ -1321,6 +1324,7 @@ class TrytonErp:
                 continue
             self._within_rounding(d, diff, "tax")
             rt = await self._rounding_tax(r)
+            assert rt.amount is not None  # _rounding_tax finds only taxes with an amount
             qty = diff / rt.amount
             if qty != qty.to_integral_value():
                 raise ErpError(f"the rounding of {diff} is not a multiple of the rounding "

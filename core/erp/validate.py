@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 from core.erp.port import (
     ArticleData,
@@ -53,6 +53,12 @@ def _clean_code(value: Any) -> bool:
     return value in _GOOD_CODES or value == ""
 
 
+@overload
+def text(value: Any, what: str, *, required: Literal[True], ref: str | None = None,
+         limit: int = MAX_TEXT) -> str: ...
+@overload
+def text(value: Any, what: str, *, required: bool = False, ref: str | None = None,
+         limit: int = MAX_TEXT) -> str | None: ...
 def text(value: Any, what: str, *, required: bool = False, ref: str | None = None,
          limit: int = MAX_TEXT) -> str | None:
     if value is None:

@@ -44,6 +44,7 @@ log), saying how long and why.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import email.utils
 import logging
 import random
@@ -753,8 +754,8 @@ class PrestaShopClient:
                        "check the shop URL and the object id")
         if status == 405:
             if 23 in codes:
-                hint = ("PATCH needs PrestaShop 8.0 or later" if method == "PATCH"
-                        else "this PrestaShop does not support the method")
+                hint: str | None = ("PATCH needs PrestaShop 8.0 or later" if method == "PATCH"
+                                    else "this PrestaShop does not support the method")
                 return err(ShopMethodNotAllowed, f"method {method} is not valid here", hint)
             if 25 in codes:
                 perm = PERMISSION_NAMES.get(method, method)
@@ -935,7 +936,7 @@ class PrestaShopClient:
 
     async def list(self, resource: str, *, filters: Mapping[str, str] | None = None,
                    display: str = "full", sort: str = "[id_ASC]",
-                   page_size: int | None = None) -> list[Any]:
+                   page_size: int | None = None) -> builtins.list[Any]:
         """Every object of a (filtered) list, page by page."""
         out: list[Any] = []
         async for page in self.pages(resource, filters=filters, display=display, sort=sort,
@@ -944,7 +945,7 @@ class PrestaShopClient:
         return out
 
     async def ids(self, resource: str, *, filters: Mapping[str, str] | None = None,
-                  page_size: int | None = None) -> list[int]:
+                  page_size: int | None = None) -> builtins.list[int]:
         """Ids only (``display=[id]``), paged."""
         out: list[int] = []
         async for page in self.pages(resource, filters=filters, display="[id]",
@@ -954,7 +955,7 @@ class PrestaShopClient:
 
     async def after_id(self, resource: str, last_id: int, *,
                        filters: Mapping[str, str] | None = None,
-                       page_size: int | None = None) -> AsyncIterator[list[Any]]:
+                       page_size: int | None = None) -> AsyncIterator[builtins.list[Any]]:
         """Objects with id > last_id, by keyset pages: ``filter[id]=>[X]&sort=[id_ASC]&limit=n``."""
         n = page_size or self.page_size
         cursor = int(last_id)
@@ -999,7 +1000,7 @@ class PrestaShopClient:
         self, resource: str, since: datetime, until: datetime | None = None, *,
         overlap: timedelta = timedelta(seconds=5), window: timedelta | None = None,
         filters: Mapping[str, str] | None = None, page_size: int | None = None,
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         """Objects whose ``date_upd`` is in [since - overlap, until] (shop time, inclusive).
 
         Naive datetimes are taken as shop-local. With ``window``, the span is read
@@ -1042,7 +1043,7 @@ class PrestaShopClient:
                 cursor = max(m.id for m in models)
         return sorted(found.values(), key=lambda m: (_upd(m), m.id))
 
-    def _id_chunks(self, resource: str, ids: Iterable[int]) -> list[list[int]]:
+    def _id_chunks(self, resource: str, ids: Iterable[int]) -> builtins.list[builtins.list[int]]:
         wanted = sorted({int(i) for i in ids if int(i) > 0})
         base = len(self.api_url) + len(resource) + len(
             "?filter%5Bid%5D=%5B%5D&display=full&output_format=JSON")
@@ -1118,7 +1119,7 @@ class PrestaShopClient:
     async def order_states(self) -> dict[int, OrderState]:
         return {m.id: m for m in await self.list("order_states")}
 
-    async def stock_availables_for(self, product_ids: Iterable[int]) -> list[StockAvailable]:
+    async def stock_availables_for(self, product_ids: Iterable[int]) -> builtins.list[StockAvailable]:
         """Stock rows of these products (every combination and shop), in id batches."""
         out: list[StockAvailable] = []
         for chunk in self._id_chunks("stock_availables", product_ids):
@@ -1128,14 +1129,14 @@ class PrestaShopClient:
         return out
 
     async def orders_after_id(self, last_id: int, *,
-                              page_size: int | None = None) -> AsyncIterator[list[Order]]:
+                              page_size: int | None = None) -> AsyncIterator[builtins.list[Order]]:
         """New orders (id > last_id), pages of full orders in id order."""
         async for page in self.after_id("orders", last_id, page_size=page_size):
             yield page
 
     async def orders_updated(self, since: datetime, until: datetime | None = None, *,
                              overlap: timedelta = timedelta(seconds=5),
-                             window: timedelta | None = None) -> list[Order]:
+                             window: timedelta | None = None) -> builtins.list[Order]:
         return await self.updated_between("orders", since, until, overlap=overlap, window=window)
 
     async def order_state(self, order_id: int) -> int:
@@ -1196,7 +1197,7 @@ class PrestaShopClient:
 
     async def _write(self, method: str, resource: str, body: bytes, *,
                      params: Mapping[str, str] | None = None,
-                     retry: bool | None = None) -> list[dict[str, Any]]:
+                     retry: bool | None = None) -> builtins.list[dict[str, Any]]:
         response = await self._send(method, resource, params=params, content=body, retry=retry)
         data = self._check(response, method, resource)
         try:

@@ -87,6 +87,11 @@ def _f(kind: str, key: str | None = None) -> Any:
     return field(metadata={"kind": kind, "key": key})
 
 
+def _assocs() -> Any:
+    """The associations as read (a mapping: left out of the hash)."""
+    return field(metadata={"kind": "assoc"}, hash=False)
+
+
 def _raw() -> Any:
     return field(default_factory=dict, repr=False, compare=False, hash=False,
                  metadata={"kind": "raw"})
@@ -102,7 +107,7 @@ class _Plan:
         self.plain: list[tuple[str, str, Callable[[Any], Any]]] = []
         self.dates: list[tuple[str, str]] = []
         self.raw: str | None = None
-        for f in fields(cls):  # type: ignore[arg-type]
+        for f in fields(cls):
             kind, key = f.metadata.get("kind"), f.metadata.get("key") or f.name
             if kind == "raw":
                 self.raw = f.name
@@ -320,8 +325,7 @@ class Product(Model):
     combinations: tuple[int, ...] = _f("assoc")
     categories: tuple[int, ...] = _f("assoc")
     stock_availables: tuple[tuple[int, int], ...] = _f("assoc")
-    associations: Mapping[str, tuple[Mapping[str, Any], ...]] = field(
-        metadata={"kind": "assoc"}, hash=False)
+    associations: Mapping[str, tuple[Mapping[str, Any], ...]] = _assocs()
     raw: Mapping[str, Any] = _raw()
 
     @classmethod

@@ -18,6 +18,7 @@ the home changes before everything is checked, and a failed swap is undone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -260,7 +261,7 @@ def read_backup(path: Path | str) -> BackupInfo:
                                hint="restore another backup")
         digest = hashlib.sha256()
         with open(f, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
                 digest.update(chunk)
         if digest.hexdigest() != info.get("sha256"):
             raise StoreDamaged(f"the backup {path} is damaged: {name} does not match its "

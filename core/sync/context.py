@@ -17,7 +17,7 @@ class RunContext:
     account: Account
     hub: Database
     shop: Any  # core.sync.shop.ShopReader
-    erp: ErpConnector
+    erp: ErpConnector | None  # None in a run that needs only the hub (Engine.run hub_only)
     run: RunRecorder
     kind: str
     trigger: str
@@ -29,6 +29,13 @@ class RunContext:
     def account_id(self) -> int:
         assert self.account.id is not None
         return self.account.id
+
+    @property
+    def connector(self) -> ErpConnector:
+        """The run's ERP; a run that reads only the hub has none, and asking for it is a bug."""
+        if self.erp is None:
+            raise RuntimeError(f"this {self.kind} run has no ERP: it reads only the hub")
+        return self.erp
 
     def ref(self, kind: str, value: object) -> str:
         """An external reference for the ERP: ``shop1:o:1234``."""

@@ -57,12 +57,12 @@ async def full_sync(ctx: RunContext) -> None:
     rows = await ctx.hub.fetchall(
         "SELECT code, name FROM articles WHERE account_id = ? ORDER BY code", (ctx.account_id,))
     codes = [r[0] for r in rows]
-    existing = await ctx.erp.find_articles(codes)
+    existing = await ctx.connector.find_articles(codes)
     for code, name in rows:
         if code not in existing:
             run.info(f"article {code} missing from the ERP: created")
             if not ctx.dry_run:
-                await ctx.erp.create_article(ArticleData(code=code, description=name or code,
+                await ctx.connector.create_article(ArticleData(code=code, description=name or code,
                                                          price=Decimal("0")))
             run.counts["articles_created"] += 1
     now = iso(utcnow())

@@ -113,7 +113,7 @@ async def listing_codes(ctx: RunContext, listing: Listing) -> list[str]:
         lst = await get_list(ctx.hub, name)
         codes.update(dict.fromkeys(lst.codes))
         for pattern in lst.patterns:
-            codes.update(dict.fromkeys(a.code for a in await ctx.erp.list_articles(pattern)))
+            codes.update(dict.fromkeys(a.code for a in await ctx.connector.list_articles(pattern)))
     return list(codes)
 
 
@@ -130,7 +130,7 @@ async def apply_listing(ctx: RunContext, listing: Listing, *,
     if not codes:
         run.info(f"{tag}: no articles to look at")
         return
-    erp = await ctx.erp.articles_stock_price(codes)
+    erp = await ctx.connector.articles_stock_price(codes)
     missing = [c for c in codes if c not in erp]
     if missing:
         run.warning(f"{tag}: {len(missing)} articles are not in the ERP: "

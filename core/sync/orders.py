@@ -298,7 +298,7 @@ def check_amounts(order: Any) -> str | None:
     for what, value in values:
         # the common case at once: a finite amount under 10^12 with at most 6 decimals
         if (isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 12
-                and value.as_tuple().exponent >= -6):
+                and isinstance(exponent := value.as_tuple().exponent, int) and exponent >= -6):
             continue
         try:
             vat.decimal(value, what)
@@ -608,7 +608,7 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
         seen.add(ref)
         c = max(group, key=lambda x: x.id)
         merged = f", merging guests {sorted(x.id for x in group)}" if len(group) > 1 else ""
-        known = await ctx.erp.find_customer(ref)
+        known = await ctx.connector.find_customer(ref)
         if known is not None:
             run.info(f"would link customer {c.id} {c.firstname} {c.lastname} <{c.email}> to ERP "
                      f"customer {known.code} ({ref}){merged}")
@@ -616,7 +616,7 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
             run.info(f"would create customer {c.id} {c.firstname} {c.lastname} <{c.email}> "
                      f"in the ERP as {ref}{merged}")
             run.counts["customers_created"] += 1
-    in_erp = await ctx.erp.find_articles([a[3] for a in new_articles]) if new_articles else {}
+    in_erp = await ctx.connector.find_articles([a[3] for a in new_articles]) if new_articles else {}
     for a in new_articles:
         how = ("auto-coded" if a[6] else f"the ERP's own, found by {a[8].split(':', 1)[0]}"
                if a[8] else "coded by shop reference")
@@ -641,8 +641,8 @@ async def _office_articles(ctx: RunContext, rows: list[Any]) -> dict[tuple[int, 
     refs = sorted({r.product_reference.strip() for r in rows if r.product_reference.strip()})
     eans = sorted({r.product_ean13.strip() for r in rows
                    if r.product_ean13.strip().isdigit() and int(r.product_ean13)})
-    by_code = await ctx.erp.find_articles(refs) if "reference" in keys and refs else {}
-    by_ean_call = getattr(ctx.erp, "find_articles_by_ean", None)
+    by_code = await ctx.connector.find_articles(refs) if "reference" in keys and refs else {}
+    by_ean_call = getattr(ctx.connector, "find_articles_by_ean", None)
     by_ean = await by_ean_call(eans) if "ean13" in keys and eans and by_ean_call else {}
     out: dict[tuple[int, int], tuple[str, str]] = {}
     for r in rows:

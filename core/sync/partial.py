@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -155,13 +157,13 @@ def build_document(ref: str, order: dict, customer_code: str, ship_dest: str | N
         if not keys:
             raise vat.HeldForReview(f"order {oid}: a discount of {d_incl} on an order with no "
                                     "goods; held for review")
-        for (rate, code, nature), part in zip(keys, parts, strict=True):
+        for (rate, vat_code, nature), part in zip(keys, parts, strict=True):
             if not part:
                 continue
             shown_incl = vat.cents(part * (1 + rate / vat.HUNDRED))
             label = "Discount" if len(keys) == 1 else f"Discount (VAT {vat.rate_key(rate)} %)"
-            discounts.append(DiscountData(label, part, shown_incl, rate, code, nature))
-            charges.append(vat.Charge("discount", -part, rate, code, nature, -shown_incl))
+            discounts.append(DiscountData(label, part, shown_incl, rate, vat_code, nature))
+            charges.append(vat.Charge("discount", -part, rate, vat_code, nature, -shown_incl))
         roundings += 2 * len(order["lines"])  # the shop spreads the discount per product
     settled = vat.settle(charges, Decimal(order["total_tax_excl"]),
                          Decimal(order["total_tax_incl"]), roundings=roundings,
@@ -201,7 +203,7 @@ async def partial_sync(ctx: RunContext, *, force_customers: bool = False) -> Non
     if not total:
         run.info("partial sync: nothing new for the ERP")
         return
-    run.info(f"partial sync: {total} changes to push to the ERP ({ctx.erp.name})")
+    run.info(f"partial sync: {total} changes to push to the ERP ({ctx.connector.name})")
     done = 0
     failed: set[int] = set()
     while True:
@@ -375,7 +377,7 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
     if not todo:
         return
     refused: dict[str, str] = {}
-    results = await _isolating(ctx, todo, lambda d: d.external_ref, ctx.erp.upsert_customers,
+    results = await _isolating(ctx, todo, lambda d: d.external_ref, ctx.connector.upsert_customers,
                                "customer", refused)
     for data, result in zip(todo, results, strict=True):
         if result is None:
@@ -400,7 +402,7 @@ async def _office_customers(ctx: RunContext,
     it off). A customer the ERP already holds under Sincro's own reference (a run that
     stopped after creating it) is never matched to another."""
     fields = [f for f in ctx.account.option("customer_match") or [] if f in MATCH_FIELDS]
-    find = getattr(ctx.erp, "find_customers_by", None)
+    find = getattr(ctx.connector, "find_customers_by", None)
     if not todo or not fields or find is None:
         return {}
     found: dict[str, dict[str, ErpCustomer]] = {}
@@ -413,7 +415,7 @@ async def _office_customers(ctx: RunContext,
             value = getattr(d, f)
             hit = found[f].get(value) if value else None
             if hit is not None and hit.external_ref != d.external_ref:
-                if await ctx.erp.find_customer(d.external_ref) is None:
+                if await ctx.connector.find_customer(d.external_ref) is None:
                     out[d] = (hit.code, f"{f}:{value}")
                 break
     return out
@@ -459,7 +461,7 @@ async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: 
     refused: dict[str, str] = {}
     results = await _isolating(
         ctx, todo, lambda t: t[2].external_ref,
-        lambda items: ctx.erp.upsert_destinations([(code, dest) for _, code, dest in items]),
+        lambda items: ctx.connector.upsert_destinations([(code, dest) for _, code, dest in items]),
         "address", refused)
     for (aid, _, dest), result in zip(todo, results, strict=True):
         if result is None:
@@ -574,7 +576,7 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
     for oid in docs_by_oid:
         for line in orders[oid]["lines"]:
             wanted.setdefault(line["code"], line)
-    existing = await ctx.erp.find_articles(sorted(wanted))
+    existing = await ctx.connector.find_articles(sorted(wanted))
     missing = sorted(set(wanted) - set(existing))
     if missing:
         refused: dict[str, str] = {}
@@ -586,7 +588,7 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
                               stock=stock.get(code, 0),
                               ean13=(wanted[code].get("ean13") or "").strip() or None)
                   for code in missing],
-            lambda a: a.code, ctx.erp.create_articles, "article", refused)
+            lambda a: a.code, ctx.connector.create_articles, "article", refused)
         for code, result in zip(missing, made, strict=True):
             if result is None:
                 b.bad_articles[code] = f"article {code} refused by the ERP: {refused[code]}"
@@ -605,7 +607,7 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
         ready.append(doc)
     numbers: dict[int, str] = {}
     refused_docs: dict[str, str] = {}
-    results = await _isolating(ctx, ready, lambda d: d.external_ref, ctx.erp.insert_orders,
+    results = await _isolating(ctx, ready, lambda d: d.external_ref, ctx.connector.insert_orders,
                                "order", refused_docs)
     for doc, res in zip(ready, results, strict=True):
         oid = int(doc.external_ref.rsplit(":", 1)[1])
@@ -630,7 +632,7 @@ async def _load(ctx, table: str, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-async def _load_customers(ctx, ids: set[int], refs: list[str] = (),
+async def _load_customers(ctx, ids: set[int], refs: Sequence[str] = (),
                           have: dict[int, dict] | None = None) -> dict[int, dict]:
     """Hub customers by shop id, or by ERP reference (those already in ``have`` are not
     read again)."""
@@ -650,7 +652,8 @@ async def _load_customers(ctx, ids: set[int], refs: list[str] = (),
     return out
 
 
-async def _load_addresses(ctx, ids: set[int], customers: set[int] = frozenset()) -> dict[int, dict]:
+async def _load_addresses(ctx, ids: set[int],
+                          customers: AbstractSet[int] = frozenset()) -> dict[int, dict]:
     out: dict[int, dict] = {}
     rows = []
     for column, wanted in (("shop_id", ids), ("customer_shop_id", customers)):

@@ -265,7 +265,8 @@ class ShopReader:
         order_of: dict[int, int] = {}
         for t in threads:
             raw = getattr(t, "raw", {}) or {}
-            assocs = raw.get("associations") if isinstance(raw.get("associations"), dict) else {}
+            found = raw.get("associations")
+            assocs = found if isinstance(found, dict) else {}
             try:
                 oid = int(str(raw.get("id_order")).strip())
             except ValueError:

@@ -131,9 +131,9 @@ async def push_states(ctx: RunContext) -> None:
     seen_changes = 0
     # Page by page; the cursor moves after each page is recorded.
     while True:
-        page, nxt = await ctx.erp.state_changes(cursor, PAGE)
-        mine = [(c, _order_id(c.external_ref, prefix)) for c in page]
-        mine = [(c, oid) for c, oid in mine if oid is not None]
+        page, nxt = await ctx.connector.state_changes(cursor, PAGE)
+        found = [(c, _order_id(c.external_ref, prefix)) for c in page]
+        mine = [(c, oid) for c, oid in found if oid is not None]
         seen_changes += len(mine)
         todo.extend(await _todo_from(ctx, mine, mapping, {(t.order_id, t.event) for t in todo}))
         pushed = await _pushed(ctx, {t.order_id for t in todo})
