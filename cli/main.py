@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from cli.commands import args as types
 from cli.commands.base import Context
@@ -37,7 +39,7 @@ class Parser(argparse.ArgumentParser):
 
     Sub-command parsers are made of the same class (argparse's parser_class default)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("sincro").strip()
         self.exit(2, f"sincro: error: {where + ': ' if where else ''}{visible(message)} "
                      f"(see '{self.prog} --help')\n")
@@ -91,6 +93,7 @@ def _storage_fault(exc: BaseException, args: argparse.Namespace) -> SincroError 
     writing in the home, SQLITE_FULL on a bare connection)."""
     from core.store import faults
 
+    home: Path | str
     try:
         home = resolve_home(args.home)
     except Exception:

@@ -14,7 +14,7 @@ async def collect(ctx: Context, account: Account) -> dict[str, Any]:
 
     db = await ctx.hub()
     out: dict[str, Any] = {"full_syncs": await quota(db, account)}
-    stored = await get_schedule(db, account.id)
+    stored = await get_schedule(db, account.saved_id)
     out["schedule"] = stored.schedule.describe() if stored else "off"
     out["next_run"] = stored.next_run.isoformat() if stored and stored.next_run else None
     return out

@@ -17,12 +17,16 @@ import shutil
 import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.commands import args as types
 from cli.commands.base import Context, set_handler
 from core import accounts as acc
 from core.errors import ConfigError
 from core.home import ERP_FILE, HUB_FILE, ensure_home, resolve_home
+
+if TYPE_CHECKING:
+    from emulator.data import ShopState
 
 LIMITED_KEY = "SINCRODEMOLIMITED000000000000002"
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
@@ -55,7 +59,7 @@ class DemoShop:
         self.ready = threading.Event()
         self.url = ""
         self.key = ""
-        self.state = None
+        self.state: ShopState | None = None
         self.error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -164,8 +168,8 @@ async def prepare(home: Path, url: str, key: str, state, *, keep: bool) -> None:
                 await acc.add_account(hub, acc.build_account(
                     name, url, key=k, tz=tz, options={"tax_map": {"0": "N4"}}))
         demo = await acc.get_account(hub, "demo")
-        if await get_schedule(hub, demo.id) is None:
-            await save_schedule(hub, demo.id, Schedule("cron", tz=tz, cron="*/5 * * * *"))
+        if await get_schedule(hub, demo.saved_id) is None:
+            await save_schedule(hub, demo.saved_id, Schedule("cron", tz=tz, cron="*/5 * * * *"))
         await demo_listing(hub)
     finally:
         await hub.close()

@@ -128,7 +128,7 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _checked(check: Callable[[argparse.Namespace], None]):
+def _checked(check: Callable[[argparse.Namespace], object]):
     """Check the command's values before the ERP is opened (or created)."""
 
     def mark(handler: ErpHandler) -> ErpHandler:
@@ -529,7 +529,7 @@ async def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     settings = TrytonSettings.from_json(setting)
     try:
-        erp = await TrytonErp.open(settings)
+        tryton = await TrytonErp.open(settings)
     except ErpError as exc:
         if "no company" in exc.message:
             raise ConfigError(f"Tryton at {settings.url}: the company is not set up",
@@ -537,9 +537,9 @@ async def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
                               f"select it in the preferences of user {settings.user!r}") from None
         raise
     try:
-        info = await erp.check()
+        info = await tryton.check()
     finally:
-        await erp.close()
+        await tryton.close()
     problems = []
     if "sale" not in info["modules"]:
         problems.append("the `sale` module is not activated")

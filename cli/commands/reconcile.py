@@ -300,9 +300,9 @@ async def cmd_review(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.print(Text(f"  customer {v.customer_id} (address {v.address_id}): "
                            f"{v.vat_number} -> ERP {v.erp_code or '(not pushed)'}"))
     ctx.out.print(f"linked to the office's own ERP records: {len(report.matches)}")
-    for m in report.matches:
-        ctx.out.print(Text(f"  {m.kind} {m.shop_id} -> ERP {m.erp_code} (same "
-                           f"{m.by.replace('_', ' ')} {m.value})"))
+    for match in report.matches:
+        ctx.out.print(Text(f"  {match.kind} {match.shop_id} -> ERP {match.erp_code} (same "
+                           f"{match.by.replace('_', ' ')} {match.value})"))
     ctx.out.print(f"orders held for the office: {len(report.held)}")
     for h in report.held:
         ctx.out.print(Text(f"  order {h.order_id} ({h.reference or '-'}): {h.reason}"))

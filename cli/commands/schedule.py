@@ -62,7 +62,7 @@ async def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     account = await get_account(db, args.name)
     schedule = schedule_from_args(args, default_tz=account.tz)
-    stored = await save_schedule(db, account.id, schedule)
+    stored = await save_schedule(db, account.saved_id, schedule)
     nxt = stored.next_run.astimezone(schedule.zone) if stored.next_run else None
     ctx.out.print(Text(f"{account.name}: {schedule.describe()}"
                        + (f"; next run {_fmt(nxt)}" if nxt else "")))
@@ -72,7 +72,7 @@ async def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
 async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     account = await get_account(db, args.name)
-    stored = await get_schedule(db, account.id)
+    stored = await get_schedule(db, account.saved_id)
     if args.json:
         print(json_text(json.dumps({
             "account": account.name,
@@ -97,7 +97,7 @@ async def cmd_preview(args: argparse.Namespace, ctx: Context) -> int:
     account = await get_account(db, args.name)
     if _given(args) or args.tz:
         if not _given(args):
-            stored = await get_schedule(db, account.id)
+            stored = await get_schedule(db, account.saved_id)
             if stored is None:
                 raise ConfigError(f"{account.name} has no saved schedule to preview",
                                   hint="give the schedule flags, e.g. --daily 4 --between 08:00-20:00")
@@ -105,7 +105,7 @@ async def cmd_preview(args: argparse.Namespace, ctx: Context) -> int:
         else:
             schedule = schedule_from_args(args, default_tz=account.tz)
     else:
-        stored = await get_schedule(db, account.id)
+        stored = await get_schedule(db, account.saved_id)
         if stored is None:
             raise ConfigError(f"{account.name} has no saved schedule to preview",
                               hint="give the schedule flags, e.g. --daily 4 --between 08:00-20:00")
@@ -148,7 +148,7 @@ def _parse_start(text: str, schedule: Schedule) -> datetime:
 async def cmd_reset(args: argparse.Namespace, ctx: Context) -> int:
     db = await ctx.hub()
     account = await get_account(db, args.name)
-    await reset_next_run(db, account.id)
+    await reset_next_run(db, account.saved_id)
     ctx.out.print(Text(f"{account.name}: next-run computation cleared"))
     return 0
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import NoReturn
 
 from core.errors import ConfigError
 from core.schedule import Schedule, schedule_from_options
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ConfigError(f"schedule options: {message}", hint="see --help")
 
 
