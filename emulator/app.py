@@ -12,6 +12,7 @@ import bisect
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -211,7 +212,7 @@ class Pred:
         return self._test(raw)
 
 
-def _sort_key(f: Field):
+def _sort_key(f: Field) -> Callable[[Obj], Any]:
     numeric = f.kind in NUMERIC_KINDS or f.name == "id"
 
     def key(o: Obj) -> Any:
@@ -514,7 +515,7 @@ class Api:
                            "informations (which fields are required, which kind of content...) or 'blank' "
                            "to get an empty schema to fill before using POST request")
             if as_json:
-                d = {f.name: "" for f in res.fields_for(st.version) if not (schema == "synopsis" and f.name == "id")}
+                d: dict[str, Any] = {f.name: "" for f in res.fields_for(st.version) if not (schema == "synopsis" and f.name == "id")}
                 if st.version >= (8,):
                     d = {}
                 assocs = {a.name: [{f.name: "" for f in a.fields if f.active(st.version)}]
@@ -617,7 +618,7 @@ class Api:
                            and p.f.name == "id_order" and len(p.ops) == 1
                            and p.ops[0][0] in ("eq", "in")), None)
         if id_pred is not None:
-            objs = [table[i] for i in id_pred.id_candidates if i in table]
+            objs = [table[i] for i in id_pred.id_candidates or () if i in table]
             rest = [p for p in preds if p is not id_pred]
         elif order_pred is not None:
             wanted = order_pred.ops[0][1] if order_pred.ops[0][0] == "in" else [order_pred.ops[0][1]]

@@ -113,7 +113,7 @@ def stock_order_states(version: Version, lang_ids: Iterable[int] = (1,)) -> list
     lang_ids = list(lang_ids)
     out = []
     for sid, en, it, tpl, module, flags, color in rows:
-        invoice, logable, delivery, shipped, paid, _unused, send_email = flags
+        invoice, logable, delivery, shipped, paid, _unused, send_email = tuple(flags)
         names = {lid: (it if i == 1 else en) for i, lid in enumerate(lang_ids)}
         out.append(
             {
@@ -276,9 +276,9 @@ class ShopState:
             msgs = self.tables["customer_messages"]
             return [{"id": str(i)} for i in sorted(self._messages_by_thread.get(obj["id"], ())) if i in msgs]
         if resource == "customers" and assoc == "groups":
-            stored = (obj.get("associations") or {}).get("groups")
-            if stored is not None:
-                return stored
+            groups = (obj.get("associations") or {}).get("groups")
+            if groups is not None:
+                return groups
             return [{"id": obj.get("id_default_group", "3")}]
         return (obj.get("associations") or {}).get(assoc, [])
 

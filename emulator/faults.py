@@ -130,9 +130,9 @@ class Fault:
                    if k.lower() not in ("content-length", "content-sha1")}
         if self.kind == "slow_drip":
             headers["Content-Length"] = str(len(response.body))
-            return StreamingResponse(_drip(response.body, max(1, self.chunk), self.interval, stop),
+            return StreamingResponse(_drip(bytes(response.body), max(1, self.chunk), self.interval, stop),
                                      response.status_code, headers=headers)
-        listing = _relist(response.body, self.kind, self.entries)
+        listing = _relist(bytes(response.body), self.kind, self.entries)
         if listing is None:
             return response
         return StreamingResponse(listing, response.status_code, headers=headers)

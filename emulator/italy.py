@@ -73,7 +73,7 @@ def base_tax_rules_groups() -> list[dict]:
 
 
 def base_tax_rules(countries: list[int]) -> list[dict]:
-    rules = []
+    rules: list[dict] = []
     for gid, _name, tax in TAX_RULES_GROUPS:
         for cid in RULE_COUNTRIES:
             if cid in countries:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .data import Obj, ShopState
 from .schema import Field, Resource
@@ -16,7 +16,7 @@ XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="htt
 XML_TAIL = "</prestashop>\n"
 
 # display spec: None = ids only; "full"; or list of (field, subfields|None)
-Display = None | str | list[tuple[str, list[str] | None]]
+Display = None | Literal["full"] | list[tuple[str, list[str] | None]]
 
 
 def cdata(s: str) -> str:
@@ -305,13 +305,13 @@ def json_object(ctx: Ctx, res: Resource, obj: Obj, display: Display) -> dict:
         fmap = {f.name: f for f in res.fields_for(version)}
         only: dict[str, list[str] | None] = {}
         for name, sub in display:
-            f = fmap.get(name)
-            if f is None:
+            found = fmap.get(name)
+            if found is None:
                 only[name] = sub
             elif name == "id":
                 d["id"] = obj["id"]
             else:
-                d[name] = _jval(ctx, f, obj.get(name, f.default_value))
+                d[name] = _jval(ctx, found, obj.get(name, found.default_value))
         if only:
             assocs = json_assocs(ctx, res, obj, only)
             if assocs:

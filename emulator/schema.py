@@ -117,7 +117,7 @@ V178 = (1, 7, 8)
 V8 = (8, 0, 0)
 
 
-def F(name: str, kind: str = "str", x: str | None = None, **kw) -> Field:  # noqa: N802
+def F(name: str, kind: str = "str", x: str | None = None, **kw: Any) -> Field:  # noqa: N802
     return Field(name, kind, x, **kw)
 
 
