@@ -14,14 +14,15 @@ from dataclasses import replace
 from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 
-from core.engine import Engine
+from core.engine import Engine, Subscription
 from core.errors import SincroError
 from core.events import Event
 from core.textsafe import visible
@@ -30,6 +31,9 @@ from tui import bridge
 from tui.gc_pacer import GcPacer
 from tui.screens.main import MainScreen
 from tui.workers import ReportsFailures
+
+if TYPE_CHECKING:
+    from core.scheduler import Scheduler
 
 EngineFactory = Callable[[], Engine]
 
@@ -70,7 +74,7 @@ VIEW_COMMANDS = (
     ("ERP: mark invoiced", "Invoice the selected document", "erp", "set_state('invoiced')"),
     ("ERP: cancel document", "Cancel the selected document", "erp", "set_state('cancelled')"),
     ("ERP: set stock", "Set the selected article's stock", "erp", "set_stock"),
-    ("ERP: documents or articles", "Switch the ERP tables", "erp", "toggle"),
+    ("ERP: documents or articles", "Switch the ERP tables", "erp", "toggle_tables"),
     ("Listing: dry run", "What the selected listing would change on the shop; writes nothing",
      "listings", "dry_run"),
     ("Listing: run", "Apply the selected listing's rules now (asks first)", "listings", "run"),
@@ -119,10 +123,10 @@ class SincroApp(ReportsFailures, App[int]):
         self.clock = clock
         self.refresh_every = refresh_every
         self.ready = asyncio.Event()
-        self._subscription = None
+        self._subscription: Subscription | None = None
         self._start_theme = theme
         self.schedule = schedule
-        self.scheduler = None
+        self.scheduler: Scheduler | None = None
         self.scheduling_note = ""
         self.gc_pacer = GcPacer() if pace_gc else None
 
@@ -144,6 +148,12 @@ class SincroApp(ReportsFailures, App[int]):
             self.set_interval(1.0, self.gc_pacer.tick, name="gc pacer")
         self.run_worker(self._open_engine(), group="engine", exit_on_error=False,
                         name="Opening the hub")
+
+    def running_engine(self) -> Engine:
+        """The engine, once the hub is open: screens load after EngineReady."""
+        if self.engine is None:
+            raise RuntimeError("the hub is not open")
+        return self.engine
 
     async def _open_engine(self) -> None:
         engine = self.engine_factory()
@@ -221,17 +231,17 @@ class SincroApp(ReportsFailures, App[int]):
 
         palette = Binding("ctrl+p", "command_palette", "Command palette: every action by name")
         return [
-            ("Everywhere", [*self.BINDINGS, *MainScreen.BINDINGS, palette]),
-            ("Accounts", list(AccountsView.BINDINGS)),
-            ("Live log", list(LogView.BINDINGS)),
-            ("Run history", list(HistoryView.BINDINGS)),
-            ("Run", list(RunDetailScreen.BINDINGS)),
-            ("ERP", list(ErpView.BINDINGS)),
-            ("Listings", list(ListingsView.BINDINGS)),
-            ("Reconcile", list(ReconcileScreen.BINDINGS)),
-            ("Review", list(ReviewScreen.BINDINGS)),
-            ("Schedule editor", list(ScheduleEditor.BINDINGS)),
-            ("Account form", list(AccountForm.BINDINGS)),
+            ("Everywhere", [*_declared(self.BINDINGS), *_declared(MainScreen.BINDINGS), palette]),
+            ("Accounts", _declared(AccountsView.BINDINGS)),
+            ("Live log", _declared(LogView.BINDINGS)),
+            ("Run history", _declared(HistoryView.BINDINGS)),
+            ("Run", _declared(RunDetailScreen.BINDINGS)),
+            ("ERP", _declared(ErpView.BINDINGS)),
+            ("Listings", _declared(ListingsView.BINDINGS)),
+            ("Reconcile", _declared(ReconcileScreen.BINDINGS)),
+            ("Review", _declared(ReviewScreen.BINDINGS)),
+            ("Schedule editor", _declared(ScheduleEditor.BINDINGS)),
+            ("Account form", _declared(AccountForm.BINDINGS)),
         ]
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -252,6 +262,16 @@ class SincroApp(ReportsFailures, App[int]):
             return
         main.action_show(view)
         await main.query_one(f"#{view}").run_action(action)
+
+
+def _declared(bindings: Iterable[BindingType]) -> list[Binding]:
+    """A class's BINDINGS, each a Binding (Textual also allows tuples; Sincro writes none)."""
+    out: list[Binding] = []
+    for b in bindings:
+        if not isinstance(b, Binding):
+            raise TypeError(f"declare key bindings as Binding, not {b!r}")
+        out.append(b)
+    return out
 
 
 def quiet_engine_logging() -> None:

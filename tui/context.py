@@ -17,6 +17,10 @@ class Console(Protocol):
     clock: Callable[[], datetime]  # aware UTC now; tests fix it
     refresh_every: float  # seconds between looks at the hub for other processes' runs
 
+    def running_engine(self) -> Engine:
+        """The engine, once the hub is open; raises before (or when it could not be opened)."""
+        ...
+
 
 def console(node: DOMNode) -> Console:
     return cast(Console, node.app)

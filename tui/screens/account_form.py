@@ -138,7 +138,7 @@ class AccountForm(ReportsFailures, Screen[bool]):
                             exit_on_error=False, name="Save account")
 
     async def _save(self, account: acc.Account) -> None:
-        hub = console(self).engine.hub
+        hub = console(self).running_engine().database
         try:
             if self.account is None:
                 await acc.add_account(hub, account)

@@ -96,7 +96,7 @@ class AccountsView(ReportsFailures, Vertical):
         engine = console(self).engine
         if engine is None:
             return
-        infos = await load_accounts(engine.hub, engine.owner)
+        infos = await load_accounts(engine.database, engine.owner)
         self.infos = {i.name: i for i in infos}
         self.table.show(infos, self.live)
         self.show_detail()
@@ -182,15 +182,15 @@ class AccountsView(ReportsFailures, Vertical):
             self.start_run(name, kind)
 
     async def _confirm_then_run(self, name: str, kind: str) -> None:
-        engine = console(self).engine
+        engine = console(self).running_engine()
         info = self.infos[name]
         if kind == "customers":
-            count = await customers_in_hub(engine.hub, info.account.id)
+            count = await customers_in_hub(engine.database, info.account.saved_id)
             question = (f"Update all {count} customers of {name} already in the hub from the "
                         "shop, then push the changes to the ERP. This reads every one of them "
                         "from the shop and can take long (minutes for thousands). Start?")
         else:
-            q = await quota(engine.hub, info.account)
+            q = await quota(engine.database, info.account)
             if q["left"] == 0:
                 self.app.notify(f"account {name} has used all {q['allowance']} full syncs "
                                 f"allowed for {q['month']}; orders and customers syncs still run",
@@ -207,7 +207,7 @@ class AccountsView(ReportsFailures, Vertical):
                         exit_on_error=False, name=f"{SYNC_LABELS[kind]} of {name}")
 
     async def _run(self, name: str, kind: str) -> None:
-        await console(self).engine.run_sync(name, kind, trigger="console")
+        await console(self).running_engine().run_sync(name, kind, trigger="console")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         super().on_worker_state_changed(event)

@@ -56,7 +56,7 @@ class ErpView(ReportsFailures, Vertical):
         Binding("p", "set_state('shipped')", "Shipped", id="erp-shipped"),
         Binding("i", "set_state('invoiced')", "Invoiced", id="erp-invoiced"),
         Binding("x", "set_state('cancelled')", "Cancel", id="erp-cancelled"),
-        Binding("t", "toggle", "Docs/articles", id="erp-toggle"),
+        Binding("t", "toggle_tables", "Docs/articles", id="erp-toggle"),
         Binding("k", "set_stock", "Set stock", id="erp-stock"),
         Binding("r", "refresh", "Refresh", id="erp-refresh", show=False),
         Binding("slash", "find", "Find", id="erp-find", key_display="/", show=False,
@@ -176,7 +176,7 @@ class ErpView(ReportsFailures, Vertical):
         self.table.focus()
         self.load()
 
-    def action_toggle(self) -> None:
+    def action_toggle_tables(self) -> None:
         switcher = self.query_one("#erp-tables", ContentSwitcher)
         switcher.current = "erp-articles" if self.showing == "erp-documents" else "erp-documents"
         self.table.focus()
@@ -198,7 +198,7 @@ class ErpView(ReportsFailures, Vertical):
             return
         doc = await self.erp.set_state(number, state)
         before = self.doc_rows.value(number)
-        if before is not None:
+        if isinstance(before, tuple):  # the document's row, as _doc_cells reads it
             self.doc_rows.set(number, (*before[:5], doc.state))
         self.app.notify(safe(f"document {number} is now {doc.state}"), markup=False)
 

@@ -57,7 +57,7 @@ class HistoryView(ReportsFailures, Vertical):
         if engine is None:
             return
         scope = self.account if self.only_account else None
-        runs = await list_runs(engine.hub, scope, limit=LIMIT)
+        runs = await list_runs(engine.database, scope, limit=LIMIT)
         self.runs = {r.id: r for r in runs}
         self.query_one(RunTable).show(runs)
         where = f"runs of {scope}" if scope else "runs of all accounts"

@@ -147,8 +147,8 @@ class ListingsView(ReportsFailures, Vertical):
         engine = console(self).engine
         if engine is None:
             return
-        listings = await lst.list_listings(engine.hub)
-        lists = await lst.list_lists(engine.hub)
+        listings = await lst.list_listings(engine.database)
+        lists = await lst.list_lists(engine.database)
         self.listings = {x.name: x for x in listings}
         self.lists = {s.name: s for s in lists}
         used: dict[str, list[str]] = {}
@@ -271,7 +271,7 @@ class ListingsView(ReportsFailures, Vertical):
                         f"listing {x.name}")
 
     async def _set_enabled(self, name: str, enabled: bool) -> None:
-        await lst.save_listing(console(self).engine.hub, name, enabled=enabled)
+        await lst.save_listing(console(self).running_engine().database, name, enabled=enabled)
         self.app.notify(f"listing {name} {'enabled' if enabled else 'disabled'}",
                         title="Listings", markup=False)
         await self._load()
@@ -294,7 +294,7 @@ class ListingsView(ReportsFailures, Vertical):
                         exit_on_error=False, name=f"Dry run of listing {x.name}")
 
     async def _dry_run(self, x: lst.Listing) -> None:
-        engine = console(self).engine
+        engine = console(self).running_engine()
         sub = engine.subscribe()
         lines: list[LogLine] = []
 

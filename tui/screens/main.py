@@ -148,7 +148,7 @@ class MainScreen(ReportsFailures, Screen):
             return
         if self._foreign is None:
             self._foreign = ForeignRuns(engine.owner)
-        lines = await self._foreign.poll(engine.hub)
+        lines = await self._foreign.poll(engine.database)
         if lines:
             self.live_log.add_lines(lines)
 

@@ -105,7 +105,7 @@ class ReviewScreen(ReportsFailures, Screen):
         engine = console(self).engine
         if engine is None:
             return
-        self.show(await review(engine.hub, self.account, since=since), since)
+        self.show(await review(engine.database, self.account, since=since), since)
 
     def show(self, report: ReviewReport, since: str | None) -> None:
         self.report = report

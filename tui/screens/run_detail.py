@@ -43,9 +43,9 @@ class RunDetailScreen(ReportsFailures, Screen):
                         name=f"Loading run #{self.run_id}")
 
     async def _load(self) -> None:
-        engine = console(self).engine
+        engine = console(self).running_engine()
         tz = console(self).tz
-        run = await get_run(engine.hub, self.run_id)
+        run = await get_run(engine.database, self.run_id)
         head = self.query_one("#run-head", Static)
         if run is None:
             head.update(Text(f"run {self.run_id} no longer exists (old runs are pruned)"))
@@ -65,7 +65,7 @@ class RunDetailScreen(ReportsFailures, Screen):
             errors.update(body)
         else:
             errors.display = False
-        rows = await run_log(engine.hub, self.run_id)
+        rows = await run_log(engine.database, self.run_id)
         log = self.query_one(SyncLog)
         log.add(LogEntry.from_event(LogLine(run_id=self.run_id, account=run.account,
                                             at=datetime.fromisoformat(at), level=level,

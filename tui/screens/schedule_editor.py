@@ -21,6 +21,8 @@ from tui.widgets.schedule_preview import SchedulePreview
 from tui.workers import ReportsFailures
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from core.schedules_store import StoredSchedule
 
 KIND_OPTIONS = [("daily", "daily"), ("weekly", "weekly"), ("monthly", "monthly"),
@@ -62,15 +64,15 @@ def schedule_from_fields(kind: str, *, times: str = "", between: str = "", at: s
     if kind == "cron":
         return Schedule("cron", tz=tz, cron=cron)
     if kind == "daily" and times.strip():
-        return Schedule("daily", tz=tz, times=times.strip(), between=between.strip() or None)
+        return Schedule.parse("daily", tz=tz, times=times.strip(), between=between.strip() or None)
     if kind == "daily" and between.strip():
         raise ConfigError("'between' goes with 'runs a day'",
                           hint="give how many runs a day, or list the times in 'at'")
     if kind == "weekly":
-        return Schedule("weekly", tz=tz, weekdays=weekdays, at=at)
+        return Schedule.parse("weekly", tz=tz, weekdays=weekdays, at=at)
     if kind == "monthly":
-        return Schedule("monthly", tz=tz, days=days, at=at)
-    return Schedule("daily", tz=tz, at=at)
+        return Schedule.parse("monthly", tz=tz, days=days, at=at)
+    return Schedule.parse("daily", tz=tz, at=at)
 
 
 class ScheduleEditor(ReportsFailures, Screen[bool]):
@@ -127,9 +129,9 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
     async def _load(self) -> None:
         from core.schedules_store import get_schedule
 
-        engine = console(self).engine
+        engine = console(self).running_engine()
         try:
-            stored = await get_schedule(engine.hub, self.account.id)
+            stored = await get_schedule(engine.database, self.account.saved_id)
         except ConfigError as exc:
             self.query_one(FormMessage).show(f"the stored schedule cannot be read: {exc}")
             return
@@ -150,7 +152,7 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
         from core.schedules_store import get_schedule
 
         try:
-            stored = await get_schedule(console(self).engine.hub, self.account.id)
+            stored = await get_schedule(console(self).running_engine().database, self.account.saved_id)
         except SincroError:
             return  # said when the editor opened, or by the accounts' own look at the hub
         if stored is not None:
@@ -209,7 +211,7 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
         self.query_one(FormMessage).clear()
         return schedule
 
-    def _fmt(self, when, schedule: Schedule) -> str:
+    def _fmt(self, when: datetime, schedule: Schedule) -> str:
         return when.astimezone(schedule.zone).strftime("%a %d %b %Y %H:%M %Z")
 
     # -- actions ----------------------------------------------------------------
@@ -231,7 +233,7 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
     async def _reset(self) -> None:
         from core.schedules_store import reset_next_run
 
-        await reset_next_run(console(self).engine.hub, self.account.id)
+        await reset_next_run(console(self).running_engine().database, self.account.saved_id)
         self.reset_done = True
         self.query_one(FormMessage).show("next-run computation cleared: the scheduler "
                                          "computes it again from now", error=False)
@@ -249,8 +251,8 @@ class ScheduleEditor(ReportsFailures, Screen[bool]):
     async def _save(self, schedule: Schedule) -> None:
         from core.schedules_store import save_schedule
 
-        engine = console(self).engine
-        stored = await save_schedule(engine.hub, self.account.id, schedule,
+        engine = console(self).running_engine()
+        stored = await save_schedule(engine.database, self.account.saved_id, schedule,
                                      now=console(self).clock())
         nxt = self._fmt(stored.next_run, schedule) if stored.next_run else "none"
         self.app.notify(f"{schedule.describe()}; next run {nxt}",

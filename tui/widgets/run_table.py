@@ -7,6 +7,7 @@ from datetime import tzinfo
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from core.runs import RunSummary
 from tui import format as fmt
@@ -16,6 +17,12 @@ from tui.widgets.tones import outcome_style
 COLUMNS = (("run", "Run", 5), ("account", "Account", 10), ("kind", "Kind", 9),
            ("trigger", "Trigger", 8), ("started", "Started", 12), ("outcome", "Outcome", 13),
            ("duration", "Took", 7))
+
+
+def _run_id(key: RowKey) -> int:
+    """The run id a row is keyed by (rows are added with ``str(run.id)`` as key)."""
+    assert key.value is not None
+    return int(key.value)
 
 
 class RunTable(DataTable):
@@ -37,11 +44,11 @@ class RunTable(DataTable):
         if not self.row_count:
             return None
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return int(row_key.value)
+        return _run_id(row_key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.post_message(self.RunHighlighted(int(event.row_key.value)))
+        self.post_message(self.RunHighlighted(_run_id(event.row_key)))
 
     def cells(self, run: RunSummary) -> dict[str, Text]:
         assert self.tz is not None

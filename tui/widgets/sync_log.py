@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import tzinfo
+from typing import Any
 
 from rich.highlighter import Highlighter
 from rich.style import Style
@@ -61,7 +62,7 @@ class LogFilter:
             parts.append(f"search: {self.search!r}")
         return "  ".join(parts)
 
-    def with_(self, **changes) -> LogFilter:
+    def with_(self, **changes: Any) -> LogFilter:
         return replace(self, **changes)
 
 

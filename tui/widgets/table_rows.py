@@ -22,9 +22,9 @@ def sync_rows(table: DataTable, rows: Mapping[str, Mapping[str, Text]]) -> bool:
     """`rows` maps row key -> column key -> cell, in display order for new rows.
 
     Returns True when rows were added (the caller may want to sort)."""
-    for key in [k.value for k in list(table.rows)]:
-        if key not in rows:
-            table.remove_row(key)
+    for row_key in list(table.rows):
+        if row_key.value not in rows:
+            table.remove_row(row_key)
     present = {k.value for k in table.rows}
     added = False
     for key, cells in rows.items():
