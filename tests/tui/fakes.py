@@ -178,6 +178,19 @@ async def settle(pilot: Any, *, skip: tuple[str, ...] = ("bridge",)) -> None:
     raise AssertionError("workers never settled")
 
 
+async def help_rows(app: SincroApp, pilot: Any) -> list[tuple[str, ...]]:
+    """Open the help (F1) and read its rows as plain text: (where, key, does)."""
+    from textual.widgets import DataTable
+
+    from tui.screens.help import HelpScreen
+
+    await pilot.press("f1")
+    await pilot.pause()
+    assert isinstance(app.screen, HelpScreen)
+    table = app.screen.query_one(DataTable)
+    return [tuple(cell.plain for cell in table.get_row_at(i)) for i in range(table.row_count)]
+
+
 def screen_text(app: SincroApp) -> str:
     """The screen as plain text, one line per row."""
     strips = app.screen._compositor.render_strips()

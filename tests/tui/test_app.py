@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable
-
-from tests.tui.fakes import make_app, screen_text, settle
+from tests.tui.fakes import help_rows, make_app, screen_text, settle
 from tui.app import SincroApp
 from tui.screens.help import HelpScreen
 
@@ -15,12 +13,7 @@ async def test_help_lists_every_key_of_every_screen(home: Path) -> None:
     app = make_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f1")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        table = app.screen.query_one(DataTable)
-        listed = {(table.get_row_at(i)[0].plain, table.get_row_at(i)[2].plain)
-                  for i in range(table.row_count)}
+        listed = {(row[0], row[2]) for row in await help_rows(app, pilot)}
         for where, bindings in app.key_sections():
             for binding in bindings:
                 assert (where, binding.tooltip or binding.description) in listed
