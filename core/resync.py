@@ -84,7 +84,6 @@ async def resync_orders(ctx: RunContext, ids: list[int]) -> ResyncResult:
     known = await _hub_orders(ctx, sorted(found))
     excluded = {int(s) for s in ctx.account.option("excluded_states") or []}
     articles = await ArticleMap.load(ctx)
-    ctx.state.setdefault("new_order_ids", [])
 
     fresh = [o for i, o in found.items() if i not in known]
     if fresh:  # the import path: hub rows, outbox; not importable ones go to pending_orders
@@ -94,7 +93,7 @@ async def resync_orders(ctx: RunContext, ids: list[int]) -> ResyncResult:
                               recheck=True)
         finally:
             await reader.close()
-        imported = set(ctx.state["new_order_ids"])
+        imported = set(ctx.state.new_order_ids)
         for o in fresh:
             if o.id in imported:
                 result.note(o.id, "imported into the hub")

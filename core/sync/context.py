@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.accounts import Account
 from core.erp.port import ErpConnector
 from core.runs import RunRecorder
 from core.store.db import Database
 from core.timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from core.sync.orders import CustomerRefs
+
+
+@dataclass(slots=True)
+class StepState:
+    """What earlier steps of a run leave for later ones (one per run, fresh each run)."""
+
+    # shop ids of the orders this run imported into the hub (orders, resync); the
+    # listing step after orders reads them
+    new_order_ids: list[int] = field(default_factory=list)
+    # the account's e-mail -> ERP customer reference, loaded once per run
+    customer_refs: CustomerRefs | None = None
+    # ERP customer references a dry run has already reported
+    dry_run_customers: set[str] = field(default_factory=set)
+    # article code -> quantity on the orders not yet in the ERP, read once per run
+    pending_quantities: dict[str, int] | None = None
 
 
 @dataclass
@@ -23,7 +41,7 @@ class RunContext:
     trigger: str
     dry_run: bool = False
     # what earlier steps of this run leave for later ones
-    state: dict[str, Any] = field(default_factory=dict)
+    state: StepState = field(default_factory=StepState)
 
     @property
     def account_id(self) -> int:

@@ -75,7 +75,7 @@ async def listings_after_orders(ctx: RunContext) -> None:
     if not listings:
         return
     run.steps.append("listings-after-orders")
-    codes = await touched_codes(ctx, ctx.state.get("new_order_ids") or [])
+    codes = await touched_codes(ctx, ctx.state.new_order_ids)
     if not codes:
         return
     run.info(f"listings: new orders touched {len(codes)} articles")

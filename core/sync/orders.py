@@ -72,14 +72,14 @@ class CustomerRefs:
 
     @classmethod
     async def load(cls, ctx: RunContext) -> CustomerRefs:
-        found = ctx.state.get("customer_refs")
-        if isinstance(found, CustomerRefs):
+        found = ctx.state.customer_refs
+        if found is not None:
             return found
         rows = await ctx.hub.fetchall(
             "SELECT email, erp_ref FROM customers WHERE account_id = ? "
             "ORDER BY imported_at, shop_id", (ctx.account_id,))
         refs = cls(rows)
-        ctx.state["customer_refs"] = refs
+        ctx.state.customer_refs = refs
         return refs
 
 
@@ -335,7 +335,6 @@ async def import_orders(ctx: RunContext) -> None:
         ctx.shop.warn = run.warning
     excluded = {int(s) for s in ctx.account.option("excluded_states") or []}
     articles = await ArticleMap.load(ctx)
-    ctx.state.setdefault("new_order_ids", [])
     reader = PageReader(ctx, excluded)
 
     # Orders seen earlier in a state that was not importable: are they now?
@@ -585,7 +584,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
         run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
         for o in fresh:
             run.log("debug", f"order {o.id} ({o.reference}) imported")
-    ctx.state["new_order_ids"].extend(o.id for o in fresh)
+    ctx.state.new_order_ids.extend(o.id for o in fresh)
 
 
 async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
@@ -593,7 +592,7 @@ async def _report_dry_run(ctx: RunContext, fresh, customers, new_articles,
     """What the run would do, read from the ERP without writing: orders imported, customers
     created or linked (guests merged), articles coded and created."""
     run = ctx.run
-    seen: set[str] = ctx.state.setdefault("dry_run_customers", set())
+    seen = ctx.state.dry_run_customers
     for o in fresh:
         run.info(f"would import order {o.id} ({o.reference}), {len(o.rows)} rows, "
                  f"total {o.total_paid_tax_incl}, state {o.current_state}")

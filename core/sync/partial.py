@@ -476,8 +476,8 @@ async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: 
 
 async def _pending_quantities(ctx: RunContext) -> dict[str, int]:
     """Quantity of each article code on the orders not yet in the ERP, once per run."""
-    cached = ctx.state.get("pending_quantities")
-    if isinstance(cached, dict):
+    cached = ctx.state.pending_quantities
+    if cached is not None:
         return cached
     out: dict[str, int] = {}
     after = 0
@@ -493,7 +493,7 @@ async def _pending_quantities(ctx: RunContext) -> dict[str, int]:
         for r in rows:
             for line in json.loads(r[1]).get("lines", []):
                 out[line["code"]] = out.get(line["code"], 0) + int(line["quantity"])
-    ctx.state["pending_quantities"] = out
+    ctx.state.pending_quantities = out
     return out
 
 
