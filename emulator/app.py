@@ -1,6 +1,8 @@
 """Starlette application emulating PrestaShop's Webservice (``/api/``) plus a JSON side channel.
 
-See docs/prestashop/PROTOCOL.md §11. Entry point: :func:`create_app`.
+See docs/prestashop/PROTOCOL.md §11. Entry point: :func:`create_app`. The query filters
+(``filter``, ``sort``, ``limit``) are in :mod:`emulator.filters`, the error answers in
+:mod:`emulator.errors`, the side channel ``/_emulator/`` in :mod:`emulator.side_channel`.
 """
 
 from __future__ import annotations
@@ -8,25 +10,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import bisect
 import hashlib
 import re
 import time
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from defusedxml import ElementTree as SafeET
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from . import render
-from .data import ALL_METHODS, KeySpec, Obj, ShopState, add_generated_orders, normalize
+from . import filters, render
+from .data import KeySpec, Obj, ShopState
+from .errors import ApiError, _err, did_you_mean
 from .faults import GATEWAY_HTML, MAINTENANCE_HTML, Fault
+from .filters import php_int
 from .render import Ctx
-from .schema import DATE_KINDS, KIND_DEFAULTS, NUMERIC_KINDS, Field, Resource
+from .schema import KIND_DEFAULTS, Field, Resource
+from .side_channel import SideChannel
 
 REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as '
          'the login. No password required."')
@@ -38,69 +40,7 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 40
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND", "SEARCH"]
-FILTER_KEY_RE = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$")
-FILTER_RE = re.compile(r"^(.*)\[(.*)\](.*)$", re.S)
-BETWEEN_RE = re.compile(r"^([\d.:\-\s]+),([\d.:\-\s]+)$")
-NUM_PREFIX_RE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 INT_RE = re.compile(r"^-?\d+$")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, errors: list[tuple[int | None, str]], *, auth: bool = False,
-                 php_warning: bool = False) -> None:
-        super().__init__(errors[0][1] if errors else "")
-        self.status = status
-        self.errors = errors
-        self.auth = auth
-        self.php_warning = php_warning
-
-
-def _err(status: int, code: int | None, msg: str, **kw: Any) -> ApiError:
-    return ApiError(status, [(code, msg)], **kw)
-
-
-def levenshtein(a: str, b: str) -> int:
-    if a == b:
-        return 0
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def closest(value: str, words: list[str]) -> str:
-    """PrestaShop's ``getClosest()`` (ties go to the later word)."""
-    shortest = -1
-    best = ""
-    for w in words:
-        lev = levenshtein(value, w)
-        if lev == 0:
-            return w
-        if lev <= shortest or shortest < 0:
-            best, shortest = w, lev
-    return best
-
-
-def did_you_mean(status: int, label: str, value: str, available: list[str], code: int) -> ApiError:
-    msg = f'{label}. Did you mean: "{closest(value, available)}"?'
-    if len(available) > 1:
-        msg += ' The full list is: "' + '", "'.join(available) + '"'
-    return _err(status, code, msg)
-
-
-def php_int(s: str) -> int:
-    m = re.match(r"^\s*[-+]?\d+", s or "")
-    return int(m.group(0)) if m else 0
-
-
-def mysql_num(v: Any) -> float:
-    if v is None:
-        return 0.0
-    m = NUM_PREFIX_RE.match(str(v))
-    return float(m.group(0)) if m else 0.0
 
 
 def class_name(res: Resource) -> str:
@@ -110,120 +50,6 @@ def class_name(res: Resource) -> str:
 def exec_time(t0: float) -> str:
     r = round(time.perf_counter() - t0, 3)
     return "0" if r == 0 else f"{r:.3f}".rstrip("0").rstrip(".")
-
-
-# ---------------------------------------------------------------------- filters
-class Pred:
-    """One ``filter[field]=value`` compiled like PrestaShop's SQLUtils (MySQL semantics)."""
-
-    def __init__(self, f: Field, raw: str, langs: list[int]) -> None:
-        self.f = f
-        self.langs = langs
-        self.numeric = f.kind in NUMERIC_KINDS or f.name == "id"
-        self.date = f.kind in DATE_KINDS
-        self.ops: list[tuple[str, Any]] = []  # all must hold
-        self.id_candidates: list[int] | None = None
-        m = FILTER_RE.match(raw)
-        if not m:
-            self.ops.append(("eq", self._conv(raw)))
-            return
-        pre, inner, post = m.groups()
-        if pre == "%" or post == "%":
-            pattern = pre + inner + post
-            rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-            self.ops.append(("like", re.compile(rx, re.I | re.S)))
-        elif pre == "" and post == "":
-            if inner.find("|") > 0:
-                vals = inner.split("|")
-                self.ops.append(("in", [self._conv(v) for v in vals]))
-            else:
-                bm = BETWEEN_RE.match(inner)
-                if bm:
-                    lo, hi = sorted([bm.group(1), bm.group(2)], key=self._php_sort_key)
-                    self.ops.append(("between", (self._conv(lo), self._conv(hi))))
-                else:
-                    self.ops.append(("eq", self._conv(inner)))
-        elif pre == ">":
-            self.ops.append(("gt", self._conv(inner)))
-        elif pre == "<":
-            self.ops.append(("lt", self._conv(inner)))
-        elif pre == "!":
-            for v in inner.split("|"):
-                self.ops.append(("ne", self._conv(v)))
-        # any other prefix: PrestaShop adds no condition at all
-        if f.name == "id" and len(self.ops) == 1 and self.ops[0][0] in ("eq", "in"):
-            vals = self.ops[0][1] if self.ops[0][0] == "in" else [self.ops[0][1]]
-            if all(float(v).is_integer() for v in vals):
-                self.id_candidates = sorted({int(v) for v in vals})
-
-    @staticmethod
-    def _php_sort_key(s: str) -> tuple[int, Any]:
-        try:
-            return (0, float(s))
-        except ValueError:
-            return (1, s)
-
-    def _conv(self, s: str) -> Any:
-        if self.numeric:
-            return mysql_num(s)
-        if self.date:
-            s = s.strip()
-            if self.f.kind == "date" and len(s) == 10:
-                s += " 00:00:00"
-            return s
-        return s.lower().rstrip(" ")
-
-    def _val(self, v: Any) -> Any:
-        if self.numeric:
-            return mysql_num(v)
-        if self.date:
-            return str(v)
-        return str(v).lower().rstrip(" ")
-
-    def _test(self, raw: Any) -> bool:
-        if raw is None:
-            return False
-        v = self._val(raw)
-        for op, arg in self.ops:
-            if op == "eq":
-                ok = v == arg
-            elif op == "in":
-                ok = v in arg
-            elif op == "between":
-                ok = arg[0] <= v <= arg[1]
-            elif op == "gt":
-                ok = v > arg
-            elif op == "lt":
-                ok = v < arg
-            elif op == "ne":
-                ok = v != arg
-            else:  # like
-                ok = arg.fullmatch(str(raw)) is not None
-            if not ok:
-                return False
-        return True
-
-    def __call__(self, obj: Obj) -> bool:
-        f = self.f
-        raw = obj["id"] if f.name == "id" else obj.get(f.name, f.default_value)
-        if f.kind == "i18n":
-            vals = raw if isinstance(raw, dict) else {}
-            return any(self._test(vals.get(lid, "")) for lid in self.langs)
-        return self._test(raw)
-
-
-def _sort_key(f: Field) -> Callable[[Obj], Any]:
-    numeric = f.kind in NUMERIC_KINDS or f.name == "id"
-
-    def key(o: Obj) -> Any:
-        raw = o["id"] if f.name == "id" else o.get(f.name, f.default_value)
-        if isinstance(raw, dict):
-            raw = next(iter(raw.values()), "")
-        if numeric:
-            return mysql_num(raw)
-        return "" if raw is None else str(raw).lower()
-
-    return key
 
 
 # ---------------------------------------------------------------------- XML input
@@ -526,7 +352,7 @@ class Api:
             return self.ok(render.xml_schema(ctx, res, schema), 200, False, t0, method, request)
         try:
             display = self.parse_display(res, q.get("display"), date_on)
-            objs = self.select(res, q, date_on, ctx)
+            objs = filters.select(st, res, q, date_on, ctx.langs)
         except ApiError as e:
             raise self.list_error(e) from None
         if as_json:
@@ -555,100 +381,6 @@ class Api:
                 raise _err(400, 79, f'Language ID "{p}" does not exist')
             langs.append(int(p))
         ctx.langs = langs or avail
-
-    def filterable(self, res: Resource, date_on: bool) -> list[str]:
-        return [f.name for f in res.fields_for(self.state.version)
-                if date_on or f.name not in ("date_add", "date_upd")]
-
-    def select(self, res: Resource, q: Any, date_on: bool, ctx: Ctx) -> list[Obj]:
-        st = self.state
-        fmap = {f.name: f for f in res.fields_for(st.version)}
-        preds: list[Pred] = []
-        for k, v in q.multi_items():
-            if not k.startswith("filter"):
-                continue
-            m = FILTER_KEY_RE.match(k)
-            if not m:
-                continue
-            name = m.group(1)
-            if m.group(2) is not None:
-                raise _err(400, 31, f'The resource "{res.name}" has no linked table')
-            f = fmap.get(name)
-            if f is None or (not date_on and name in ("date_add", "date_upd")):
-                raise did_you_mean(400, "This filter does not exist", name, self.filterable(res, date_on), 32)
-            if f.getter:
-                raise _err(400, 34, f'The field "{name}" is dynamic. It is not possible to filter GET query with this field.')
-            if v == "":
-                raise _err(400, 33, f'The filter "{name}" is malformed.')
-            preds.append(Pred(f, v, ctx.langs))
-        sorts: list[tuple[Field, bool]] = []
-        raw_sort = q.get("sort")
-        if raw_sort:
-            inner = raw_sort[1:-1] if raw_sort.startswith("[") and raw_sort.endswith("]") else raw_sort
-            for part in inner.split(","):
-                if "_" not in part:
-                    raise _err(400, 37, 'The "sort" value has to be formed as this example: "field_ASC" or '
-                               "'[field_1_DESC,field_2_ASC,field_3_ASC,...]' (\"field\" has to be an available field)")
-                name, direction = part.rsplit("_", 1)
-                direction = direction.upper()
-                if direction not in ("ASC", "DESC"):
-                    raise _err(400, 37, 'The "sort" value has to be formed as this example: "field_ASC" or '
-                               "'[field_1_DESC,field_2_ASC,field_3_ASC,...]' (\"field\" has to be an available field)")
-                f = fmap.get(name)
-                if f is None or f.getter or (not date_on and name in ("date_add", "date_upd")):
-                    i18n = [n for n, ff in fmap.items() if ff.kind == "i18n"]
-                    plain = [n for n in self.filterable(res, date_on) if fmap[n].kind != "i18n" and not fmap[n].getter]
-                    raise _err(400, 38, "Unable to filter by this field. However, these are available: "
-                               + ", ".join(plain) + ", for i18n fields: " + ", ".join(i18n))
-                sorts.append((f, direction == "DESC"))
-        limit = q.get("limit")
-        offset, count = 0, None
-        if limit is not None:
-            parts = limit.split(",")
-            if len(parts) > 2:
-                raise _err(400, 39, 'The "limit" value has to be formed as this example: "5,25" or "10"')
-            if len(parts) == 2:
-                offset, count = max(0, php_int(parts[0])), max(0, php_int(parts[1]))
-            else:
-                count = max(0, php_int(parts[0]))
-        table = st.table(res.name)
-        id_pred = next((p for p in preds if p.id_candidates is not None), None)
-        # a shop's order_details are indexed by id_order (MySQL key): read through the index
-        order_pred = next((p for p in preds if res.name == "order_details"
-                           and p.f.name == "id_order" and len(p.ops) == 1
-                           and p.ops[0][0] in ("eq", "in")), None)
-        if id_pred is not None:
-            objs = [table[i] for i in id_pred.id_candidates or () if i in table]
-            rest = [p for p in preds if p is not id_pred]
-        elif order_pred is not None:
-            wanted = order_pred.ops[0][1] if order_pred.ops[0][0] == "in" else [order_pred.ops[0][1]]
-            ids = sorted({d for v in wanted if float(v).is_integer()
-                          for d in st._details_by_order.get(int(v), ())})
-            objs = [table[i] for i in ids if i in table]
-            rest = preds  # the predicate still holds for each (and keeps MySQL's semantics)
-        elif (len(preds) == 1 and preds[0].f.name == "id" and len(preds[0].ops) == 1
-              and preds[0].ops[0][0] == "gt" and count is not None
-              and all(f.name == "id" and not desc for f, desc in sorts)):
-            # "the orders after id N, by id, a page": the primary key's range scan; the
-            # table is kept in id order, so the page is the next offset+count rows
-            # (MySQL walks the offset rows in its index: C speed, next to nothing, so the
-            # page itself is what is read here)
-            after = preds[0].ops[0][1]
-            keys = list(table)
-            start = bisect.bisect_right(keys, after)
-            objs = [table[k] for k in keys[start + offset:start + offset + count]]
-            rest = preds  # the predicate still holds for each (MySQL's semantics kept)
-            offset = 0
-        else:
-            objs = list(table.values())
-            rest = preds
-        for p in rest:
-            objs = [o for o in objs if p(o)]
-        for f, desc in reversed(sorts):
-            objs.sort(key=_sort_key(f), reverse=desc)
-        if count is not None:
-            objs = objs[offset: offset + count]
-        return objs
 
     # ------------------------------------------------------------- writes
     def validate_value(self, res: Resource, f: Field, v: str) -> None:
@@ -877,236 +609,6 @@ async def _hold(seconds: float, stop: asyncio.Event | None) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         pass
-
-
-# ---------------------------------------------------------------------- side channel
-class SideChannel:
-    """JSON endpoints under ``/_emulator/`` (not counted, no auth, no faults).
-
-    * ``GET health`` → ``{"ok", "version", "key", "stats"}``
-    * ``GET requests`` → ``{"total", "writes", "by_method", "by_resource", "detail": {method: {resource: n}}}``;
-      ``POST requests/reset`` → the counts before the reset
-    * ``POST reset`` → clear counts, faults and the e-mail log
-    * ``GET|POST config`` ``{"enabled", "connection_close", "json_ints", "shop_name",
-      "clock": "YYYY-MM-DD HH:MM:SS"|null, "fault_seed"}``
-    * ``GET|POST keys`` ``{"key"?, "active"?, "permissions": {"orders": ["GET", "HEAD"], "*": [...]}}`` → ``{"key"}``
-    * ``GET emails`` → state-change mails "sent" (``sendemail=1`` on a state with ``send_email=1``, PUT of orders)
-    * ``GET|POST|DELETE faults``, ``DELETE faults/{id}`` — body = :class:`emulator.faults.Fault` fields
-    * ``POST orders`` ``{"generate": n, "seed"?}`` or ``{"orders": [order objects, with associations.order_rows]}``
-      → ``{"ids"}``
-    * ``PATCH orders/{id}`` / ``PATCH customers/{id}`` ``{field: value, ..., "touch"?: true}`` (bumps date_upd)
-    * ``POST orders/{id}/state`` ``{"state": 6, "history"?: true, "sendemail"?: false, "id_employee"?: 1}``
-    * ``GET products/{id}`` → ``{"id", "active", "price", "quantity", "stock": {id_product_attribute: qty}, "date_upd"}``
-    * ``GET objects/{resource}`` → ``{"count", "ids"}``; ``GET|PATCH|DELETE objects/{resource}/{id}``
-      (object with every field, i18n as ``{"1": ...}``; PATCH does not touch date_upd)
-    """
-
-    def __init__(self, state: ShopState) -> None:
-        self.state = state
-
-    def routes(self) -> list[Route]:
-        p = "/_emulator"
-        return [
-            Route(p + "/health", self.health, methods=["GET"]),
-            Route(p + "/requests", self.requests, methods=["GET"]),
-            Route(p + "/requests/reset", self.requests_reset, methods=["POST"]),
-            Route(p + "/reset", self.reset, methods=["POST"]),
-            Route(p + "/config", self.config, methods=["GET", "POST"]),
-            Route(p + "/keys", self.keys, methods=["GET", "POST"]),
-            Route(p + "/emails", self.emails, methods=["GET"]),
-            Route(p + "/faults", self.faults, methods=["GET", "POST", "DELETE"]),
-            Route(p + "/faults/{fid:int}", self.fault_delete, methods=["DELETE"]),
-            Route(p + "/orders", self.orders_add, methods=["POST"]),
-            Route(p + "/orders/{oid:int}", self.order_change, methods=["PATCH", "POST"]),
-            Route(p + "/orders/{oid:int}/state", self.order_state, methods=["POST"]),
-            Route(p + "/customers/{cid:int}", self.customer_change, methods=["PATCH", "POST"]),
-            Route(p + "/products/{pid:int}", self.product, methods=["GET"]),
-            Route(p + "/objects/{resource}", self.objects, methods=["GET"]),
-            Route(p + "/objects/{resource}/{oid:int}", self.object_one, methods=["GET", "PATCH", "DELETE"]),
-        ]
-
-    async def _json(self, request: Request) -> dict:
-        body = await request.body()
-        if not body:
-            return {}
-        import json
-
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-        return data
-
-    async def health(self, request: Request) -> Response:
-        st = self.state
-        return JSONResponse({"ok": True, "version": st.version_str, "key": st.key, "stats": st.stats()})
-
-    async def requests(self, request: Request) -> Response:
-        return JSONResponse(self.state.request_counts())
-
-    async def requests_reset(self, request: Request) -> Response:
-        before = self.state.request_counts()
-        self.state.requests.clear()
-        return JSONResponse(before)
-
-    async def reset(self, request: Request) -> Response:
-        st = self.state
-        st.requests.clear()
-        st.faults.clear()
-        st.emails.clear()
-        return JSONResponse({"ok": True})
-
-    async def config(self, request: Request) -> Response:
-        st = self.state
-        if request.method == "POST":
-            data = await self._json(request)
-            for k in ("enabled", "connection_close", "json_ints", "shop_name"):
-                if k in data:
-                    setattr(st, k, data[k])
-            if "clock" in data:
-                if data["clock"] is None:
-                    st.clock = datetime.now
-                else:
-                    fixed = datetime.strptime(data["clock"], "%Y-%m-%d %H:%M:%S")
-                    st.clock = lambda: fixed
-            if "fault_seed" in data:
-                st.faults.reseed(int(data["fault_seed"]))
-        return JSONResponse({"version": st.version_str, "enabled": st.enabled, "connection_close": st.connection_close,
-                             "json_ints": st.json_ints, "shop_name": st.shop_name, "now": st.now()})
-
-    async def keys(self, request: Request) -> Response:
-        from .data import make_key
-
-        st = self.state
-        if request.method == "POST":
-            data = await self._json(request)
-            key = data.get("key") or make_key()
-            perms = data.get("permissions") or {"*": sorted(ALL_METHODS)}
-            st.keys[key] = KeySpec(key, bool(data.get("active", True)),
-                                   {r: frozenset(m.upper() for m in ms) for r, ms in perms.items()})
-            return JSONResponse({"key": key}, status_code=201)
-        return JSONResponse({k: {"active": s.active, "permissions": {r: sorted(m) for r, m in s.permissions.items()}}
-                             for k, s in st.keys.items()})
-
-    async def emails(self, request: Request) -> Response:
-        return JSONResponse(self.state.emails)
-
-    async def faults(self, request: Request) -> Response:
-        st = self.state
-        if request.method == "POST":
-            data = await self._json(request)
-            try:
-                f = st.faults.add(Fault(**data))
-            except (TypeError, ValueError) as e:
-                return JSONResponse({"error": str(e)}, status_code=400)
-            return JSONResponse(f.to_dict(), status_code=201)
-        if request.method == "DELETE":
-            st.faults.clear()
-            return JSONResponse({"ok": True})
-        return JSONResponse([f.to_dict() for f in st.faults.faults])
-
-    async def fault_delete(self, request: Request) -> Response:
-        ok = self.state.faults.remove(request.path_params["fid"])
-        return JSONResponse({"ok": ok}, status_code=200 if ok else 404)
-
-    async def orders_add(self, request: Request) -> Response:
-        st = self.state
-        data = await self._json(request)
-        if "generate" in data:
-            ids = add_generated_orders(st, int(data["generate"]), data.get("seed"))
-            return JSONResponse({"ids": ids}, status_code=201)
-        ids = []
-        for raw in data.get("orders", []):
-            raw = dict(raw)
-            raw.setdefault("id", st.next_id("orders"))
-            obj = normalize(st, "orders", raw)
-            rows = (obj.get("associations") or {}).pop("order_rows", None) or []
-            next_detail = st.next_id("order_details")
-            for row in rows:
-                det = {k: v for k, v in row.items() if v not in (None, "")}
-                det["id"] = int(row.get("id") or next_detail)
-                next_detail = max(next_detail, det["id"]) + 1
-                det["id_order"] = str(obj["id"])
-                st.add("order_details", {k: (str(v) if isinstance(v, (int, float)) and k != "id" else v)
-                                         for k, v in det.items()})
-            if obj.get("associations") == {}:
-                del obj["associations"]
-            obj.setdefault("date_add", st.now())
-            obj.setdefault("date_upd", obj["date_add"])
-            st.add("orders", obj)
-            ids.append(obj["id"])
-        return JSONResponse({"ids": ids}, status_code=201)
-
-    def _patch(self, resource: str, oid: int, data: dict, touch: bool) -> Response:
-        st = self.state
-        obj = st.tables[resource].get(oid)
-        if obj is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        touch = bool(data.pop("touch", touch))
-        norm = normalize(st, resource, {"id": oid, **data})
-        for k in data:
-            if k == "associations":
-                obj["associations"] = norm.get("associations", {})
-            else:
-                obj[k] = norm.get(k, st.value(resource, {}, k))
-        if touch and "date_upd" not in data and any(f.name == "date_upd" for f in st.resources[resource].fields):
-            obj["date_upd"] = st.now()
-        return JSONResponse(render.plain_object(st, resource, obj))
-
-    async def order_change(self, request: Request) -> Response:
-        return self._patch("orders", request.path_params["oid"], await self._json(request), True)
-
-    async def customer_change(self, request: Request) -> Response:
-        return self._patch("customers", request.path_params["cid"], await self._json(request), True)
-
-    async def order_state(self, request: Request) -> Response:
-        st = self.state
-        oid = request.path_params["oid"]
-        data = await self._json(request)
-        if oid not in st.tables["orders"]:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        hist = st.change_order_state(oid, int(data["state"]), id_employee=str(data.get("id_employee", "1")),
-                                     sendemail=bool(data.get("sendemail", False)),
-                                     add_history=bool(data.get("history", True)))
-        return JSONResponse({"order": render.plain_object(st, "orders", st.tables["orders"][oid]),
-                             "history": hist})
-
-    async def product(self, request: Request) -> Response:
-        st = self.state
-        pid = request.path_params["pid"]
-        prod = st.tables["products"].get(pid)
-        if prod is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        stock = {}
-        for row in st.tables["stock_availables"].values():
-            if row.get("id_product") == str(pid):
-                stock[row.get("id_product_attribute", "0")] = int(row.get("quantity", "0"))
-        return JSONResponse({"id": pid, "active": st.value("products", prod, "active") == "1",
-                             "price": st.value("products", prod, "price"),
-                             "quantity": stock.get("0", 0), "stock": stock,
-                             "date_upd": st.value("products", prod, "date_upd")})
-
-    async def objects(self, request: Request) -> Response:
-        st = self.state
-        resource = request.path_params["resource"]
-        if resource not in st.tables:
-            return JSONResponse({"error": "unknown resource"}, status_code=404)
-        return JSONResponse({"count": len(st.tables[resource]), "ids": list(st.table(resource))})
-
-    async def object_one(self, request: Request) -> Response:
-        st = self.state
-        resource = request.path_params["resource"]
-        oid = request.path_params["oid"]
-        if resource not in st.tables:
-            return JSONResponse({"error": "unknown resource"}, status_code=404)
-        if request.method == "PATCH":
-            return self._patch(resource, oid, await self._json(request), False)
-        obj = st.tables[resource].get(oid)
-        if obj is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        if request.method == "DELETE":
-            st.remove(resource, oid)
-            return JSONResponse({"ok": True})
-        return JSONResponse(render.plain_object(st, resource, obj))
 
 
 def create_app(state: ShopState) -> Starlette:
