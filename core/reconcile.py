@@ -41,8 +41,9 @@ from core.erp.port import ErpDocument
 from core.errors import ConfigError
 from core.sync.context import get_cursor
 from core.sync.orders import PAGE_SIZE, PREFETCH, address_data, customer_data
-from core.sync.partial import _billing_address, build_customer
+from core.sync.partial import AddressRow, _billing_address, build_customer
 from core.sync.shop import prefetched_pages
+from core.sync.snapshot import AddressSnapshot, CustomerSnapshot, OrderSnapshot
 from core.timeutil import zone
 
 # How far an ERP event takes an order (as core.sync.states ranks them).
@@ -364,7 +365,7 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
         if doc is None:
             report.missing.append(_why_missing(o, h, pending, outbox, excluded, cursor))
             continue
-        hub_data = json.loads(h["data"]) if h is not None else {}
+        hub_data: OrderSnapshot | None = json.loads(h["data"]) if h is not None else None
         diff = _compare_order(o, hub_data, doc, codes)
         if diff:
             report.differs.append(OrderDifference(o.id, doc.number, doc.state, tuple(diff)))
@@ -421,14 +422,15 @@ def _amount(value: Any) -> str:
         return "" if value is None else str(value)
 
 
-def _compare_order(o: Any, hub_data: dict, doc: ErpDocument,
+def _compare_order(o: Any, hub_data: OrderSnapshot | None, doc: ErpDocument,
                    codes: dict[tuple[int, int], str]) -> list[FieldDiff]:
     out: list[FieldDiff] = []
     for name, shop_value in (("total_tax_incl", o.total_paid_tax_incl),
                              ("total_tax_excl", o.total_paid_tax_excl)):
         erp_value = getattr(doc, name)
         if Decimal(shop_value or 0) != erp_value:
-            out.append(FieldDiff(name, _amount(shop_value), _amount(hub_data.get(name)),
+            hub_value = hub_data.get(name) if hub_data else None
+            out.append(FieldDiff(name, _amount(shop_value), _amount(hub_value),
                                  _amount(erp_value)))
     want: Counter = Counter()
     for row in o.rows:
@@ -437,7 +439,7 @@ def _compare_order(o: Any, hub_data: dict, doc: ErpDocument,
     have = article_lines(doc)
     if +want != +have:
         hub_lines: Counter = Counter()
-        for ln in hub_data.get("lines", []):
+        for ln in hub_data.get("lines", []) if hub_data else []:
             hub_lines[ln["code"]] += int(ln["quantity"])
         out.append(FieldDiff("lines", _fmt_lines(want), _fmt_lines(hub_lines), _fmt_lines(have)))
     return out
@@ -507,8 +509,9 @@ async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, er
     all_ids = sorted({r[0] for r in group_rows})
     addr_rows = await _rows_in(hub, "SELECT shop_id, customer_shop_id, data FROM addresses "
                                "WHERE account_id = ? AND customer_shop_id IN ({})", aid, all_ids)
-    hub_addresses = {r[0]: {"shop_id": r[0], "customer_shop_id": r[1], "data": json.loads(r[2])}
-                     for r in addr_rows}
+    hub_addresses: dict[int, AddressRow] = {
+        r[0]: {"shop_id": r[0], "customer_shop_id": r[1], "data": json.loads(r[2])}
+        for r in addr_rows}
     report.customers_checked = len(ids)
     drifted: dict[int, CustomerDrift] = {}
 
@@ -519,7 +522,7 @@ async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, er
         r = hub_customers.get(cid)
         if r is None:
             continue
-        old = json.loads(r[1])
+        old: CustomerSnapshot = json.loads(r[1])
         new = customer_data(shop_customers[cid])
         fields = [k for k in new if k != "date_upd" and new.get(k) != old.get(k)]
         for a in shop_by_customer.get(cid, []):
@@ -532,13 +535,14 @@ async def _customers(report: ReconcileReport, account: acc.Account, hub: Any, er
             drifted[cid] = CustomerDrift(cid, r[2], r[3], "shop", tuple(fields))
 
     erp_customers = await _erp_customers(erp, sorted(groups))
-    by_customer: dict[int, dict] = {}
+    by_customer: dict[int, dict[int, AddressRow]] = {}
     for k, v in hub_addresses.items():
         by_customer.setdefault(v["customer_shop_id"], {})[k] = v
     for ref, group in sorted(groups.items()):
         latest = max(group, key=lambda g: json.loads(g[1]).get("id") or 0)
         mine = by_customer.get(latest[0], {})
-        want = build_customer(ref, json.loads(latest[1]), _billing_address(latest[0], mine))
+        customer: CustomerSnapshot = json.loads(latest[1])
+        want = build_customer(ref, customer, _billing_address(latest[0], mine))
         have = erp_customers.get(ref)
         shown = min((g[0] for g in group if g[0] in hub_customers), default=None)
         if shown is None or shown in drifted:
@@ -696,7 +700,7 @@ async def review(hub: Any, account_name: str, *, since: str | None = None) -> Re
             "JOIN customers c ON c.account_id = a.account_id AND c.shop_id = a.customer_shop_id "
             "WHERE a.account_id = ? AND c.imported_at >= ? AND a.data LIKE '%vat_number%' "
             "ORDER BY a.customer_shop_id, a.shop_id", (account.id, cutoff)):
-        data = json.loads(r[2])
+        data: AddressSnapshot = json.loads(r[2])
         checked = fiscal.vat_number(data.get("vat_number"), data.get("country") or "IT")
         if checked is not None and checked.valid is False:
             report.invalid_vat.append(InvalidVat(r[1], r[0], data.get("vat_number") or "",

@@ -29,6 +29,7 @@ from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
 from core.sync.orders import ArticleMap, PageReader, _write_page, shop_orders
 from core.sync.partial import build_document, partial_sync
+from core.sync.snapshot import CustomerSnapshot, OrderSnapshot
 from core.timeutil import iso, utcnow
 
 CURSORS = ("orders", "customers", "states")
@@ -65,7 +66,7 @@ async def _hub_orders(ctx: RunContext, ids: list[int]) -> dict[int, Any]:
     return out
 
 
-def _lines(data: dict) -> list[tuple[str, int]]:
+def _lines(data: OrderSnapshot) -> list[tuple[str, int]]:
     return sorted((ln["code"], int(ln["quantity"])) for ln in data.get("lines", []))
 
 
@@ -142,12 +143,12 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
                 new_articles.append((ctx.account_id, key[0], key[1], code, row.product_reference,
                                      row.product_name, 0 if from_ref else 1, now))
     updates: list[tuple] = []
-    datas: dict[int, dict] = {}
+    datas: dict[int, OrderSnapshot] = {}
     shop_datas = await shop_orders(ctx.shop, orders, articles.by_key)
     for o in orders:
         h = known[o.id]
         new = shop_datas[o.id]
-        old = json.loads(h["data"])
+        old: OrderSnapshot = json.loads(h["data"])
         datas[o.id] = new
         what = [k for k in new if new.get(k) != old.get(k)]
         if h["state"] != o.current_state and "state" not in what:
@@ -228,7 +229,7 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
                 "VALUES (?, 'order', ?, ?)", [(ctx.account_id, i, now) for i in outbox])
 
 
-async def _ensure_articles(ctx: RunContext, data: dict) -> None:
+async def _ensure_articles(ctx: RunContext, data: OrderSnapshot) -> None:
     wanted = {ln["code"]: ln for ln in data["lines"]}
     existing = await ctx.connector.find_articles(sorted(wanted))
     missing = sorted(set(wanted) - set(existing))
@@ -251,7 +252,7 @@ async def resync_customers(ctx: RunContext, ids: list[int], *, force_erp: bool =
     rows = await ctx.hub.fetchall(
         f"SELECT shop_id, data FROM customers WHERE account_id = ? AND shop_id IN "
         f"({','.join('?' * len(ids)) or 'NULL'})", (ctx.account_id, *ids))
-    hub = {r[0]: json.loads(r[1]) for r in rows}
+    hub: dict[int, CustomerSnapshot] = {r[0]: json.loads(r[1]) for r in rows}
     for i in ids:
         if i not in hub:
             result.not_found.append(i)

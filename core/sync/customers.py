@@ -9,10 +9,12 @@ the partial sync takes them to the ERP.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.orders import customer_data, shop_addresses
+from core.sync.snapshot import AddressSnapshot, CustomerSnapshot
 from core.timeutil import iso, utcnow
 
 BATCH = 100
@@ -24,7 +26,7 @@ async def sync_customers(ctx: RunContext, *, changed_only: bool = False) -> None
     rows = await ctx.hub.fetchall(
         "SELECT shop_id, data FROM customers WHERE account_id = ? ORDER BY shop_id",
         (ctx.account_id,))
-    hub = {r[0]: json.loads(r[1]) for r in rows}
+    hub: dict[int, CustomerSnapshot] = {r[0]: json.loads(r[1]) for r in rows}
     tz = ctx.shop.tz
     started = datetime.now(tz).replace(microsecond=0)
     since_raw = await get_cursor(ctx.hub, ctx.account_id, "customers") if changed_only else None
@@ -57,26 +59,27 @@ async def sync_customers(ctx: RunContext, *, changed_only: bool = False) -> None
     run.info(f"customers: {run.counts['customers_changed']} changed on the shop")
 
 
-async def _apply(ctx: RunContext, hub: dict, fresh: dict, addresses: list) -> None:
+async def _apply(ctx: RunContext, hub: dict[int, CustomerSnapshot], fresh: dict,
+                 addresses: list) -> None:
     now = iso(utcnow())
     changed_customers = []
     for cid, c in fresh.items():
         new = customer_data(c)
-        old = hub.get(cid, {})
+        old: Mapping[str, object] = hub.get(cid, {})
         if {k: v for k, v in new.items() if k != "date_upd"} != \
                 {k: v for k, v in old.items() if k != "date_upd"}:
             changed_customers.append((c, new, old))
     rows = await ctx.hub.fetchall(
         f"SELECT shop_id, data FROM addresses WHERE account_id = ? AND customer_shop_id IN "
         f"({','.join('?' * len(fresh)) or 'NULL'})", (ctx.account_id, *fresh))
-    hub_addresses = {r[0]: json.loads(r[1]) for r in rows}
+    hub_addresses: dict[int, AddressSnapshot] = {r[0]: json.loads(r[1]) for r in rows}
     address_changes = []
     touched: set[int] = {c.id for c, _, _ in changed_customers}
     datas = await shop_addresses(ctx.shop, ctx.account, addresses)
     for a in addresses:
-        new = datas[a.id]
-        if hub_addresses.get(a.id) != new:
-            address_changes.append((a, new))
+        address = datas[a.id]
+        if hub_addresses.get(a.id) != address:
+            address_changes.append((a, address))
             touched.add(a.id_customer)
     for c, new, old in changed_customers:
         what = [k for k in new if k != "date_upd" and new.get(k) != old.get(k)]

@@ -24,6 +24,7 @@ from typing import Any
 from core.listings import Article, Listing, Rule, get_listing, list_listings
 from core.prestashop.errors import ShopError
 from core.sync.context import RunContext
+from core.sync.snapshot import OrderSnapshot
 from core.timeutil import iso, utcnow
 
 CENT = Decimal("0.000001")
@@ -100,7 +101,8 @@ async def touched_codes(ctx: RunContext, order_ids: list[int]) -> set[str]:
             f"({','.join('?' * len(chunk))})", (ctx.account_id, *chunk))
         datas.extend(r[0] for r in rows)
     for data in datas:
-        codes.update(line["code"] for line in json.loads(data).get("lines", []))
+        order: OrderSnapshot = json.loads(data)
+        codes.update(line["code"] for line in order.get("lines", []))
     return codes
 
 

@@ -19,6 +19,7 @@ from core import fiscal
 from core.sync import vat
 from core.sync.coding import choose_code
 from core.sync.context import RunContext, get_cursor, set_cursor
+from core.sync.snapshot import AddressSnapshot, CustomerSnapshot, LineSnapshot, OrderSnapshot
 from core.timeutil import iso, utcnow
 
 PAGE_SIZE = 100
@@ -83,7 +84,7 @@ class CustomerRefs:
         return refs
 
 
-def customer_data(customer: Any) -> dict[str, Any]:
+def customer_data(customer: Any) -> CustomerSnapshot:
     return {
         "id": customer.id, "email": customer.email, "firstname": customer.firstname,
         "lastname": customer.lastname, "company": customer.company,
@@ -109,7 +110,7 @@ def einvoice_fields(address: Any, pec_fields: list[str], sdi_fields: list[str]) 
 
 
 def address_data(address: Any, country_iso: str, state_iso: str = "",
-                 options: Any = None) -> dict[str, Any]:
+                 options: Any = None) -> AddressSnapshot:
     pec_fields = list(options.option("pec_fields")) if options is not None else ["pec"]
     sdi_fields = (list(options.option("sdi_fields")) if options is not None
                   else ["sdi", "codice_destinatario"])
@@ -184,14 +185,14 @@ def _charge_rate(excl: Decimal, incl: Decimal, rates: set[Decimal]) -> str:
 
 def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
                details: list[dict[str, Any]] | None = None,
-               messages: list[str] | None = None) -> dict[str, Any]:
+               messages: list[str] | None = None) -> OrderSnapshot:
     by_id = {}
     for d in details or []:
         try:
             by_id[int(str(d.get("id")).strip())] = d
         except ValueError:
             continue
-    lines = []
+    lines: list[LineSnapshot] = []
     for row in order.rows:
         detail = by_id.get(row.id)
         rate, group, _ids = _detail_tax(detail, lookups)
@@ -252,7 +253,7 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
     }
 
 
-async def shop_addresses(shop: Any, account: Any, addresses: Any) -> dict[int, dict[str, Any]]:
+async def shop_addresses(shop: Any, account: Any, addresses: Any) -> dict[int, AddressSnapshot]:
     """The hub's data of these shop addresses (countries and provinces looked up)."""
     items = list(addresses.values() if isinstance(addresses, dict) else addresses)
     lookups = shop.lookups
@@ -263,7 +264,7 @@ async def shop_addresses(shop: Any, account: Any, addresses: Any) -> dict[int, d
 
 
 async def shop_orders(shop: Any, orders: list[Any],
-                      codes: dict[tuple[int, int], str]) -> dict[int, dict[str, Any]]:
+                      codes: dict[tuple[int, int], str]) -> dict[int, OrderSnapshot]:
     """The hub's data of these shop orders, their tax data and messages read in batches."""
     ids = [o.id for o in orders]
     details, messages = await asyncio.gather(shop.order_details(ids), shop.order_messages(ids))

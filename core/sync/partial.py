@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 from core import fiscal
 from core.erp.port import (
@@ -34,9 +34,45 @@ from core.erp.port import (
 from core.prestashop.errors import ShopError
 from core.sync import vat
 from core.sync.context import RunContext
+from core.sync.snapshot import (
+    AddressSnapshot,
+    ChargeSnapshot,
+    CustomerSnapshot,
+    LineSnapshot,
+    OrderSnapshot,
+)
 from core.timeutil import iso, utcnow
 
 BATCH = 500
+
+
+class HubCustomer(TypedDict):
+    """A hub customer as the partial sync reads it: its snapshot and its ERP link."""
+
+    shop_id: int
+    data: CustomerSnapshot
+    erp_ref: str
+    erp_code: str | None
+    erp_hash: str | None
+    erp_match: str | None
+
+
+class AddressRow(TypedDict):
+    """A hub address: its snapshot and the customer it belongs to."""
+
+    shop_id: int
+    customer_shop_id: int
+    data: AddressSnapshot
+
+
+class HubAddress(AddressRow):
+    """A hub address as the partial sync reads it: also its ERP destination."""
+
+    erp_destination: str | None
+    erp_hash: str | None
+
+
+A = TypeVar("A", bound=AddressRow)
 
 
 def _hash(data: Any) -> str:
@@ -48,8 +84,9 @@ def _s(v: Any) -> str | None:
     return v or None
 
 
-def build_customer(ref: str, customer: dict, invoice: dict | None) -> CustomerData:
-    inv = invoice or {}
+def build_customer(ref: str, customer: CustomerSnapshot,
+                   invoice: AddressSnapshot | None) -> CustomerData:
+    inv: AddressSnapshot | dict[str, Any] = invoice or {}
     name = " ".join(x for x in (customer.get("firstname"), customer.get("lastname")) if x).strip()
     country = _s(inv.get("country"))
     vat = fiscal.vat_number(inv.get("vat_number"), country or "IT")
@@ -70,7 +107,7 @@ def build_customer(ref: str, customer: dict, invoice: dict | None) -> CustomerDa
     )
 
 
-def build_destination(ref: str, a: dict) -> DestinationData:
+def build_destination(ref: str, a: AddressSnapshot) -> DestinationData:
     name = " ".join(x for x in (a.get("firstname"), a.get("lastname")) if x).strip()
     # hub rows imported before provinces were read hold no "province": nothing, not an id
     return DestinationData(
@@ -92,7 +129,7 @@ def _mapped(table: Any, *keys: Any) -> str | None:
     return None
 
 
-def build_document(ref: str, order: dict, customer_code: str, ship_dest: str | None,
+def build_document(ref: str, order: OrderSnapshot, customer_code: str, ship_dest: str | None,
                    inv_dest: str | None, *, account: Any = None) -> OrderDocumentData:
     """The ERP document of a hub order: every line at the shop's rate with the ERP's VAT
     code (``vat.VatError`` when the account's tax map lacks one), the discount split per
@@ -135,7 +172,7 @@ def build_document(ref: str, order: dict, customer_code: str, ship_dest: str | N
         roundings += 2 * (int(line["quantity"]) if order.get("round_type") in (1, 0, None)
                           else 1)
 
-    def charge(kind: str, data: dict | None, description: str) -> ShippingData | None:
+    def charge(kind: str, data: ChargeSnapshot | None, description: str) -> ShippingData | None:
         nonlocal roundings
         if not data or not (Decimal(data["tax_incl"]) or Decimal(data["tax_excl"])):
             return None
@@ -176,9 +213,10 @@ def build_document(ref: str, order: dict, customer_code: str, ship_dest: str | N
                or order.get("carrier"))
     notes = "\n".join(order.get("notes") or []) or None
     rate_text = order.get("conversion_rate")
+    day = order.get("date")
     return OrderDocumentData(
         external_ref=ref, customer_code=customer_code,
-        date=date.fromisoformat(order["date"]) if order.get("date") else utcnow().date(),
+        date=date.fromisoformat(day) if day else utcnow().date(),
         currency=order.get("currency") or "EUR", lines=tuple(lines),
         total_tax_excl=Decimal(order["total_tax_excl"]),
         total_tax_incl=Decimal(order["total_tax_incl"]),
@@ -263,7 +301,7 @@ async def _push_batch(ctx: RunContext, rows: list[Any], force: bool) -> tuple[in
     run = ctx.run
     order_ids = [r["ref"] for r in rows if r["kind"] == "order"]
     customer_ids = {r["ref"] for r in rows if r["kind"] == "customer"}
-    orders = await _load(ctx, "orders", order_ids)
+    orders = await _load_orders(ctx, order_ids)
     for o in orders.values():
         customer_ids.add(o["customer_id"])
     customers = await _load_customers(ctx, customer_ids)
@@ -332,9 +370,10 @@ async def _mark_failed(ctx: RunContext, ids: list[int], error: str) -> None:
             [(error, i) for i in ids])
 
 
-async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, force: bool) -> None:
+async def _push_customers(ctx: RunContext, b: _Batch, customers: dict[int, HubCustomer],
+                          addresses: dict[int, HubAddress], force: bool) -> None:
     # One ERP customer per external reference (guests merged by e-mail).
-    by_ref: dict[str, list[dict]] = {}
+    by_ref: dict[str, list[HubCustomer]] = {}
     for c in customers.values():
         by_ref.setdefault(c["erp_ref"], []).append(c)
     todo: list[CustomerData] = []
@@ -343,6 +382,7 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
     for ref, group in by_ref.items():
         linked = next((c for c in group if c.get("erp_match") and c["erp_code"]), None)
         if linked is not None:  # the office's own record: Sincro links it, never rewrites it
+            assert linked["erp_code"] is not None  # chosen for having one
             for c in group:
                 b.customer_codes[c["shop_id"]] = linked["erp_code"]
                 if c["erp_code"] != linked["erp_code"]:
@@ -354,10 +394,10 @@ async def _push_customers(ctx, b: _Batch, customers: dict, addresses: dict, forc
         data = build_customer(ref, latest["data"], invoice)
         h = _hash([data.name, data.company, data.vat_number, data.tax_code, data.email, data.phone,
                    data.pec, data.sdi_code, data.kind, data.country])
-        current = [c for c in group if c["erp_code"] and c["erp_hash"] == h]
+        current = [code for c in group if (code := c["erp_code"]) and c["erp_hash"] == h]
         if current and not force:
             for c in group:
-                b.customer_codes[c["shop_id"]] = current[0]["erp_code"]
+                b.customer_codes[c["shop_id"]] = current[0]
             continue
         todo.append(data)
         todo_hash[ref] = h
@@ -421,8 +461,9 @@ async def _office_customers(ctx: RunContext,
     return out
 
 
-def _billing_address(customer_id: int, addresses: dict,
-                     by_customer: dict[int, list[dict]] | None = None) -> dict | None:
+def _billing_address(customer_id: int, addresses: Mapping[int, AddressRow],
+                     by_customer: Mapping[int, Sequence[AddressRow]] | None = None
+                     ) -> AddressSnapshot | None:
     """The address the customer's ERP data (company, VAT, phone) is read from:
     their first one that is not deleted, so it does not change batch by batch.
     ``by_customer`` (``_by_customer(addresses)``) saves a scan per customer."""
@@ -434,14 +475,15 @@ def _billing_address(customer_id: int, addresses: dict,
     return min(live, key=lambda a: a["shop_id"])["data"] if live else None
 
 
-def _by_customer(addresses: dict) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {}
+def _by_customer(addresses: Mapping[int, A]) -> dict[int, list[A]]:
+    out: dict[int, list[A]] = {}
     for a in addresses.values():
         out.setdefault(a["customer_shop_id"], []).append(a)
     return out
 
 
-async def _push_destinations(ctx, b: _Batch, customers, addresses: dict, force: bool) -> None:
+async def _push_destinations(ctx: RunContext, b: _Batch, customers: dict[int, HubCustomer],
+                             addresses: dict[int, HubAddress], force: bool) -> None:
     todo: list[tuple[int, str, DestinationData]] = []
     hashes: dict[int, str] = {}
     for aid, a in addresses.items():
@@ -491,13 +533,14 @@ async def _pending_quantities(ctx: RunContext) -> dict[str, int]:
             break
         after = rows[-1][0]
         for r in rows:
-            for line in json.loads(r[1]).get("lines", []):
+            order: OrderSnapshot = json.loads(r[1])
+            for line in order.get("lines", []):
                 out[line["code"]] = out.get(line["code"], 0) + int(line["quantity"])
     ctx.state.pending_quantities = out
     return out
 
 
-async def _starting_stock(ctx: RunContext, lines: dict[str, dict]) -> dict[str, int]:
+async def _starting_stock(ctx: RunContext, lines: dict[str, LineSnapshot]) -> dict[str, int]:
     """The stock an article Sincro creates starts with: the shop's stock of the product
     now, plus what the orders not yet in the ERP took from it (the shop has counted them;
     their documents take them off again), so that once they are in, the ERP holds what the
@@ -525,7 +568,7 @@ async def _starting_stock(ctx: RunContext, lines: dict[str, dict]) -> dict[str, 
     return out
 
 
-def _order_blocked(b: _Batch, o: dict) -> str | None:
+def _order_blocked(b: _Batch, o: OrderSnapshot) -> str | None:
     """Why this order cannot go in now: its customer, an address or an article was refused."""
     if o["customer_id"] in b.bad_customers:
         return b.bad_customers[o["customer_id"]]
@@ -540,8 +583,8 @@ def _order_blocked(b: _Batch, o: dict) -> str | None:
     return None
 
 
-async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
-                       outbox_by_ref: dict) -> dict[int, str]:
+async def _push_orders(ctx: RunContext, b: _Batch, orders: dict[int, OrderSnapshot],
+                       failed: dict[int, str], outbox_by_ref: dict) -> dict[int, str]:
     if not orders:
         return {}
     run = ctx.run
@@ -572,7 +615,7 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
     docs_by_oid = {int(d.external_ref.rsplit(":", 1)[1]): d for d in docs}
 
     # Articles the ERP lacks are created as the order goes in (O-3).
-    wanted: dict[str, dict] = {}
+    wanted: dict[str, LineSnapshot] = {}
     for oid in docs_by_oid:
         for line in orders[oid]["lines"]:
             wanted.setdefault(line["code"], line)
@@ -621,22 +664,23 @@ async def _push_orders(ctx, b: _Batch, orders: dict, failed: dict[int, str],
     return numbers
 
 
-async def _load(ctx, table: str, ids: list[int]) -> dict[int, dict]:
-    out: dict[int, dict] = {}
+async def _load_orders(ctx: RunContext, ids: list[int]) -> dict[int, OrderSnapshot]:
+    out: dict[int, OrderSnapshot] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         rows = await ctx.hub.fetchall(
-            f"SELECT shop_id, data FROM {table} WHERE account_id = ? AND shop_id IN "
+            "SELECT shop_id, data FROM orders WHERE account_id = ? AND shop_id IN "
             f"({','.join('?' * len(chunk))})", (ctx.account_id, *chunk))
         out.update({r[0]: json.loads(r[1]) for r in rows})
     return out
 
 
-async def _load_customers(ctx, ids: set[int], refs: Sequence[str] = (),
-                          have: dict[int, dict] | None = None) -> dict[int, dict]:
+async def _load_customers(ctx: RunContext, ids: set[int], refs: Sequence[str] = (),
+                          have: dict[int, HubCustomer] | None = None
+                          ) -> dict[int, HubCustomer]:
     """Hub customers by shop id, or by ERP reference (those already in ``have`` are not
     read again)."""
-    out: dict[int, dict] = {}
+    out: dict[int, HubCustomer] = {}
     have = have or {}
     column, id_list = ("erp_ref", list(refs)) if refs else ("shop_id", sorted(ids))
     for i in range(0, len(id_list), 500):
@@ -652,9 +696,9 @@ async def _load_customers(ctx, ids: set[int], refs: Sequence[str] = (),
     return out
 
 
-async def _load_addresses(ctx, ids: set[int],
-                          customers: AbstractSet[int] = frozenset()) -> dict[int, dict]:
-    out: dict[int, dict] = {}
+async def _load_addresses(ctx: RunContext, ids: set[int],
+                          customers: AbstractSet[int] = frozenset()) -> dict[int, HubAddress]:
+    out: dict[int, HubAddress] = {}
     rows = []
     for column, wanted in (("shop_id", ids), ("customer_shop_id", customers)):
         id_list = sorted(wanted)
