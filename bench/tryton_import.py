@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._emulator import emulator_process  # noqa: E402
 from core import accounts as acc  # noqa: E402
 from core.engine import Engine  # noqa: E402
-from core.erp.tryton import TrytonSettings, save_erp_setting  # noqa: E402
+from core.erp.choice import TrytonSettings, save_erp_setting  # noqa: E402
 from tests.tryton_server import (  # noqa: E402
     ADMIN_PASSWORD,
     DB_NAME,

@@ -226,10 +226,9 @@ class Engine:
             elif self._scratch is not None:
                 return self._scratch[0]
             else:
-                from core.erp.tryton import load_erp_setting
+                from core.erp.choice import load_erp_setting, uses_tryton
 
-                if self.hub is None or (await load_erp_setting(self.hub)).get("kind") != \
-                        "tryton":
+                if self.hub is None or not uses_tryton(await load_erp_setting(self.hub)):
                     from core.erp.embedded import EmbeddedErp
 
                     where = Path(await asyncio.to_thread(tempfile.mkdtemp,
@@ -450,13 +449,7 @@ def default_shop_factory(account: acc.Account):
 
 
 async def default_erp_factory(engine: Engine):
-    """The ERP chosen with ``sincro erp use`` (hub setting "erp"), embedded by default."""
-    from core.erp.embedded import EmbeddedErp
+    """The ERP chosen with ``sincro erp use`` (core/erp/choice.py), embedded by default."""
+    from core.erp.choice import open_chosen_erp
 
-    if engine.hub is not None:
-        from core.erp.tryton import TrytonErp, TrytonSettings, load_erp_setting
-
-        setting = await load_erp_setting(engine.hub)
-        if setting.get("kind") == "tryton":
-            return await TrytonErp.open(TrytonSettings.from_json(setting))
-    return await EmbeddedErp.open(engine.home / ERP_FILE)
+    return await open_chosen_erp(engine.hub, engine.home / ERP_FILE)

@@ -19,9 +19,15 @@ from rich.text import Text
 
 from cli.commands.base import Context, set_handler
 from core.amounts import shown
+from core.erp.choice import (
+    TrytonSettings,
+    load_erp_setting,
+    open_erp,
+    save_erp_setting,
+    uses_tryton,
+)
 from core.erp.embedded import TRANSITIONS, EmbeddedErp, export_document
 from core.erp.port import ErpArticle, ErpCustomer, ErpDestination, ErpDocument, ErpError
-from core.erp.tryton import TrytonErp, TrytonSettings, load_erp_setting, save_erp_setting
 from core.errors import ConfigError
 from core.home import ensure_home
 from core.textsafe import json_text, visible
@@ -146,7 +152,7 @@ def _with_erp(handler: ErpHandler):
             check(args)
         ensure_home(ctx.home)
         setting = await load_erp_setting(await ctx.hub())
-        if setting.get("kind") == "tryton":
+        if uses_tryton(setting):
             raise ConfigError(f"`sincro erp {args.erp_cmd}` applies to the embedded ERP, "
                               "and this Sincro home uses Tryton",
                               hint="do it in Tryton itself, or switch with: "
@@ -519,17 +525,19 @@ async def cmd_use_tryton(args: argparse.Namespace, ctx: Context) -> int:
 
 async def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
     setting = await load_erp_setting(await ctx.hub())
-    if setting.get("kind") != "tryton":
-        erp = await EmbeddedErp.open(ctx.erp_path)
+    if not uses_tryton(setting):
+        erp = await open_erp(setting, ctx.erp_path)
         await erp.close()
         if args.json:
             _print_json(ctx, {"erp": "embedded", "path": str(ctx.erp_path), "ok": True})
         else:
             ctx.out.print(Text(f"ERP: embedded ({ctx.erp_path}): ok"))
         return 0
+    from core.erp.tryton import TrytonErp
+
     settings = TrytonSettings.from_json(setting)
     try:
-        tryton = await TrytonErp.open(settings)
+        tryton = await open_erp(setting, ctx.erp_path)
     except ErpError as exc:
         if "no company" in exc.message:
             raise ConfigError(f"Tryton at {settings.url}: the company is not set up",
@@ -537,6 +545,7 @@ async def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
                               f"select it in the preferences of user {settings.user!r}") from None
         raise
     try:
+        assert isinstance(tryton, TrytonErp)  # the setting says Tryton
         info = await tryton.check()
     finally:
         await tryton.close()

@@ -31,15 +31,14 @@ Mapping:
 
 Calls are batched (one create / read / button call for a whole list). One RPC
 call is one Tryton transaction, so a bulk method is all or nothing per step.
-The password is kept only in memory and never appears in errors or reprs.
+The JSON-RPC session is core/erp/tryton_rpc.py; the settings (``TrytonSettings``) and
+the choice of this connector are core/erp/choice.py. The password is kept only in memory
+and never appears in errors or reprs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import fnmatch
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,8 +46,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import httpx
-
+from core.erp.choice import TrytonSettings
 from core.erp.port import (
     ArticleData,
     Capability,
@@ -69,7 +67,7 @@ from core.erp.port import (
     StateChange,
     VatSummary,
 )
-from core.errors import ConfigError
+from core.erp.tryton_rpc import TrytonRpc, TrytonRpcError, enc
 
 REF_PREFIX = "sincro:"
 VAT_PREFIX = "VAT "
@@ -86,179 +84,6 @@ CENT = Decimal("0.01")
 COMMENT_MARK = "-- Sincro --"
 COMMENT_KEYS = ("Payment", "Carrier", "Conversion rate")
 ROUNDING_DESCRIPTION = "Rounding"
-
-
-@dataclass(frozen=True)
-class TrytonSettings:
-    """What ``sincro erp use tryton`` stores (the password only as an env var name)."""
-
-    url: str
-    db: str
-    user: str
-    password_env: str
-    confirm: bool = True  # False: leave sales as quotations
-    stock: str = "quantity"  # or "forecast_quantity"
-    warehouse: str | None = None  # stock.location code; None: the first warehouse
-    account_category: str | None = None  # product.category name; None: first accounting one
-    # the fixed-amount (0.01) account.tax, by name or description, of the rounding lines
-    rounding_tax: str = "ROUNDING"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": "tryton", "url": self.url, "db": self.db, "user": self.user,
-                "password_env": self.password_env, "confirm": self.confirm,
-                "stock": self.stock, "warehouse": self.warehouse,
-                "account_category": self.account_category, "rounding_tax": self.rounding_tax}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TrytonSettings:
-        return cls(url=data["url"], db=data["db"], user=data["user"],
-                   password_env=data["password_env"], confirm=data.get("confirm", True),
-                   stock=data.get("stock", "quantity"), warehouse=data.get("warehouse"),
-                   account_category=data.get("account_category"),
-                   rounding_tax=data.get("rounding_tax") or "ROUNDING")
-
-    def password(self) -> str:
-        pw = os.environ.get(self.password_env)
-        if not pw:
-            raise ConfigError(f"the environment variable {self.password_env} is not set",
-                              hint=f"export {self.password_env}=... (the Tryton password)")
-        return pw
-
-
-# -- JSON-RPC encoding ------------------------------------------------------
-def enc(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"__class__": "Decimal", "decimal": str(value)}
-    if isinstance(value, datetime):
-        v = value.astimezone(UTC) if value.tzinfo else value
-        return {"__class__": "datetime", "year": v.year, "month": v.month, "day": v.day,
-                "hour": v.hour, "minute": v.minute, "second": v.second,
-                "microsecond": v.microsecond}
-    if isinstance(value, date):
-        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
-    if isinstance(value, dict):
-        return {k: enc(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [enc(v) for v in value]
-    return value
-
-
-def dec(value: Any) -> Any:
-    if isinstance(value, dict):
-        cls = value.get("__class__")
-        if cls == "Decimal":
-            return Decimal(value["decimal"])
-        if cls == "date":
-            return date(value["year"], value["month"], value["day"])
-        if cls == "datetime":
-            return datetime(value["year"], value["month"], value["day"], value.get("hour", 0),
-                            value.get("minute", 0), value.get("second", 0),
-                            value.get("microsecond", 0), tzinfo=UTC)
-        return {k: dec(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [dec(v) for v in value]
-    return value
-
-
-class TrytonRpcError(ErpError):
-    """Tryton answered with an error (UserError, AccessError, ...)."""
-
-    def __init__(self, kind: str, message: str, **kw: Any) -> None:
-        super().__init__(f"Tryton {kind}: {message}", **kw)
-        self.kind = kind
-        self.tryton_message = message
-
-
-class TrytonRpc:
-    """A JSON-RPC session: log in once, again when the session expires."""
-
-    def __init__(self, settings: TrytonSettings, password: str, *,
-                 timeout: float = 300) -> None:
-        self.settings = settings
-        self._password = password
-        self._http = httpx.AsyncClient(timeout=timeout)
-        self._id = 0
-        self._auth: str | None = None
-        self._login_lock = asyncio.Lock()
-        self.context: dict[str, Any] = {}
-
-    def __repr__(self) -> str:
-        return f"TrytonRpc({self.settings.url!r}, db={self.settings.db!r})"
-
-    @property
-    def db_url(self) -> str:
-        return f"{self.settings.url.rstrip('/')}/{self.settings.db}/rpc/"
-
-    async def close(self) -> None:
-        await self._http.aclose()
-
-    async def _post(self, url: str, method: str, params: list, auth: bool) -> Any:
-        self._id += 1
-        headers = {"Authorization": self._auth} if auth and self._auth else {}
-        try:
-            r = await self._http.post(url, json={"id": self._id, "method": method,
-                                                 "params": enc(params)}, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ErpError(f"cannot reach Tryton at {self.settings.url}: "
-                           f"{type(exc).__name__}",
-                           hint="is the server running? check the URL with: sincro erp check"
-                           ) from None
-        if r.status_code == 401:
-            raise _Unauthorized()
-        if r.status_code == 403:
-            raise ErpError(f"Tryton refused {method} (HTTP 403: not allowed)")
-        if r.status_code != 200:
-            raise ErpError(f"Tryton answered HTTP {r.status_code} to {method}")
-        body = r.json()
-        if body.get("error"):
-            err = body["error"]
-            kind, msg = (err[0], err[1]) if isinstance(err, list) and len(err) > 1 else ("error", err)
-            if isinstance(msg, list):
-                msg = msg[0] if msg else ""
-            raise TrytonRpcError(str(kind), str(msg))
-        return dec(body.get("result"))
-
-    async def login(self) -> None:
-        async with self._login_lock:
-            try:
-                res = await self._post(self.db_url, "common.db.login",
-                                       [self.settings.user, {"password": self._password}, "en"],
-                                       auth=False)
-            except _Unauthorized:
-                raise ErpError(f"Tryton login refused for user {self.settings.user!r} "
-                               f"on database {self.settings.db!r}",
-                               hint=f"check the user and the password in "
-                               f"${self.settings.password_env}") from None
-            uid, token = res[0], res[1]
-            raw = f"{self.settings.user}:{uid}:{token}".encode()
-            self._auth = "Session " + base64.b64encode(raw).decode()
-
-    async def version(self) -> str:
-        return await self._post(f"{self.settings.url.rstrip('/')}/rpc/",
-                                "common.server.version", [], auth=False)
-
-    async def call(self, method: str, *params: Any) -> Any:
-        if self._auth is None:
-            await self.login()
-        try:
-            return await self._post(self.db_url, method, list(params), auth=True)
-        except _Unauthorized:
-            await self.login()  # the session expired: once more
-            try:
-                return await self._post(self.db_url, method, list(params), auth=True)
-            except _Unauthorized:
-                raise ErpError(f"Tryton refused the session for {method}") from None
-
-    async def model(self, model: str, method: str, *params: Any) -> Any:
-        return await self.call(f"model.{model}.{method}", *params, self.context)
-
-    async def search_read(self, model: str, domain: list, fields: list[str],
-                          order: list | None = None, limit: int | None = None) -> list[dict]:
-        return await self.model(model, "search_read", domain, 0, limit, order, fields)
-
-
-class _Unauthorized(Exception):
-    pass
 
 
 def _q4(value: Decimal) -> Decimal:
@@ -1504,30 +1329,3 @@ def _parse_cursor(cursor: str | None) -> tuple | None:
         return (datetime.fromisoformat(at), int(sid), int(kind))
     except ValueError:
         raise ErpError(f"invalid Tryton state cursor {cursor!r}") from None
-
-
-# -- the ERP choice, stored in the hub's settings table ------------------------------------
-SETTING = "erp"
-
-
-async def load_erp_setting(hub: Any) -> dict[str, Any]:
-    """The configured ERP (``{"kind": "embedded"}`` when none is set)."""
-    import json
-
-    raw = await hub.scalar("SELECT value FROM settings WHERE name = ?", (SETTING,))
-    if not raw:
-        return {"kind": "embedded"}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ConfigError("the ERP setting is not valid JSON",
-                          hint="set it again with: sincro erp use ...") from None
-    return data if isinstance(data, dict) and data.get("kind") else {"kind": "embedded"}
-
-
-async def save_erp_setting(hub: Any, data: dict[str, Any]) -> None:
-    import json
-
-    async with hub.transaction() as conn:
-        await conn.execute("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
-                           (SETTING, json.dumps(data, sort_keys=True)))
