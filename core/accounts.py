@@ -11,7 +11,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, TypedDict, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from core.errors import ConfigError, NotFound
@@ -22,8 +22,40 @@ NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")
 KEY_RE = re.compile(r"^[A-Z0-9]{32}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+CodingRule = Literal["reference", "prefix"]
+# the options bounding the shop (core.prestashop.limits): a number of MB or seconds
+LimitOption = Literal["max_response_mb", "request_timeout", "run_timeout", "retry_after_cap"]
+
+
+class AccountOptions(TypedDict, total=False):
+    """An account's options as the hub stores them (JSON, ``accounts.options``): only those
+    set; ``Account.option`` falls back on ``DEFAULT_OPTIONS``, which has every one. What
+    each means: the comments of ``DEFAULT_OPTIONS``; who sets it: ``sincro account edit``
+    (cli.commands.account, account_taxes) and the console's account form."""
+
+    excluded_states: list[int]
+    merge_guests: bool
+    article_prefix: str
+    coding_rule: CodingRule
+    full_sync_allowance: int | None
+    state_map: dict[str, int | None]  # ERP event (cancelled, shipped, invoiced) -> state id
+    send_email: bool
+    recipients: list[str]
+    tax_map: dict[str, str]
+    payment_map: dict[str, str]
+    carrier_map: dict[str, str]
+    pec_fields: list[str]
+    sdi_fields: list[str]
+    customer_match: list[str]
+    article_match: list[str]
+    max_response_mb: int | float
+    request_timeout: int | float
+    run_timeout: int | float
+    retry_after_cap: int | float
+
+
 # Options later issues read; defaults live here so every reader agrees.
-DEFAULT_OPTIONS: dict[str, Any] = {
+DEFAULT_OPTIONS: AccountOptions = {
     # shop order states that are NOT importable (6 Canceled, 8 Payment error)
     "excluded_states": [6, 8],
     "merge_guests": True,
@@ -64,7 +96,7 @@ class Account:
     key: str | None = field(default=None, repr=False)
     key_env: str | None = None
     enabled: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
+    options: AccountOptions = field(default_factory=AccountOptions)
     id: int | None = None
 
     def __repr__(self) -> str:  # the key never appears, not even masked
@@ -83,7 +115,28 @@ class Account:
             return f"${self.key_env}"
         return mask(self.key or "")
 
-    def option(self, name: str) -> Any:
+    # An option's value: the account's own, else the default. Each name has its type here
+    # (as in AccountOptions), so that mypy refuses a misspelt name or a wrong use.
+    @overload
+    def option(self, name: Literal["excluded_states"]) -> list[int]: ...
+    @overload
+    def option(self, name: Literal["merge_guests", "send_email"]) -> bool: ...
+    @overload
+    def option(self, name: Literal["article_prefix"]) -> str: ...
+    @overload
+    def option(self, name: Literal["coding_rule"]) -> CodingRule: ...
+    @overload
+    def option(self, name: Literal["full_sync_allowance"]) -> int | None: ...
+    @overload
+    def option(self, name: Literal["state_map"]) -> dict[str, int | None]: ...
+    @overload
+    def option(self, name: Literal["recipients", "pec_fields", "sdi_fields", "customer_match",
+                                   "article_match"]) -> list[str]: ...
+    @overload
+    def option(self, name: Literal["tax_map", "payment_map", "carrier_map"]) -> dict[str, str]: ...
+    @overload
+    def option(self, name: LimitOption) -> int | float: ...
+    def option(self, name: str) -> object:
         return self.options.get(name, DEFAULT_OPTIONS.get(name))
 
     def resolve_key(self) -> str:
@@ -244,7 +297,7 @@ def build_account(
     key_env: str | None = None,
     tz: str | None = None,
     enabled: bool = True,
-    options: dict[str, Any] | None = None,
+    options: AccountOptions | None = None,
 ) -> Account:
     if (key is None) == (key_env is None):
         raise ConfigError("give the webservice key with exactly one of --key or --key-env")
@@ -257,7 +310,7 @@ def build_account(
         key_env=check_env_name(key_env) if key_env is not None else None,
         tz=tz,
         enabled=enabled,
-        options=dict(options or {}),
+        options=options.copy() if options else {},
     )
 
 

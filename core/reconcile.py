@@ -266,7 +266,8 @@ def passed_events(doc: ErpDocument) -> set[str]:
 
 def state_map(account: acc.Account) -> dict[str, int | None]:
     raw = account.option("state_map") or {}
-    return {e: (int(raw[e]) if raw.get(e) not in (None, "", 0) else None) for e in RANK}
+    return {e: (int(v) if (v := raw.get(e)) is not None and v not in ("", 0) else None)
+            for e in RANK}
 
 
 def shop_rank(state_id: int, mapping: dict[str, int | None], states: dict[int, Any]) -> int:

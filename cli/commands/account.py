@@ -110,8 +110,8 @@ EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f,;<>\"]{1,64}@[^@\s\x00-\x1f\x7f
 MAX_ALLOWANCE = 10_000
 
 
-def _options_from(args: argparse.Namespace, options: dict) -> dict:
-    out = dict(options)
+def _options_from(args: argparse.Namespace, options: acc.AccountOptions) -> acc.AccountOptions:
+    out = options.copy()
     if args.notify is not None:
         emails = [e.strip() for e in args.notify.split(",") if e.strip()]
         for e in emails:

@@ -7,7 +7,7 @@ import argparse
 import json
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from rich.table import Table
 from rich.text import Text
@@ -76,9 +76,9 @@ def _fields(text: str, what: str) -> list[str]:
     return names
 
 
-def apply(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+def apply(args: argparse.Namespace, options: acc.AccountOptions) -> acc.AccountOptions:
     """The options with the flags of this module applied (each checked)."""
-    out = dict(options)
+    out = options.copy()
     if getattr(args, "tax_map", None) is not None:
         current = dict(options.get("tax_map") or {})
         for item in (p.strip() for p in args.tax_map.split(",") if p.strip()):
@@ -106,9 +106,10 @@ def apply(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
         out["pec_fields"] = _fields(args.pec_fields, "--pec-fields")
     if getattr(args, "sdi_fields", None) is not None:
         out["sdi_fields"] = _fields(args.sdi_fields, "--sdi-fields")
-    for flag, name, allowed in (("--customer-match", "customer_match",
-                                 ("vat_number", "tax_code", "email")),
-                                ("--article-match", "article_match", ("reference", "ean13"))):
+    matches: tuple[tuple[str, Literal["customer_match", "article_match"], tuple[str, ...]], ...] = (
+        ("--customer-match", "customer_match", ("vat_number", "tax_code", "email")),
+        ("--article-match", "article_match", ("reference", "ean13")))
+    for flag, name, allowed in matches:
         value = getattr(args, name, None)
         if value is None:
             continue

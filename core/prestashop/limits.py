@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.accounts import Account, AccountOptions, LimitOption
 
 MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    option: str  # account option, also the argparse dest of the flag
+    option: LimitOption  # account option, also the argparse dest of the flag
     unit: str  # "MB" or "s"
     maximum: float
     kwarg: str  # PrestaShopClient keyword
@@ -64,7 +67,7 @@ DEFAULTS_HINT = {"max_response_mb": "64", "request_timeout": "120", "run_timeout
                  "retry_after_cap": "120"}
 
 
-def options_from_args(args: Any, out: dict[str, Any]) -> None:
+def options_from_args(args: Any, out: AccountOptions) -> None:
     """``account edit`` flags into the options dict (validated)."""
     for limit in LIMITS:
         raw = getattr(args, limit.option, None)
@@ -72,7 +75,7 @@ def options_from_args(args: Any, out: dict[str, Any]) -> None:
             out[limit.option] = limit.check(raw)
 
 
-def client_options(account: Any) -> dict[str, Any]:
+def client_options(account: Account) -> dict[str, Any]:
     """PrestaShopClient keywords from an account's options (stored values checked again)."""
     out: dict[str, Any] = {"account": account.name}
     for limit in LIMITS:

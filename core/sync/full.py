@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from core.accounts import Account
 from core.erp.port import ArticleData
 from core.errors import ConfigError
 from core.store.db import Database
@@ -25,7 +26,7 @@ def month_of(account_tz: str, now: datetime | None = None) -> str:
     return (now or utcnow()).astimezone(zone(account_tz)).strftime("%Y-%m")
 
 
-async def quota(db: Database, account) -> dict:
+async def quota(db: Database, account: Account) -> dict:
     allowance = account.option("full_sync_allowance")
     month = month_of(account.tz)
     used = await db.scalar(
@@ -34,7 +35,7 @@ async def quota(db: Database, account) -> dict:
     return {"month": month, "allowance": allowance, "used": used, "left": left}
 
 
-async def check_quota(db: Database, account) -> None:
+async def check_quota(db: Database, account: Account) -> None:
     q = await quota(db, account)
     if q["left"] is not None and q["left"] <= 0:
         raise QuotaExceeded(

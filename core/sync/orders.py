@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core import fiscal
+from core.accounts import Account
 from core.sync import vat
 from core.sync.coding import choose_code
 from core.sync.context import RunContext, get_cursor, set_cursor
@@ -110,7 +111,7 @@ def einvoice_fields(address: Any, pec_fields: list[str], sdi_fields: list[str]) 
 
 
 def address_data(address: Any, country_iso: str, state_iso: str = "",
-                 options: Any = None) -> AddressSnapshot:
+                 options: Account | None = None) -> AddressSnapshot:
     pec_fields = list(options.option("pec_fields")) if options is not None else ["pec"]
     sdi_fields = (list(options.option("sdi_fields")) if options is not None
                   else ["sdi", "codice_destinatario"])
@@ -253,7 +254,8 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
     }
 
 
-async def shop_addresses(shop: Any, account: Any, addresses: Any) -> dict[int, AddressSnapshot]:
+async def shop_addresses(shop: Any, account: Account | None,
+                         addresses: Any) -> dict[int, AddressSnapshot]:
     """The hub's data of these shop addresses (countries and provinces looked up)."""
     items = list(addresses.values() if isinstance(addresses, dict) else addresses)
     lookups = shop.lookups

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, TypedDict, TypeVar
 
 from core import fiscal
+from core.accounts import Account
 from core.erp.port import (
     MATCH_FIELDS,
     ArticleData,
@@ -130,7 +131,8 @@ def _mapped(table: Any, *keys: Any) -> str | None:
 
 
 def build_document(ref: str, order: OrderSnapshot, customer_code: str, ship_dest: str | None,
-                   inv_dest: str | None, *, account: Any = None) -> OrderDocumentData:
+                   inv_dest: str | None, *, account: Account | None = None
+                   ) -> OrderDocumentData:
     """The ERP document of a hub order: every line at the shop's rate with the ERP's VAT
     code (``vat.VatError`` when the account's tax map lacks one), the discount split per
     rate, the VAT summary and the shop's rounding (``vat.HeldForReview`` beyond it)."""

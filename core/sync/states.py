@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from core.accounts import Account
 from core.errors import ConfigError
 from core.prestashop.errors import ShopError, ShopNotFound
 from core.sync.context import RunContext, get_cursor, set_cursor
@@ -30,7 +31,7 @@ PAGE = 500
 RANK = {"shipped": 1, "invoiced": 2, "cancelled": 3}
 
 
-def state_map(account: Any) -> dict[str, int | None]:
+def state_map(account: Account) -> dict[str, int | None]:
     raw = account.option("state_map") or {}
     out: dict[str, int | None] = {}
     for event in RANK:

@@ -107,7 +107,7 @@ class AccountForm(ReportsFailures, Screen[bool]):
         try:
             acc.check_name(self.value("acc-name").strip())  # in the order of the fields
             acc.normalise_url(self.value("acc-url"))
-            options = dict(old.options) if old else {}
+            options: acc.AccountOptions = old.options.copy() if old else {}
             if key is None and key_env is None:
                 raise ConfigError("give the webservice key, or the environment variable "
                                   "that holds it")
