@@ -148,6 +148,8 @@ class Api:
             await asyncio.sleep(latency)
         if fault is not None and fault.kind == "timeout":
             await _hold(fault.seconds or 30.0, stop)
+        if fault is not None and fault.kind == "hold":
+            await fault.hold(stop)
         early = self.fault_response(fault, request, resource)
         if early is None and fault is not None:  # hostile answers (emulator/faults.py)
             early = fault.early_response(request, resource, stop)
@@ -168,7 +170,7 @@ class Api:
         return resp
 
     def fault_response(self, fault: Fault | None, request: Request, resource: str) -> Response | None:
-        if fault is None or fault.kind in ("timeout", "truncate", "code46", "latency"):
+        if fault is None or fault.kind in ("timeout", "hold", "truncate", "code46", "latency"):
             return None
         if fault.kind == "status":
             if fault.body is not None:

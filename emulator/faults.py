@@ -12,6 +12,9 @@ Kinds:
 * ``rate_limit``— 429 with ``Retry-After: retry_after``;
 * ``timeout``   — hold the response ``seconds`` (default 30) then answer normally; released
   early when the server stops;
+* ``hold``      — hold the response until the fault is removed (``FaultSet.remove`` /
+  ``clear``, or ``DELETE /_emulator/faults``) or the server stops, then answer normally; a
+  test awaits ``fault.reached`` to know a request is held (a run is then surely under way);
 * ``truncate``  — the real response body cut to half its length (headers unchanged);
 * ``malformed`` — a 200 with a broken body (``<prestashop><orders><order id=`` / ``{"orders":[{``);
 * ``maintenance`` — 503 with PrestaShop's HTML maintenance page;
@@ -52,7 +55,7 @@ from defusedxml import ElementTree as SafeET
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-KINDS = frozenset({"latency", "status", "rate_limit", "timeout", "truncate", "malformed",
+KINDS = frozenset({"latency", "status", "rate_limit", "timeout", "hold", "truncate", "malformed",
                    "maintenance", "redirect", "code46", "retry_after", "huge_body",
                    "oversized_page", "duplicate", "slow_drip"})
 EARLY_KINDS = frozenset({"retry_after", "huge_body"})
@@ -86,6 +89,22 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {sorted(KINDS)}")
         if self.method:
             self.method = self.method.upper()
+        # "hold": set when a request is held, and when the fault is removed (not fields:
+        # they are not part of what the side channel shows)
+        self.reached = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def hold(self, stop: asyncio.Event | None) -> None:
+        """Hold a request until this fault is removed or the server stops."""
+        self.reached.set()
+        waits = [asyncio.ensure_future(self.released.wait())]
+        if stop is not None:
+            waits.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def matches(self, method: str, resource: str) -> bool:
         if self.count is not None and self.count <= 0:
@@ -155,12 +174,16 @@ class FaultSet:
         return f
 
     def clear(self) -> None:
+        for f in self.faults:
+            f.released.set()
         self.faults.clear()
 
     def remove(self, fault_id: int) -> bool:
-        n = len(self.faults)
+        gone = [f for f in self.faults if f.id == fault_id]
+        for f in gone:
+            f.released.set()
         self.faults = [f for f in self.faults if f.id != fault_id]
-        return len(self.faults) != n
+        return bool(gone)
 
     def reseed(self, seed: int) -> None:
         self.seed = seed

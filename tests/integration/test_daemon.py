@@ -23,6 +23,7 @@ from core.schedules_store import save_schedule, set_next_run
 from core.timeutil import utcnow
 from emulator.data import add_generated_orders, generate
 from emulator.server import EmulatorServer
+from tests.helpers import asincro
 from tests.integration.test_notify import free_port
 from tests.synctools import assert_erp_holds_each_importable_order_once
 
@@ -159,22 +160,18 @@ async def test_a_cli_sync_is_refused_while_the_daemon_runs_the_account(tmp_path:
     home = tmp_path / "home"
     state = generate(300, seed=23)
     async with EmulatorServer(state) as emu:
-        state.faults.add(kind="latency", seconds=0.03)
         await prepare(home, emu)
+        # the shop holds every answer until the fault is removed: the daemon's run is
+        # under way, and stays so, from the first request it makes
+        held = state.faults.add(kind="hold")
         daemon = await start_daemon(home)
         try:
             await read_until(daemon, "event=run_started")
-            # the run must still be going when it is killed: from here each answer of the
-            # shop takes 2 s more, so the run outlasts a CLI start on a loaded machine
-            state.faults.add(kind="latency", seconds=2.0)
-            cli = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "cli", "sync", "shop1", "--orders",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(home))
-            out, err = await cli.communicate()
-            assert cli.returncode == 1
-            text = err.decode()
-            assert "account shop1 is busy" in text and "scheduled" in text
-            assert f"process {daemon.pid}" in text
+            await asyncio.wait_for(held.reached.wait(), 60)
+            result = await asincro(home, "sync", "shop1", "--orders")
+            assert result.code == 1
+            assert "account shop1 is busy" in result.err and "scheduled" in result.err
+            assert f"process {daemon.pid}" in result.err
         finally:
             daemon.send_signal(signal.SIGKILL)
             await daemon.wait()
