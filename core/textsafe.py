@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from typing import Any
 
 # C0 but \t and \n, DEL, C1; bidi marks and controls; line and paragraph separators
@@ -73,10 +74,23 @@ class VisibleFormatter(logging.Formatter):
         return visible(super().formatException(ei), multiline=True)
 
 
+class _StderrNow(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, as Python's last resort
+    does (a handler made once per process still follows a redirected stderr)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def safe_log_handler(stream: Any = None, level: int = logging.WARNING) -> logging.Handler:
     """What Python's last-resort handler does (warnings and errors, the message only, on
     stderr), with shop text shown instead of obeyed."""
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrNow()
     handler.setLevel(level)
     handler.setFormatter(VisibleFormatter("%(message)s"))
     handler.set_name("sincro-visible")
