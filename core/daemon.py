@@ -23,6 +23,7 @@ from typing import TextIO
 
 from core.engine import Engine
 from core.events import Event, LogLine, Notice, RunFinished, RunRefused, RunStarted
+from core.kinds import Level, Outcome
 from core.scheduler import Scheduler
 from core.textsafe import is_safe, json_text, visible
 
@@ -39,24 +40,25 @@ def _logfmt_value(v: object) -> str:
 def format_event(event: Event, fmt: str) -> str | None:
     fields: dict[str, object]
     if isinstance(event, LogLine):
-        if event.level == "debug":
+        if event.level == Level.DEBUG:
             return None
         fields = {"ts": event.at.astimezone(UTC).isoformat(timespec="seconds"),
                   "level": event.level, "event": "log", "account": event.account or "",
                   "run": event.run_id or "", "msg": event.message}
     elif isinstance(event, RunStarted):
-        fields = {"ts": event.at.astimezone(UTC).isoformat(timespec="seconds"), "level": "info",
-                  "event": "run_started", "account": event.account, "run": event.run_id,
+        fields = {"ts": event.at.astimezone(UTC).isoformat(timespec="seconds"),
+                  "level": Level.INFO, "event": "run_started", "account": event.account, "run": event.run_id,
                   "kind": event.kind, "trigger": event.trigger}
     elif isinstance(event, RunFinished):
-        fields = {"level": "info" if event.outcome == "ok" else "warning", "event": "run_finished",
+        fields = {"level": Level.INFO if event.outcome == Outcome.OK else Level.WARNING,
+                  "event": "run_finished",
                   "account": event.account, "run": event.run_id, "kind": event.kind,
                   "trigger": event.trigger, "outcome": event.outcome,
                   "duration_s": round(event.duration_s, 2), **event.counts}
         if event.errors:
             fields["errors"] = len(event.errors)
     elif isinstance(event, RunRefused):
-        fields = {"level": "warning", "event": "run_refused", "account": event.account,
+        fields = {"level": Level.WARNING, "event": "run_refused", "account": event.account,
                   "kind": event.kind, "msg": event.reason}
     elif isinstance(event, Notice):
         fields = {"level": event.level, "event": "notice", "account": event.account or "",

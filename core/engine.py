@@ -25,6 +25,7 @@ from core import accounts as acc
 from core.errors import ConfigError, DiskFull, SincroError, StoreDamaged
 from core.events import Event, RunFinished, RunRefused, RunStarted
 from core.home import ERP_FILE, HUB_FILE, ensure_home
+from core.kinds import Outcome, RunKind, Trigger
 from core.locks import (
     DEFAULT_TTL,
     HOST,
@@ -85,14 +86,14 @@ class Finished(Generic[T]):
         return self.value  # type: ignore[return-value]
 
 
-def operation_label(kind: str, scope: str | None = None) -> str:
+def operation_label(kind: RunKind, scope: str | None = None) -> str:
     """An operation as its run log and busy messages name it: 'orders sync', 'fix-missing',
     'cursor set orders'."""
-    label = f"{kind} sync" if kind in PIPELINES else kind
+    label = f"{kind} sync" if kind in PIPELINES else str(kind)
     return f"{label} {scope}" if scope else label
 
 
-def pipeline(kind: str) -> Body[None]:
+def pipeline(kind: RunKind) -> Body[None]:
     """The body of a sync: the steps of ``PIPELINES[kind]``, each written when it ends."""
 
     async def body(ctx: RunContext) -> None:
@@ -238,18 +239,19 @@ class Engine:
         return await self.erp()
 
     # -- runs -----------------------------------------------------------
-    async def run_sync(self, account_name: str, kind: str, *, trigger: str = "cli",
+    async def run_sync(self, account_name: str, kind: RunKind, *, trigger: Trigger = Trigger.CLI,
                        dry_run: bool = False) -> RunSummary:
         """One pipeline (``PIPELINES[kind]``) for one account, as an operation."""
         assert self.hub is not None
         if kind not in PIPELINES:
-            raise ConfigError(f"unknown kind of sync {kind!r}", hint=f"one of {', '.join(PIPELINES)}")
+            raise ConfigError(f"unknown kind of sync {str(kind)!r}",
+                              hint=f"one of {', '.join(PIPELINES)}")
         account = await acc.get_account(self.hub, account_name)
-        if not account.enabled and trigger == "schedule":
+        if not account.enabled and trigger == Trigger.SCHEDULE:
             raise ConfigError(f"account {account.name} is disabled",
                               hint=f"enable it with 'sincro account edit {account.name} --enable'")
         account.resolve_key()  # an unset --key-env variable is a configuration error
-        if kind == "full" and not dry_run:
+        if kind == RunKind.FULL and not dry_run:
             from core.sync.full import check_quota
 
             await check_quota(self.hub, account)
@@ -257,8 +259,8 @@ class Engine:
                                         dry_run=dry_run)
         return done.summary
 
-    async def run_operation(self, account: str | acc.Account, kind: str, body: Body[T], *,
-                            trigger: str, scope: str | None = None, dry_run: bool = False,
+    async def run_operation(self, account: str | acc.Account, kind: RunKind, body: Body[T], *,
+                            trigger: Trigger, scope: str | None = None, dry_run: bool = False,
                             hub_only: bool = False) -> Finished[T]:
         """Run ``body`` as one operation on the account: every sync, reconcile fix, resync,
         cursor move and listing run goes through here.
@@ -331,7 +333,7 @@ class Engine:
         release.add_done_callback(free)
         await asyncio.shield(release)
 
-    async def _run(self, account: acc.Account, kind: str, trigger: str, run_id: int,
+    async def _run(self, account: acc.Account, kind: RunKind, trigger: Trigger, run_id: int,
                    body: Body[T], *, label: str, dry_run: bool, hub_only: bool) -> Finished[T]:
         assert self.hub is not None
         rec = RunRecorder(self.hub, run_id, account.name, self.publish, record=not dry_run)
@@ -342,7 +344,7 @@ class Engine:
         attached = rec.attach()
         rec.info(f"{label} of {account.name} started ({trigger})"
                  + (" — dry run, nothing is written" if dry_run else ""))
-        outcome = "ok"
+        outcome = Outcome.OK
         value: T | None = None
         error: Exception | None = None  # what ended the body, handed to the caller
         fault: SincroError | None = None  # a full disk or a damaged store: also raised
@@ -360,7 +362,7 @@ class Engine:
                                      kind=kind, trigger=trigger, dry_run=dry_run)
                     value = await body(ctx)
         except asyncio.CancelledError:
-            outcome = "interrupted"
+            outcome = Outcome.INTERRUPTED
             rec.warning("run interrupted; it resumes where it stopped on the next run")
             try:
                 await asyncio.shield(self._finish(rec, account, kind, trigger, outcome,
@@ -370,10 +372,10 @@ class Engine:
             raise
         except (DiskFull, StoreDamaged) as exc:
             rec.error(str(exc))
-            outcome, fault = "failed", exc
+            outcome, fault = Outcome.FAILED, exc
         except SincroError as exc:
             rec.error(str(exc))
-            outcome, error = "failed", exc
+            outcome, error = Outcome.FAILED, exc
         except Exception as exc:  # a bug: keep the process alive, record it
             fault = faults.find(exc, self.home, "data directory")
             if fault is not None:  # a raw SQLite or OS error that is a storage fault
@@ -382,9 +384,9 @@ class Engine:
                 log.exception("run %s failed", run_id)
                 rec.error(f"internal error: {type(exc).__name__}: {exc}")
                 error = exc
-            outcome = "failed"
-        if outcome == "ok" and rec.errors:
-            outcome = "partial"
+            outcome = Outcome.FAILED
+        if outcome == Outcome.OK and rec.errors:
+            outcome = Outcome.PARTIAL
         try:
             summary = await self._finish(rec, account, kind, trigger, outcome, started, label)
         finally:
@@ -394,8 +396,9 @@ class Engine:
             raise fault
         return Finished(summary, value, error)
 
-    async def _finish(self, rec: RunRecorder, account: acc.Account, kind: str, trigger: str,
-                      outcome: str, started, label: str) -> RunSummary:
+    async def _finish(self, rec: RunRecorder, account: acc.Account, kind: RunKind,
+                      trigger: Trigger, outcome: Outcome, started: datetime,
+                      label: str) -> RunSummary:
         assert self.hub is not None
         duration = (utcnow() - started).total_seconds()
         rec.info(f"{label} of {account.name}: {outcome} in {duration:.1f}s "
@@ -428,7 +431,7 @@ class Engine:
                 log.exception("after-run hook failed")
         return summary
 
-    async def _record_end(self, rec: RunRecorder, outcome: str, duration: float) -> None:
+    async def _record_end(self, rec: RunRecorder, outcome: Outcome, duration: float) -> None:
         """finish_run; on a full disk, once more after a checkpoint has folded the hub's
         write-ahead log into the file and truncated it (that often frees enough)."""
         assert self.hub is not None

@@ -9,6 +9,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from core.kinds import Level, Outcome, RunKind, Trigger
+
 # ``extra`` of a log record whose text also goes out as an event (a run's line, a notice):
 # a log that prints the events leaves such records out, so each line is written once.
 ALSO_AN_EVENT: dict[str, Any] = {"sincro_event": True}
@@ -23,8 +25,8 @@ class Event:
 class RunStarted(Event):
     run_id: int
     account: str
-    kind: str
-    trigger: str
+    kind: RunKind
+    trigger: Trigger
     at: datetime
 
 
@@ -42,7 +44,7 @@ class LogLine(Event):
     run_id: int | None
     account: str | None
     at: datetime
-    level: str  # debug, info, warning, error
+    level: Level
     message: str
 
 
@@ -50,9 +52,9 @@ class LogLine(Event):
 class RunFinished(Event):
     run_id: int
     account: str
-    kind: str
-    trigger: str
-    outcome: str  # ok, partial, failed, interrupted
+    kind: RunKind
+    trigger: Trigger
+    outcome: Outcome
     counts: Mapping[str, int] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
     duration_s: float = 0.0
@@ -64,7 +66,7 @@ class RunFinished(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRefused(Event):
     account: str
-    kind: str
+    kind: RunKind
     reason: str
 
 
@@ -73,6 +75,6 @@ class Notice(Event):
     """Anything else worth a line: scheduler decisions, notices sent..."""
 
     message: str
-    level: str = "info"
+    level: Level = Level.INFO
     account: str | None = None
     data: dict[str, Any] = field(default_factory=dict)

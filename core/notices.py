@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from core.accounts import get_account
 from core.errors import SincroError
 from core.events import ALSO_AN_EVENT, Notice
+from core.kinds import Level
 from core.notify import SmtpSettings, build_message, send
 from core.runs import RunSummary
 from core.store.db import Database
@@ -79,7 +80,7 @@ class Notifier:
             except SincroError as exc:
                 text = f"e-mail notice for run {row['run_id']} not sent: {exc}; retried later"
                 log.warning(text, extra=ALSO_AN_EVENT)
-                self.engine.publish(Notice(message=text, level="warning"))
+                self.engine.publish(Notice(message=text, level=Level.WARNING))
                 async with db.transaction() as conn:
                     await conn.execute(
                         "UPDATE notices SET attempts = attempts + 1, last_error = ? WHERE id = ?",

@@ -21,6 +21,7 @@ from typing import Any
 import aiosmtplib
 
 from core.errors import ConfigError, SincroError
+from core.kinds import RunKind
 from core.textsafe import visible
 
 __all__ = ["NotifyError", "SmtpSettings", "build_message", "send"]
@@ -31,13 +32,13 @@ MAX_ERROR_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_KIND_LABELS = {
-    "orders": "orders sync",
-    "customers": "customers sync",
-    "scheduled": "scheduled sync",
+_KIND_LABELS: dict[str, str] = {
+    RunKind.ORDERS: "orders sync",
+    RunKind.CUSTOMERS: "customers sync",
+    RunKind.SCHEDULED: "scheduled sync",
     "partial": "partial sync",
-    "full": "full sync",
-    "states": "states sync",
+    RunKind.FULL: "full sync",
+    RunKind.STATES: "states sync",
 }
 
 

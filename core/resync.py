@@ -24,6 +24,7 @@ from typing import Any
 from core import accounts as acc
 from core.erp.port import ArticleData, ErpError, ErpUnsupported
 from core.errors import ConfigError, NotFound
+from core.kinds import RunKind, Trigger
 from core.sync import vat
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
@@ -456,7 +457,7 @@ def check_cursor(name: str, value: str) -> str:
 
 
 async def set_cursor_value(engine: Any, account_name: str, name: str, value: str, *,
-                           trigger: str = "cli") -> CursorValue:
+                           trigger: Trigger = Trigger.CLI) -> CursorValue:
     """Move one cursor, as an operation of the account (never under a running sync)."""
     value = check_cursor(name, value)
 
@@ -468,6 +469,6 @@ async def set_cursor_value(engine: Any, account_name: str, name: str, value: str
                      f" to {value}")
         return await get_cursor(ctx.hub, ctx.account_id, name)
 
-    done = await engine.run_operation(account_name, "cursor", move, trigger=trigger,
+    done = await engine.run_operation(account_name, RunKind.CURSOR, move, trigger=trigger,
                                       scope=f"set {name}", hub_only=True)
     return CursorValue(name, done.result(), iso(utcnow()))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.events import ALSO_AN_EVENT, Event, LogLine, RunProgress
+from core.kinds import Level, Outcome, RunKind, Trigger
 from core.store.db import Database
 from core.timeutil import iso, utcnow
 
@@ -57,11 +58,15 @@ def describe_counts(values: Mapping[str, int], *, limit: int | None = None) -> s
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
+    """A run as the hub recorded it. Its kind, trigger and outcome are the recorded text: a
+    ``RunKind``, ``Trigger`` and ``Outcome`` value (equal to the member) for runs of this
+    version; a hub written by another version may hold others, shown as they are."""
+
     id: int
     account: str
     kind: str
     trigger: str
-    outcome: str | None
+    outcome: str | None  # None while the run goes on
     started_at: str
     ended_at: str | None
     counts: dict[str, int]
@@ -112,24 +117,25 @@ class RunRecorder:
         self._writing: list[tuple[int, str, str, str]] = []  # lines in an open transaction
         self._t0 = time.monotonic()
 
-    def log(self, level: str, message: str) -> None:
+    def log(self, level: Level, message: str) -> None:
         now = utcnow()
-        self._pending.append((self.id, iso(now), level, message))
+        # the plain text (what the hub holds): SQLite binds a str subclass more slowly
+        self._pending.append((self.id, iso(now), str(level), message))
         log.log(getattr(logging, level.upper(), logging.INFO), "%s run=%s %s",
                 self.account, self.id, message, extra=ALSO_AN_EVENT)
         self.publish(LogLine(run_id=self.id, account=self.account, at=now, level=level,
                              message=message))
 
     def info(self, message: str) -> None:
-        self.log("info", message)
+        self.log(Level.INFO, message)
 
     def warning(self, message: str) -> None:
-        self.log("warning", message)
+        self.log(Level.WARNING, message)
 
     def error(self, message: str) -> None:
         self.errors.append(message)
         self.counts["errors"] += 1
-        self.log("error", message)
+        self.log(Level.ERROR, message)
 
     def progress(self, step: str, done: int, total: int | None = None) -> None:
         self.publish(RunProgress(run_id=self.id, account=self.account, step=step, done=done,
@@ -196,7 +202,8 @@ class RunRecorder:
         return time.monotonic() - self._t0
 
 
-async def create_run(db: Database, account_id: int, kind: str, trigger: str, owner: str) -> int:
+async def create_run(db: Database, account_id: int, kind: RunKind, trigger: Trigger,
+                     owner: str) -> int:
     async with db.transaction() as conn:
         cur = await conn.execute(
             "INSERT INTO runs (account_id, kind, trigger, owner, started_at) VALUES (?, ?, ?, ?, ?)",
@@ -206,7 +213,7 @@ async def create_run(db: Database, account_id: int, kind: str, trigger: str, own
         return cur.lastrowid
 
 
-async def finish_run(db: Database, rec: RunRecorder, outcome: str,
+async def finish_run(db: Database, rec: RunRecorder, outcome: Outcome,
                      duration_s: float | None = None) -> None:
     """The run's end, its outcome and its last lines and counts, in one transaction."""
     with db.bind(rec):
@@ -244,11 +251,13 @@ async def get_run(db: Database, run_id: int) -> RunSummary | None:
     return _summary(row) if row else None
 
 
-async def run_log(db: Database, run_id: int, after_id: int = 0) -> list[tuple[int, str, str, str]]:
+async def run_log(db: Database, run_id: int,
+                  after_id: int = 0) -> list[tuple[int, str, Level, str]]:
+    """A run's log lines: id, time, level, message."""
     rows = await db.fetchall(
         "SELECT id, at, level, message FROM run_logs WHERE run_id = ? AND id > ? ORDER BY id",
         (run_id, after_id))
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], Level(r[2]), r[3]) for r in rows]
 
 
 async def mark_abandoned(db: Database, owner_alive: Callable[[str], bool]) -> int:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from core.errors import DiskFull, SincroError, StoreError
 from core.events import ALSO_AN_EVENT, Notice
+from core.kinds import Level, RunKind, Trigger
 from core.locks import HOST, AccountBusy, _pid_alive
 from core.schedule import next_run
 from core.schedules_store import all_schedules, set_next_run
@@ -93,7 +94,7 @@ class Scheduler:
                 (iso(now + timedelta(seconds=self.ttl)), self.engine.owner))
             held = cur.rowcount == 1
         if not held and self.active:
-            self.engine.publish(Notice(message="a Sincro daemon took over scheduling", level="info"))
+            self.engine.publish(Notice(message="a Sincro daemon took over scheduling", level=Level.INFO))
         self.active = held
         return held
 
@@ -130,7 +131,7 @@ class Scheduler:
                             delay = max(0.0, min(delay,
                                                  (nearest - self.clock()).total_seconds()))
                 except DiskFull as exc:  # said once a round; schedules go on when space returns
-                    self.engine.publish(Notice(message=f"scheduler: {exc}", level="error"))
+                    self.engine.publish(Notice(message=f"scheduler: {exc}", level=Level.ERROR))
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -170,27 +171,27 @@ class Scheduler:
 
     async def _run(self, account: str, due_at: datetime) -> None:
         try:
-            await self.engine.run_sync(account, "scheduled", trigger="schedule")
+            await self.engine.run_sync(account, RunKind.SCHEDULED, trigger=Trigger.SCHEDULE)
         except AccountBusy as exc:
             self._skipped(account, due_at, str(exc))
         except StoreError as exc:  # a full disk, a damaged store: the run failed on it
             self.engine.publish(Notice(message=f"scheduled run of {account} failed: {exc}",
-                                       level="error", account=account))
+                                       level=Level.ERROR, account=account))
         except SincroError as exc:
             self.engine.publish(Notice(message=f"scheduled run of {account} not started: {exc}",
-                                       level="error", account=account))
+                                       level=Level.ERROR, account=account))
         except Exception as exc:  # never an exception nobody retrieves
             if self._stopping:  # the engine closed under a run that was only starting
                 log.debug("scheduled run of %s ended with the engine: %s", account, exc)
                 return
             log.exception("scheduled run of %s failed", account)
             self.engine.publish(Notice(message=f"scheduled run of {account} failed: internal error: "
-                                       f"{type(exc).__name__}", level="error", account=account))
+                                       f"{type(exc).__name__}", level=Level.ERROR, account=account))
 
     def _skipped(self, account: str, due_at: datetime, why: str) -> None:
         msg = f"scheduled run of {account} due {due_at.isoformat()} skipped: {why}"
         log.warning(msg, extra=ALSO_AN_EVENT)
-        self.engine.publish(Notice(message=msg, level="warning", account=account))
+        self.engine.publish(Notice(message=msg, level=Level.WARNING, account=account))
 
     async def drain(self, grace: float) -> None:
         """Let running runs finish within ``grace`` seconds, then cancel them (resumable)."""

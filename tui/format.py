@@ -6,12 +6,14 @@ import math
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
+from core.kinds import Outcome, RunKind
 from core.runs import describe_counts
 from core.textsafe import visible
 
 counts = describe_counts  # one wording for counts, in the console and the CLI
 
-OUTCOME_MARK = {"ok": "✓", "partial": "!", "failed": "✗", "interrupted": "✗"}
+OUTCOME_MARK: dict[str, str] = {Outcome.OK: "✓", Outcome.PARTIAL: "!", Outcome.FAILED: "✗",
+                                Outcome.INTERRUPTED: "✗"}
 
 
 
@@ -47,9 +49,11 @@ def duration(seconds: float | None) -> str:
 
 
 # The one count that says most about a run of each kind (for narrow columns).
-HEADLINE = {"orders": ("orders_imported", "orders"), "scheduled": ("orders_imported", "orders"),
-            "customers": ("customers_updated", "updated"), "full": ("articles_created", "created"),
-            "states": ("states_pushed", "states"), "listings": ("listing_actions", "actions")}
+HEADLINE: dict[str, tuple[str, str]] = {
+    RunKind.ORDERS: ("orders_imported", "orders"), RunKind.SCHEDULED: ("orders_imported", "orders"),
+    RunKind.CUSTOMERS: ("customers_updated", "updated"),
+    RunKind.FULL: ("articles_created", "created"), RunKind.STATES: ("states_pushed", "states"),
+    RunKind.LISTINGS: ("listing_actions", "actions")}
 
 
 def headline(kind: str, values: Mapping[str, int]) -> str:

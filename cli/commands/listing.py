@@ -17,6 +17,7 @@ from cli.commands import args as types
 from cli.commands.base import Context, set_handler
 from core import listings as lst
 from core.errors import ConfigError
+from core.kinds import Level, Outcome, RunKind, Trigger
 from core.textsafe import json_text, visible
 
 MAX_IMPORT = 1_000_000  # bytes: a listings file is a few kilobytes
@@ -318,8 +319,8 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             printer = asyncio.create_task(_print_lines(sub))
         try:
             summary = (await engine.run_operation(
-                x.account, "listings", lambda rctx: listings_all(rctx, only=x.name),
-                trigger="cli", dry_run=args.dry_run)).summary
+                x.account, RunKind.LISTINGS, lambda rctx: listings_all(rctx, only=x.name),
+                trigger=Trigger.CLI, dry_run=args.dry_run)).summary
         finally:
             if printer:
                 await asyncio.sleep(0)
@@ -329,16 +330,16 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         print(json_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False)))
     else:
         _print_summary(ctx, summary)
-    return 0 if summary.outcome == "ok" else 1
+    return 0 if summary.outcome == Outcome.OK else 1
 
 
 async def _print_lines(sub) -> None:
     from core.events import LogLine
 
     async for event in sub:
-        if isinstance(event, LogLine) and event.level != "debug":
+        if isinstance(event, LogLine) and event.level != Level.DEBUG:
             stamp = event.at.astimezone().strftime("%H:%M:%S")
-            stream = sys.stderr if event.level in ("warning", "error") else sys.stdout
+            stream = sys.stderr if event.level in (Level.WARNING, Level.ERROR) else sys.stdout
             print(f"{stamp} {event.level:<7} {visible(event.message)}", file=stream, flush=True)
 
 

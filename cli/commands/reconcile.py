@@ -13,6 +13,7 @@ from rich.text import Text
 from cli.commands import args as types
 from cli.commands.base import Context, set_handler
 from core.errors import ConfigError
+from core.kinds import RunKind, Trigger
 from core.textsafe import json_text, visible
 
 FIX_CHOICES = ("missing", "differs", "states", "customers", "doubled_customers")
@@ -110,8 +111,8 @@ async def cmd_reconcile(args: argparse.Namespace, ctx: Context) -> int:
                 async def body(rctx, category=category):
                     return await apply_fix(rctx, report, category)
 
-                result = (await engine.run_operation(args.name, f"fix-{category}", body,
-                                                     trigger="cli")).result()
+                result = (await engine.run_operation(args.name, RunKind.fix(category), body,
+                                                     trigger=Trigger.CLI)).result()
                 fixed[category] = result.as_dict()
                 if not args.json:
                     _print_fix(ctx, category, result)
@@ -191,14 +192,14 @@ async def cmd_resync(args: argparse.Namespace, ctx: Context) -> int:
 
     async with _engine(ctx, writes=True) as engine:
         if args.order:
-            done = await engine.run_operation(args.name, "resync",
+            done = await engine.run_operation(args.name, RunKind.RESYNC,
                                               lambda rctx: resync_orders(rctx, args.order),
-                                              trigger="cli")
+                                              trigger=Trigger.CLI)
             label = "order"
         else:
-            done = await engine.run_operation(args.name, "resync",
+            done = await engine.run_operation(args.name, RunKind.RESYNC,
                                               lambda rctx: resync_customers(rctx, args.customer),
-                                              trigger="cli")
+                                              trigger=Trigger.CLI)
             label = "customer"
         result = done.result()
     if args.json:

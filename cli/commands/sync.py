@@ -15,26 +15,27 @@ from cli.commands import args as types
 from cli.commands.base import Context, set_handler
 from core.errors import NotFound
 from core.events import LogLine
+from core.kinds import Level, Outcome, RunKind, Trigger
 from core.runs import RunSummary, describe_counts, get_run, list_runs, run_log
 from core.textsafe import json_text, visible
 
-OUTCOME_EXIT = {"ok": 0}
+OUTCOME_EXIT = {Outcome.OK: 0}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="run one sync of an account now, without the console")
     p.add_argument("name", metavar="NAME")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--orders", dest="kind", action="store_const", const="orders",
+    what.add_argument("--orders", dest="kind", action="store_const", const=RunKind.ORDERS,
                       help="import new orders, then push them to the ERP")
-    what.add_argument("--customers", dest="kind", action="store_const", const="customers",
+    what.add_argument("--customers", dest="kind", action="store_const", const=RunKind.CUSTOMERS,
                       help="refresh every customer of the account from the shop (can be long)")
-    what.add_argument("--full", dest="kind", action="store_const", const="full",
+    what.add_argument("--full", dest="kind", action="store_const", const=RunKind.FULL,
                       help="realign all customers and articles with the ERP (counts against "
                       "the monthly allowance)")
-    what.add_argument("--states", dest="kind", action="store_const", const="states",
+    what.add_argument("--states", dest="kind", action="store_const", const=RunKind.STATES,
                       help="send ERP document states back to the shop")
-    what.add_argument("--scheduled", dest="kind", action="store_const", const="scheduled",
+    what.add_argument("--scheduled", dest="kind", action="store_const", const=RunKind.SCHEDULED,
                       help="run the whole scheduled pipeline now")
     p.add_argument("--dry-run", action="store_true",
                    help="show what would be done; write nothing on the shop, hub or ERP")
@@ -68,7 +69,7 @@ async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
         if not args.json and not args.quiet:
             printer = asyncio.create_task(_print_lines(sub, debug=args.dry_run or args.verbose))
         try:
-            summary = await engine.run_sync(args.name, args.kind, trigger="cli",
+            summary = await engine.run_sync(args.name, args.kind, trigger=Trigger.CLI,
                                             dry_run=args.dry_run)
         finally:
             if printer:
@@ -79,14 +80,14 @@ async def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
         print(json_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False)))
     else:
         _print_summary(ctx, summary)
-    return 0 if summary.outcome == "ok" else 1
+    return 0 if summary.outcome == Outcome.OK else 1
 
 
 async def _print_lines(sub, debug: bool) -> None:
     async for event in sub:
-        if isinstance(event, LogLine) and (event.level != "debug" or debug):
+        if isinstance(event, LogLine) and (event.level != Level.DEBUG or debug):
             stamp = event.at.astimezone().strftime("%H:%M:%S")
-            stream = sys.stderr if event.level in ("warning", "error") else sys.stdout
+            stream = sys.stderr if event.level in (Level.WARNING, Level.ERROR) else sys.stdout
             print(f"{stamp} {event.level:<7} {visible(event.message)}", file=stream, flush=True)
 
 

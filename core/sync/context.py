@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.accounts import Account
 from core.erp.port import ErpConnector
+from core.kinds import RunKind, Trigger
 from core.runs import RunRecorder
 from core.store.db import Database
 from core.timeutil import iso, utcnow
@@ -37,8 +38,8 @@ class RunContext:
     shop: Any  # core.sync.shop.ShopReader
     erp: ErpConnector | None  # None in a run that needs only the hub (Engine.run hub_only)
     run: RunRecorder
-    kind: str
-    trigger: str
+    kind: RunKind
+    trigger: Trigger
     dry_run: bool = False
     # what earlier steps of this run leave for later ones
     state: StepState = field(default_factory=StepState)

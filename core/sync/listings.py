@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from core.kinds import Level
 from core.listings import Article, Listing, Rule, get_listing, list_listings
 from core.prestashop.errors import ShopError
 from core.sync.context import RunContext
@@ -191,7 +192,7 @@ def _plan_article(ctx: RunContext, tag: str, plan: Plan, rule: Rule, art: Articl
             want_qty = max(art.stock, 0)
         if "price" in rule.update_fields:
             if t.attribute_id:
-                ctx.run.log("debug", f"{tag}: article {art.code} is a combination; its price is "
+                ctx.run.log(Level.DEBUG, f"{tag}: article {art.code} is a combination; its price is "
                             "an impact on the product's price and is left alone")
             else:
                 want_price = art.price

@@ -17,6 +17,7 @@ from typing import Any
 
 from core import fiscal
 from core.accounts import Account
+from core.kinds import Level
 from core.sync import vat
 from core.sync.coding import choose_code
 from core.sync.context import RunContext, get_cursor, set_cursor
@@ -586,7 +587,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
             run.counts["orders_skipped"] += len(skipped)
         run.counts["articles_coded"] += sum(1 for a in new_articles if a[6])
         for o in fresh:
-            run.log("debug", f"order {o.id} ({o.reference}) imported")
+            run.log(Level.DEBUG, f"order {o.id} ({o.reference}) imported")
     ctx.state.new_order_ids.extend(o.id for o in fresh)
 
 

@@ -32,6 +32,7 @@ from core.erp.port import (
     ShippingData,
     VatSummary,
 )
+from core.kinds import Level
 from core.prestashop.errors import ShopError
 from core.sync import vat
 from core.sync.context import RunContext
@@ -662,7 +663,7 @@ async def _push_orders(ctx: RunContext, b: _Batch, orders: dict[int, OrderSnapsh
         numbers[oid] = res.document.number
         if res.created:
             run.counts["documents_inserted"] += 1
-            run.log("debug", f"order {oid} -> ERP document {res.document.number}")
+            run.log(Level.DEBUG, f"order {oid} -> ERP document {res.document.number}")
     return numbers
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from core.kinds import RunKind
 from core.sync.context import RunContext
 from core.sync.customers import sync_customers
 from core.sync.full import full_sync
@@ -49,13 +50,14 @@ STEPS: dict[str, Step] = {
 }
 
 # Names of steps, per kind of run.
-PIPELINES: dict[str, list[str]] = {
-    "orders": ["orders", "partial", "listings-after-orders"],
-    "customers": ["customers", "partial"],
-    "full": ["full"],
-    "states": ["states"],
-    "listings": ["listings"],
-    "scheduled": ["orders", "customers-changed", "partial", "listings-after-orders", "states"],
+PIPELINES: dict[RunKind, list[str]] = {
+    RunKind.ORDERS: ["orders", "partial", "listings-after-orders"],
+    RunKind.CUSTOMERS: ["customers", "partial"],
+    RunKind.FULL: ["full"],
+    RunKind.STATES: ["states"],
+    RunKind.LISTINGS: ["listings"],
+    RunKind.SCHEDULED: ["orders", "customers-changed", "partial", "listings-after-orders",
+                        "states"],
 }
 
 KINDS = tuple(PIPELINES)
@@ -65,19 +67,20 @@ class UnknownStep(LookupError):
     """A pipeline names a step that ``STEPS`` lacks: a programming error, never skipped."""
 
 
-def _check(pipelines: dict[str, list[str]]) -> None:
+def _check(pipelines: dict[RunKind, list[str]]) -> None:
     for kind, names in pipelines.items():
         missing = [n for n in names if n not in STEPS]
         if missing:
-            raise UnknownStep(f"pipeline {kind!r} names unknown steps: {', '.join(missing)}")
+            raise UnknownStep(f"pipeline {str(kind)!r} names unknown steps: "
+                              f"{', '.join(missing)}")
 
 
 _check(PIPELINES)
 
 
-def steps_for(kind: str) -> list[tuple[str, Step]]:
+def steps_for(kind: RunKind) -> list[tuple[str, Step]]:
     """The steps of a kind of run, in order; an unknown kind or step raises."""
     if kind not in PIPELINES:
-        raise UnknownStep(f"unknown kind of run {kind!r}")
+        raise UnknownStep(f"unknown kind of run {str(kind)!r}")
     _check({kind: PIPELINES[kind]})
     return [(name, STEPS[name]) for name in PIPELINES[kind]]

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.accounts import Account
 from core.errors import ConfigError
+from core.kinds import Level
 from core.prestashop.errors import ShopError, ShopNotFound
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.timeutil import iso, utcnow
@@ -169,7 +170,7 @@ async def _todo_from(ctx: RunContext, mine: list[tuple[Any, int]],
     out: list[_Todo] = []
     for c, oid in mine:
         if oid not in known:
-            run.log("debug", f"document {c.document_number}: order {oid} was not imported "
+            run.log(Level.DEBUG, f"document {c.document_number}: order {oid} was not imported "
                     "by Sincro; skipped")
             continue
         sid = mapping.get(c.event)
@@ -192,7 +193,7 @@ async def _apply(ctx: RunContext, t: _Todo, pushed: dict[int, dict[str, tuple[st
     done = pushed.setdefault(t.order_id, {})
     prior = done.get(t.event)
     if prior is not None and prior[0] == "done" and not t.retry:
-        run.log("debug", f"order {t.order_id}: {t.event} already sent")
+        run.log(Level.DEBUG, f"order {t.order_id}: {t.event} already sent")
         return
     if t.order_id not in current:
         await _record(ctx, t, "refused", "the order is not on the shop")
@@ -202,7 +203,7 @@ async def _apply(ctx: RunContext, t: _Todo, pushed: dict[int, dict[str, tuple[st
     reached = max([RANK[e] for e, (status, _s) in done.items()
                    if status == "done" and e != t.event] + [shop_rank(now_state, mapping, states)])
     if now_state == t.state_id:
-        run.log("debug", f"order {t.order_id} is already in state {t.state_id}")
+        run.log(Level.DEBUG, f"order {t.order_id} is already in state {t.state_id}")
         await _record(ctx, t, "done", "already in that state")
         done[t.event] = ("done", t.state_id)
         await _tracking(ctx, t)

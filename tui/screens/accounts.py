@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.worker import Worker
 
 from core import events as ev
+from core.kinds import RunKind, Trigger
 from core.sync.full import quota
 from tui import format as fmt
 from tui.context import console
@@ -18,8 +19,10 @@ from tui.widgets.account_detail import AccountDetail, quota_text
 from tui.widgets.account_table import AccountTable, LiveRun
 from tui.workers import ReportsFailures
 
-SYNC_LABELS = {"orders": "Orders sync", "customers": "Customers sync", "full": "Full sync",
-               "states": "States push", "listings": "Listing rules", "scheduled": "Scheduled run"}
+SYNC_LABELS: dict[str, str] = {
+    RunKind.ORDERS: "Orders sync", RunKind.CUSTOMERS: "Customers sync",
+    RunKind.FULL: "Full sync", RunKind.STATES: "States push", RunKind.LISTINGS: "Listing rules",
+    RunKind.SCHEDULED: "Scheduled run"}
 ACCOUNT_ACTIONS = {"sync", "edit", "schedule", "show_log", "reconcile", "review"}
 
 
@@ -163,7 +166,8 @@ class AccountsView(ReportsFailures, Vertical):
         return (f"account {name} is busy: {what} is running in this console; "
                 "wait for it to finish and try again")
 
-    def action_sync(self, kind: str) -> None:
+    def action_sync(self, action_kind: str) -> None:
+        kind = RunKind(action_kind)  # a binding's action names it as a string: sync('orders')
         name = self.selected
         if name is None:
             return
@@ -175,16 +179,16 @@ class AccountsView(ReportsFailures, Vertical):
                             severity="warning",
                             markup=False)
             return
-        if kind in ("customers", "full"):
+        if kind in (RunKind.CUSTOMERS, RunKind.FULL):
             self.run_worker(self._confirm_then_run(name, kind), group=f"ask:{name}",
                             exclusive=True, exit_on_error=False, name=SYNC_LABELS[kind])
         else:
             self.start_run(name, kind)
 
-    async def _confirm_then_run(self, name: str, kind: str) -> None:
+    async def _confirm_then_run(self, name: str, kind: RunKind) -> None:
         engine = console(self).running_engine()
         info = self.infos[name]
-        if kind == "customers":
+        if kind == RunKind.CUSTOMERS:
             count = await customers_in_hub(engine.database, info.account.saved_id)
             question = (f"Update all {count} customers of {name} already in the hub from the "
                         "shop, then push the changes to the ERP. This reads every one of them "
@@ -202,12 +206,12 @@ class AccountsView(ReportsFailures, Vertical):
                                                          question)):
             self.start_run(name, kind)
 
-    def start_run(self, name: str, kind: str) -> None:
+    def start_run(self, name: str, kind: RunKind) -> None:
         self.run_worker(self._run(name, kind), group=f"run:{name}", exclusive=True,
                         exit_on_error=False, name=f"{SYNC_LABELS[kind]} of {name}")
 
-    async def _run(self, name: str, kind: str) -> None:
-        await console(self).running_engine().run_sync(name, kind, trigger="console")
+    async def _run(self, name: str, kind: RunKind) -> None:
+        await console(self).running_engine().run_sync(name, kind, trigger=Trigger.CONSOLE)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         super().on_worker_state_changed(event)

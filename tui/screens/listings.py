@@ -24,6 +24,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 
 from core import listings as lst
 from core.events import LogLine, RunFinished
+from core.kinds import Level, Outcome, RunKind, Trigger
 from tui import format as fmt
 from tui.context import console
 from tui.screens.dialogs import ConfirmScreen
@@ -217,7 +218,7 @@ class ListingsView(ReportsFailures, Vertical):
         last = self.last_runs.get(x.name)
         if last is not None:
             when = fmt.clock(last.at, console(self).tz)
-            ok = last.outcome == "ok"
+            ok = last.outcome == Outcome.OK
             text.append(f"\n\nrun #{last.run_id} at {when}: {last.outcome}, "
                         f"{plural(last.actions, 'change')} made"
                         + (f"; {plural(len(last.errors), 'error')}" if last.errors else "")
@@ -234,13 +235,14 @@ class ListingsView(ReportsFailures, Vertical):
 
     def _preview_text(self, p: Preview) -> Text:
         when = fmt.clock(p.at, console(self).tz)
-        ok = p.outcome == "ok"
+        ok = p.outcome == Outcome.OK
         head = (f"dry run at {when}: {plural(p.actions, 'change')} would be made"
                 if ok else f"dry run at {when}: {p.outcome}")
         text = Text()
         text.append(head, style=tone(self.app, "success" if ok else "error") + Style(bold=True))
         for line in p.lines:
-            style = {"warning": tone(self.app, "warning"), "error": tone(self.app, "error")}.get(
+            style = {Level.WARNING: tone(self.app, "warning"),
+                     Level.ERROR: tone(self.app, "error")}.get(
                 line.level, "")
             text.append("\n")
             text.append(fmt.one_line(line.message), style=style)
@@ -301,7 +303,7 @@ class ListingsView(ReportsFailures, Vertical):
         async def collect() -> None:
             async for event in sub:
                 if (isinstance(event, LogLine) and event.run_id == 0
-                        and event.account == x.account and event.level != "debug"
+                        and event.account == x.account and event.level != Level.DEBUG
                         and event.message.startswith(f"listing {x.name}:")
                         and len(lines) < PREVIEW_LINES):
                     lines.append(event)
@@ -333,7 +335,7 @@ class ListingsView(ReportsFailures, Vertical):
 
     async def _confirm_then_run(self, x: lst.Listing) -> None:
         preview = self.previews.get(x.name)
-        if preview is not None and preview.outcome == "ok":
+        if preview is not None and preview.outcome == Outcome.OK:
             seen = (f"The dry run at {fmt.clock(preview.at, console(self).tz)} found "
                     f"{preview.actions} changes; values are read again now.")
         else:
@@ -366,7 +368,7 @@ async def run_listing(engine: Any, x: lst.Listing, *, dry_run: bool) -> Any:
     """What `sincro listing run NAME [--dry-run]` does: this listing only, on its account."""
     from core.sync.listings import listings_all
 
-    done = await engine.run_operation(x.account, "listings",
+    done = await engine.run_operation(x.account, RunKind.LISTINGS,
                                       lambda ctx: listings_all(ctx, only=x.name),
-                                      trigger="console", dry_run=dry_run)
+                                      trigger=Trigger.CONSOLE, dry_run=dry_run)
     return done.summary

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
 from core.events import LogLine
+from core.kinds import Level, Outcome
 from tui import bridge
 from tui import format as fmt
 from tui.context import console
@@ -28,7 +30,7 @@ from tui.widgets.footer import ConsoleFooter
 from tui.widgets.view_bar import ViewBar
 from tui.workers import ReportsFailures
 
-SEVERITY = {"ok": "information", "partial": "warning"}
+SEVERITY: dict[str, SeverityLevel] = {Outcome.OK: "information", Outcome.PARTIAL: "warning"}
 
 
 class MainScreen(ReportsFailures, Screen):
@@ -192,14 +194,14 @@ class MainScreen(ReportsFailures, Screen):
         title = f"{e.account}: run #{e.run_id} finished" if e.run_id else \
             f"{e.account}: dry run finished"
         self.app.notify(body, title=title,
-                        severity=SEVERITY.get(e.outcome, "error"), markup=False,  # type: ignore[arg-type]
+                        severity=SEVERITY.get(e.outcome, "error"), markup=False,
                         timeout=8)
 
     def on_run_refused(self, message: bridge.RunRefused) -> None:
         e = message.event
         self.accounts.run_refused(e)
         self.live_log.add_lines([LogLine(run_id=None, account=e.account,
-                                         at=console(self).clock(), level="warning",
+                                         at=console(self).clock(), level=Level.WARNING,
                                          message=f"{e.kind} sync refused: {e.reason}")])
 
     def on_notice_arrived(self, message: bridge.NoticeArrived) -> None:

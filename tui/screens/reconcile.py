@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from core.errors import ConfigError
+from core.kinds import RunKind, Trigger
 from core.reconcile import CATEGORIES, ReconcileReport, parse_when
 from tui import format as fmt
 from tui.context import console
@@ -338,5 +339,6 @@ async def fix_category(engine: Any, name: str, report: ReconcileReport, category
     async def body(ctx: Any) -> Any:
         return await apply_fix(ctx, report, category)
 
-    done = await engine.run_operation(name, f"fix-{category}", body, trigger="console")
+    done = await engine.run_operation(name, RunKind.fix(category), body,
+                                      trigger=Trigger.CONSOLE)
     return done.result()

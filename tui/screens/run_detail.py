@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from core.events import LogLine
+from core.kinds import Level
 from core.runs import get_run, run_log
 from tui import format as fmt
 from tui.context import console
@@ -38,7 +39,7 @@ class RunDetailScreen(ReportsFailures, Screen):
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
-        self.query_one(SyncLog).filter = LogFilter(level="debug")
+        self.query_one(SyncLog).filter = LogFilter(level=Level.DEBUG)
         self.run_worker(self._load(), group="run-detail", exclusive=True, exit_on_error=False,
                         name=f"Loading run #{self.run_id}")
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from core.kinds import RunKind
 from tui import format as fmt
 from tui.data import AccountInfo
 from tui.widgets.table_rows import sync_rows
@@ -23,7 +24,7 @@ class LiveRun:
     """A run of this console in progress, from engine events."""
 
     run_id: int
-    kind: str
+    kind: RunKind
     step: str = ""
     done: int = 0
     total: int | None = None

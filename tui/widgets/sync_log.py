@@ -14,10 +14,11 @@ from rich.text import Text
 from textual.widgets import Log
 
 from core.events import LogLine
+from core.kinds import Level
 from tui import format as fmt
 
-LEVELS = ("debug", "info", "warning", "error")
-TAGS = {"debug": "DEBUG", "info": "INFO ", "warning": "WARN ", "error": "ERROR"}
+LEVELS = tuple(Level)  # lowest first
+TAGS = {Level.DEBUG: "DEBUG", Level.INFO: "INFO ", Level.WARNING: "WARN ", Level.ERROR: "ERROR"}
 CAPACITY = 100_000
 TAG_AT = 9  # "07:02:13 " then the level tag
 
@@ -26,7 +27,7 @@ TAG_AT = 9  # "07:02:13 " then the level tag
 class LogEntry:
     account: str | None
     run_id: int | None
-    level: str
+    level: Level
     text: str
 
     @classmethod
@@ -41,7 +42,7 @@ class LogEntry:
 class LogFilter:
     account: str | None = None
     run_id: int | None = None
-    level: str = "info"  # the lowest level shown
+    level: Level = Level.INFO  # the lowest level shown
     search: str = ""
 
     def matches(self, entry: LogEntry) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from rich.style import Style
 from textual.app import App
 
-OUTCOME_TONE = {"ok": "success", "partial": "warning", "failed": "error",
-                "interrupted": "warning"}
+from core.kinds import Outcome
+
+OUTCOME_TONE: dict[str, str] = {Outcome.OK: "success", Outcome.PARTIAL: "warning",
+                                Outcome.FAILED: "error", Outcome.INTERRUPTED: "warning"}
 
 
 def tone(app: App, name: str) -> Style:
