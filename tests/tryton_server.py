@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
 import hashlib
 import importlib.metadata as md
 import os
@@ -200,6 +201,15 @@ def template_db(modules: str = MODULES, setup: bool = True) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    # test workers (pytest-xdist) build it once: the others wait for the first
+    with open(target.parent / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            _build_template(target, modules, setup)
+    return target
+
+
+def _build_template(target: Path, modules: str, setup: bool) -> None:
     build = Path(tempfile.mkdtemp(prefix="tryton-build-", dir=target.parent))
     try:
         db_dir = build / "db"
@@ -230,7 +240,6 @@ def template_db(modules: str = MODULES, setup: bool = True) -> Path:
         tmp.replace(target)
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    return target
 
 
 def _setup_company(rpc: Rpc, accounting: bool = True, carriers: bool = False) -> None:
