@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from core import accounts as acc
 from core.erp.embedded import EmbeddedErp
@@ -30,6 +31,7 @@ async def _sync_process(home: Path, *args: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
 
 
+@pytest.mark.timeout(600)  # 21 processes: a net for a machine shared with other work
 async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261128)
     home = tmp_path / "home"
