@@ -8,7 +8,8 @@ references Sincro builds and the ERP stores:
 
 - customer:  ``"shop1:c:42"`` (shop customer id) or ``"shop1:e:mario@example.com"``
   (guests merged by e-mail);
-- order document: ``"shop1:o:1234"`` (shop order id).
+- order document: ``"shop1:o:1234"`` (shop order id);
+- credit note: ``"shop1:s:17"`` (shop order slip id, a refund; see ``ErpCreditNotes``).
 
 Writes keyed by them are idempotent: repeating one after a crash returns what
 the first one made. A connector that cannot do something raises
@@ -75,6 +76,7 @@ class Capability(StrEnum):
     BULK = "bulk"  # insert_orders / upsert_customers in one ERP transaction
     SET_STATE = "set_state"  # the operator can change states through Sincro (demo ERP)
     EXPORT = "export"
+    CREDIT_NOTES = "credit_notes"  # the connector is also an ErpCreditNotes (refunds)
 
 
 # -- customers -------------------------------------------------------------
@@ -410,6 +412,105 @@ class ErpConnector(Protocol):
         and the cursor to pass next time. The cursor is opaque to the caller;
         with no new changes the same cursor comes back."""
         ...
+
+
+# -- optional: credit notes from the shop's refunds (order slips) ----------------
+CreditNoteState = Literal["open", "booked"]
+CREDIT_NOTE_STATES: tuple[CreditNoteState, ...] = ("open", "booked")
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteData:
+    """One shop refund (an ``order_slip``) as one credit note, linked to the order document
+    it refunds (docs/FISCAL.md, "Refunds").
+
+    Amounts are positive, as a credit note states them (the ERP knows it is a credit);
+    each line carries its VAT rate, code and nature as the original order's line does;
+    ``lines`` are the refunded articles (``quantity`` refunded, unit prices and the
+    ``total_tax_*`` the slip refunds for that row), ``shipping`` the refunded shipping.
+    ``vat_summary`` plus ``rounding`` equal ``total_tax_excl`` / ``total_tax_incl`` to the
+    cent, which are the slip's own totals.
+    """
+
+    external_ref: str  # "shop1:s:17": the idempotency key (the shop's order_slip id)
+    order_external_ref: str  # "shop1:o:1234": the order document it refunds
+    customer_code: str
+    date: dt.date
+    currency: str  # ISO 4217, the order's
+    lines: tuple[OrderLineData, ...]
+    total_tax_excl: Decimal
+    total_tax_incl: Decimal
+    # the refunded goods came back: the ERP puts the lines' quantities back in stock
+    goods_returned: bool
+    shipping: ShippingData | None = None
+    vat_summary: tuple[VatSummary, ...] = ()
+    rounding: Decimal = Decimal("0")
+    rounding_tax_excl: Decimal = Decimal("0")
+    shop_reference: str | None = None  # the refunded order's shop reference
+    conversion_rate: Decimal | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErpCreditNote:
+    number: str  # the ERP's own numbering, e.g. "NC 2026/000001"
+    external_ref: str | None
+    order_external_ref: str | None
+    order_number: str | None  # the number of the order document it refunds
+    date: dt.date
+    customer_code: str
+    currency: str
+    total_tax_excl: Decimal
+    total_tax_incl: Decimal
+    state: CreditNoteState
+    goods_returned: bool
+    lines: tuple[ErpDocumentLine, ...] = ()  # kinds "article", "shipping", "rounding"
+    vat_summary: tuple[VatSummary, ...] = ()
+    rounding: Decimal = Decimal("0")
+    shop_reference: str | None = None
+    conversion_rate: Decimal | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteResult:
+    credit_note: ErpCreditNote
+    created: bool  # False: the external_ref was already there, this is that credit note
+
+
+@runtime_checkable
+class ErpCreditNotes(Protocol):
+    """What lets Sincro put the shop's refunds into the ERP as credit notes. A connector
+    that has it lists ``Capability.CREDIT_NOTES``; without it the refunds step says so
+    and leaves the refunds cursor where it is (they go in once a connector can).
+
+    Exactly once per ``external_ref``, as ``insert_orders``: repeating an insert after a
+    crash returns what the first one made (``created`` False). The order document named
+    by ``order_external_ref`` must be in the ERP: otherwise ``ErpNotFound`` with the
+    credit note's ``external_ref`` (the sync waits for the order before asking).
+    """
+
+    async def insert_credit_notes(self, docs: Sequence[CreditNoteData]) -> list[CreditNoteResult]:
+        """Insert each (with the stock back for ``goods_returned``), results in the order
+        asked; all or nothing where the ERP allows it, an ``ErpError`` naming the
+        ``external_ref`` at fault."""
+        ...
+
+    async def find_credit_notes(self, external_refs: Sequence[str]) -> dict[str, ErpCreditNote]:
+        """The credit notes that exist among ``external_refs``, by external reference."""
+        ...
+
+    async def credit_notes_of(self, order_external_ref: str) -> list[ErpCreditNote]:
+        """Every credit note linked to this order document, oldest first."""
+        ...
+
+
+def credit_notes(erp: object) -> ErpCreditNotes | None:
+    """``erp`` as an ``ErpCreditNotes`` when it lists the capability, else None."""
+    caps: frozenset[Capability] = getattr(erp, "capabilities", frozenset())
+    if Capability.CREDIT_NOTES in caps and isinstance(erp, ErpCreditNotes):
+        return erp
+    return None
 
 
 # -- optional: the office's existing records (a connector may lack them) --------
