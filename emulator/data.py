@@ -324,6 +324,67 @@ class ShopState:
                                 "date": now})
         return hist
 
+    def add_order_slip(self, order_id: int, products: dict[int, int] | None = None, *,
+                       shipping: bool = False) -> Obj:
+        """A standard refund as the back office makes it (``OrderSlip::create()`` with prices tax
+        excluded, docs/prestashop/PROTOCOL.md §1): ``products`` maps an order_detail id to the
+        quantity refunded (at the row's unit price tax excl.; capped at what earlier slips left),
+        ``shipping`` refunds the order's whole shipping. Each row's amount tax incl. follows the
+        order's ``round_type``; the rows' refunded quantities (and, 1.7+, amounts) grow; the slip's
+        ``amount`` is its products tax excl. and ``order_slip_type`` 2 when shipping is refunded."""
+        order = self.tables["orders"][order_id]
+        round_type = php_int_or(order.get("round_type"), pricing.ROUND_LINE)
+        now = self.now()
+        slip_id = self.next_id("order_slip")
+        details = self.tables["order_details"]
+        refunded: dict[int, int] = {}
+        for earlier in self.tables["order_slip"].values():
+            for d in (earlier.get("associations") or {}).get("order_slip_details", ()):
+                key = int(d["id_order_detail"])
+                refunded[key] = refunded.get(key, 0) + int(d["product_quantity"])
+        rows: list[Obj] = []
+        p_excl = p_incl = pricing.ZERO
+        for detail_id, asked in (products or {}).items():
+            det = details[detail_id]
+            if int(det["id_order"]) != order_id:
+                raise ValueError(f"order_detail {detail_id} is not a row of order {order_id}")
+            qty = min(asked, int(det.get("product_quantity", "0")) - refunded.get(detail_id, 0))
+            if qty <= 0:
+                continue
+            rate = pricing.ZERO
+            for t in (det.get("associations") or {}).get("taxes", ()):
+                tax = self.tables["taxes"].get(int(t["id"])) or {}
+                rate += Decimal(tax.get("rate") or "0")
+            ln = pricing.Line(Decimal(det.get("unit_price_tax_excl") or "0"), rate, qty)
+            pricing.price_lines([ln], round_type)
+            excl, incl = pricing.r2(ln.unit_excl * qty), pricing.r2(ln.total_incl)
+            p_excl += ln.unit_excl * qty
+            p_incl += incl
+            rows.append({"id": str(slip_id), "id_order_detail": str(detail_id), "product_quantity": str(qty),
+                         "amount_tax_excl": pricing.s6(excl), "amount_tax_incl": pricing.s6(incl)})
+            det["product_quantity_refunded"] = str(int(det.get("product_quantity_refunded") or 0) + qty)
+            if self.version >= (1, 7):
+                for k, v in (("total_refunded_tax_excl", excl), ("total_refunded_tax_incl", incl)):
+                    det[k] = pricing.s6(Decimal(det.get(k) or "0") + v)
+        s_excl = s_incl = pricing.ZERO
+        if shipping:
+            s_excl = Decimal(self.value("orders", order, "total_shipping_tax_excl") or "0")
+            rate = Decimal(self.value("orders", order, "carrier_tax_rate") or "0")
+            s_incl = pricing.r2(s_excl * (1 + rate / pricing.HUNDRED))
+        if not rows and not shipping:
+            raise ValueError(f"nothing left to refund on order {order_id}")
+        slip: Obj = {
+            "id": slip_id, "id_customer": order.get("id_customer", "0"), "id_order": str(order_id),
+            "conversion_rate": order.get("conversion_rate", "1.000000"),
+            "total_products_tax_excl": pricing.s6(p_excl), "total_products_tax_incl": pricing.s6(p_incl),
+            "total_shipping_tax_excl": pricing.s6(s_excl), "total_shipping_tax_incl": pricing.s6(s_incl),
+            "amount": pricing.s6(p_excl), "shipping_cost": "1" if shipping else "0",
+            "shipping_cost_amount": pricing.s6(s_incl), "partial": "0",
+            "order_slip_type": "2" if s_incl > 0 else "0", "date_add": now, "date_upd": now,
+            "associations": {"order_slip_details": rows},
+        }
+        return self.add("order_slip", slip)
+
     def count_request(self, method: str, resource: str) -> None:
         k = (method, resource)
         self.requests[k] = self.requests.get(k, 0) + 1
@@ -1160,6 +1221,38 @@ def add_generated_orders(state: ShopState, n: int, seed: int | None = None) -> l
         gen.customer_pool = [c["id"] for c in state.tables["customers"].values() if c.get("is_guest", "0") != "1"]
         state.generator = gen  # type: ignore[attr-defined]
     return gen.add_orders(n)
+
+
+def add_generated_slips(state: ShopState, seed: int = 1, *, share: float = 0.1) -> list[int]:
+    """Refunds on about ``share`` of the shop's paid orders, seeded (the orders are not touched
+    otherwise, so a shop's orders stay those of its seed): in turn one unit of one row, the
+    shipping alone (orders with shipping), and the whole order (every row and its shipping).
+    Returns the new order_slip ids."""
+    rng = random.Random(f"slips-{seed}")
+    paid = {2, 3, 4, 5}
+    orders = [o for o in state.table("orders").values()
+              if php_int_or(o.get("current_state"), 0) in paid]
+    new: list[int] = []
+    kind = 0
+    for order in orders:
+        if rng.random() >= share:
+            continue
+        oid = int(order["id"])
+        rows = [d for d in state.assoc_items("orders", order, "order_rows")]
+        has_shipping = Decimal(state.value("orders", order, "total_shipping_tax_excl") or "0") > 0
+        if kind == 1 and not has_shipping:
+            kind = 2
+        if kind == 0:
+            row = rng.choice(rows)
+            slip = state.add_order_slip(oid, {int(row["id"]): 1})
+        elif kind == 1:
+            slip = state.add_order_slip(oid, shipping=True)
+        else:
+            slip = state.add_order_slip(oid, {int(d["id"]): int(d.get("product_quantity", "0")) for d in rows},
+                                        shipping=has_shipping)
+        new.append(int(slip["id"]))
+        kind = (kind + 1) % 3
+    return new
 
 
 def _shop_round_type(state: ShopState) -> int:

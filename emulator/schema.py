@@ -606,6 +606,33 @@ ORDER_CART_RULE_FIELDS = [
     F("deleted", "bool", since=V8, fmt="isBool"),
 ]
 
+# PrestaShop's OrderSlip (a refund or return, docs/prestashop/PROTOCOL.md §1): the slip's totals and
+# its order_slip_details, a virtual association served by getWsOrderSlipDetails(), whose "id" is
+# the slip's own id (id_order_slip AS id); the list node is <order_slips> (objectsNodeName).
+ORDER_SLIP_FIELDS = [
+    F("id_customer", "int", "customers", required=True, fmt="isUnsignedId"),
+    F("id_order", "int", "orders", required=True, fmt="isUnsignedId"),
+    F("conversion_rate", "dec", required=True, fmt="isFloat"),
+    F("total_products_tax_excl", "dec", required=True, fmt="isFloat"),
+    F("total_products_tax_incl", "dec", required=True, fmt="isFloat"),
+    F("total_shipping_tax_excl", "dec", required=True, fmt="isFloat"),
+    F("total_shipping_tax_incl", "dec", required=True, fmt="isFloat"),
+    F("amount", "dec", fmt="isFloat"),
+    F("shipping_cost", "int"),
+    F("shipping_cost_amount", "dec", fmt="isFloat"),
+    F("partial", "int"),
+    F("date_add", "date", fmt="isDate"),
+    F("date_upd", "date", fmt="isDate"),
+    F("order_slip_type", "int", fmt="isInt"),
+]
+ORDER_SLIP_DETAIL_FIELDS = (
+    F("id", "int"),
+    F("id_order_detail", "int", required=True),
+    F("product_quantity", "int", required=True),
+    F("amount_tax_excl", "dec", required=True),
+    F("amount_tax_incl", "dec", required=True),
+)
+
 # name -> (description, node) for the 1.6.1.x resource list (root_xml sample)
 RESOURCE_LIST_16: dict[str, str] = {
     "addresses": "The Customer, Manufacturer and Customer addresses",
@@ -771,6 +798,9 @@ def build_resources(version: Version) -> dict[str, Resource]:
     setf("customer_threads", CUSTOMER_THREAD_FIELDS,
          [Assoc("customer_messages", "customer_message", "customer_messages", _ID, "customer_messages/{id}")])
     setf("customer_messages", CUSTOMER_MESSAGE_FIELDS)
+    setf("order_slip", ORDER_SLIP_FIELDS,
+         [Assoc("order_slip_details", "order_slip_detail", None, ORDER_SLIP_DETAIL_FIELDS)])
+    res["order_slip"].list_node = "order_slips"
     for r in res.values():
         if not r.fields:
             r.fields = [F("id", "int")]

@@ -13,7 +13,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import render
-from .data import ALL_METHODS, KeySpec, ShopState, add_generated_orders, normalize
+from .data import (
+    ALL_METHODS,
+    KeySpec,
+    ShopState,
+    add_generated_orders,
+    add_generated_slips,
+    normalize,
+)
 from .faults import Fault
 
 
@@ -33,6 +40,9 @@ class SideChannel:
       → ``{"ids"}``
     * ``PATCH orders/{id}`` / ``PATCH customers/{id}`` ``{field: value, ..., "touch"?: true}`` (bumps date_upd)
     * ``POST orders/{id}/state`` ``{"state": 6, "history"?: true, "sendemail"?: false, "id_employee"?: 1}``
+    * ``POST orders/{id}/slips`` ``{"products"?: {order_detail id: quantity}, "shipping"?: false}`` → the
+      new ``order_slip`` (a standard refund, ``ShopState.add_order_slip``); 400 when nothing is left to refund
+    * ``POST slips`` ``{"generate": true, "seed"?: 1, "share"?: 0.1}`` → ``{"ids"}`` (``add_generated_slips``)
     * ``GET products/{id}`` → ``{"id", "active", "price", "quantity", "stock": {id_product_attribute: qty}, "date_upd"}``
     * ``GET objects/{resource}`` → ``{"count", "ids"}``; ``GET|PATCH|DELETE objects/{resource}/{id}``
       (object with every field, i18n as ``{"1": ...}``; PATCH does not touch date_upd)
@@ -56,6 +66,8 @@ class SideChannel:
             Route(p + "/orders", self.orders_add, methods=["POST"]),
             Route(p + "/orders/{oid:int}", self.order_change, methods=["PATCH", "POST"]),
             Route(p + "/orders/{oid:int}/state", self.order_state, methods=["POST"]),
+            Route(p + "/orders/{oid:int}/slips", self.order_slip, methods=["POST"]),
+            Route(p + "/slips", self.slips_generate, methods=["POST"]),
             Route(p + "/customers/{cid:int}", self.customer_change, methods=["PATCH", "POST"]),
             Route(p + "/products/{pid:int}", self.product, methods=["GET"]),
             Route(p + "/objects/{resource}", self.objects, methods=["GET"]),
@@ -206,6 +218,24 @@ class SideChannel:
                                      add_history=bool(data.get("history", True)))
         return JSONResponse({"order": render.plain_object(st, "orders", st.tables["orders"][oid]),
                              "history": hist})
+
+    async def order_slip(self, request: Request) -> Response:
+        st = self.state
+        oid = request.path_params["oid"]
+        data = await self._json(request)
+        if oid not in st.tables["orders"]:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        products = {int(k): int(v) for k, v in (data.get("products") or {}).items()}
+        try:
+            slip = st.add_order_slip(oid, products, shipping=bool(data.get("shipping", False)))
+        except (ValueError, KeyError) as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        return JSONResponse(render.plain_object(st, "order_slip", slip))
+
+    async def slips_generate(self, request: Request) -> Response:
+        data = await self._json(request)
+        ids = add_generated_slips(self.state, int(data.get("seed", 1)), share=float(data.get("share", 0.1)))
+        return JSONResponse({"ids": ids})
 
     async def product(self, request: Request) -> Response:
         st = self.state
