@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from core.erp import embedded_credit_notes as credit_sql
 from core.erp import embedded_documents as sql
 from core.erp import embedded_schema as schema
 from core.erp import validate
@@ -26,9 +27,12 @@ from core.erp.embedded_documents import TRANSITIONS, export_document
 from core.erp.port import (
     ArticleData,
     Capability,
+    CreditNoteData,
+    CreditNoteResult,
     CustomerData,
     DestinationData,
     ErpArticle,
+    ErpCreditNote,
     ErpCustomer,
     ErpDestination,
     ErpDocument,
@@ -528,6 +532,63 @@ class EmbeddedErp:
         async with self._read() as conn:
             return await sql.documents_where(conn, "external_ref", list(external_refs))
 
+    # -- credit notes (ErpCreditNotes; docs/FISCAL.md, "Refunds") ------
+    async def insert_credit_notes(self, docs: Sequence[CreditNoteData]) -> list[CreditNoteResult]:
+        """Insert each credit note once per external_ref, all in one transaction, with the
+        stock of returned goods back; an invalid one or one whose order document is missing
+        fails the batch with an ErpError naming it."""
+        items = [validate.credit_note(d) for d in docs]
+        if not items:
+            return []
+        now = _now()
+        async with self._write() as conn:
+            refs = list(dict.fromkeys(d.external_ref for d in items))
+            existing = await credit_sql.where(conn, "c.external_ref", refs)
+            first: dict[str, CreditNoteData] = {}
+            for d in items:
+                first.setdefault(d.external_ref, d)
+            fresh = [d for ref, d in first.items() if ref not in existing]
+            made = await credit_sql.insert(conn, fresh, now) if fresh else {}
+        results = []
+        for d in items:
+            if d.external_ref in made:
+                results.append(CreditNoteResult(made.pop(d.external_ref), True))
+                existing[d.external_ref] = results[-1].credit_note
+            else:
+                results.append(CreditNoteResult(existing[d.external_ref], False))
+        return results
+
+    async def find_credit_notes(self, external_refs: Sequence[str]) -> dict[str, ErpCreditNote]:
+        async with self._read() as conn:
+            return await credit_sql.where(conn, "c.external_ref", list(external_refs))
+
+    async def credit_notes_of(self, order_external_ref: str) -> list[ErpCreditNote]:
+        async with self._read() as conn:
+            async with conn.execute("SELECT id FROM documents WHERE external_ref = ?",
+                                    (order_external_ref,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return []
+            found = await credit_sql.where(conn, "c.document_id", [row[0]])
+        return sorted(found.values(), key=lambda c: (c.date, c.number))
+
+    async def get_credit_note(self, number: str) -> ErpCreditNote:
+        async with self._read() as conn:
+            found = await credit_sql.where(conn, "c.number", [number])
+        if number not in found:
+            raise ErpNotFound(f"no credit note {number!r} in the embedded ERP")
+        return found[number]
+
+    async def book_credit_note(self, number: str) -> ErpCreditNote:
+        """The office booked it: open -> booked (a booked credit note is final)."""
+        note = await self.get_credit_note(number)
+        if note.state != "open":
+            raise ErpError(f"credit note {number} is already {note.state}")
+        async with self._write() as conn:
+            await conn.execute("UPDATE credit_notes SET state = 'booked', updated_at = ?"
+                               " WHERE number = ?", (_now(), number))
+        return await self.get_credit_note(number)
+
     async def update_document(self, doc: OrderDocumentData) -> ErpDocument:
         """Rewrite an open document's header, lines and totals from ``doc`` (by its
         external_ref); stock follows the lines. A document no longer open is final."""
@@ -690,13 +751,16 @@ class EmbeddedErp:
                 rows = list(await cur.fetchall())
             lines = await sql.document_lines(conn, [r["id"] for r in rows])
             summaries = await sql.document_vat(conn, [r["id"] for r in rows])
+            async with conn.execute("SELECT id FROM credit_notes ORDER BY year, seq") as cur:
+                note_ids = [r[0] for r in await cur.fetchall()]
+            notes = await credit_sql.where(conn, "c.id", note_ids)
         by_customer: dict[str, list[dict[str, Any]]] = {}
         for d in destinations:
             by_customer.setdefault(d.customer_code, []).append(
                 {"code": d.code, "name": d.name, "company": d.company, "address1": d.address1,
                  "address2": d.address2, "postcode": d.postcode, "city": d.city,
                  "province": d.province, "country": d.country, "phone": d.phone})
-        return {
+        out: dict[str, list[dict[str, Any]]] = {
             "customers": [
                 {"code": c.code, "name": c.name, "company": c.company, "vat_number": c.vat_number,
                  "tax_code": c.tax_code, "email": c.email, "phone": c.phone,
@@ -714,6 +778,9 @@ class EmbeddedErp:
                 r, tuple(lines.get(r["id"], ())), tuple(summaries.get(r["id"], ()))))
                 for r in rows],
         }
+        if note_ids:  # only an ERP with credit notes lists them
+            out["credit_notes"] = [credit_sql.export(notes[i]) for i in note_ids]
+        return out
 
 
 def _with_outcome(a: ErpArticle, outcome: Outcome) -> ErpArticle:

@@ -205,6 +205,65 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    # 4: credit notes (docs/FISCAL.md, "Refunds"): a document kind of its own, numbered per
+    # year in the "credit_note" sequence ("NC 2026/000001"), with its own state, linked to
+    # the order document it refunds; lines and VAT summary as documents have them
+    """
+    CREATE TABLE credit_notes (
+        id INTEGER PRIMARY KEY,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        number TEXT NOT NULL UNIQUE,
+        date TEXT NOT NULL,
+        document_id INTEGER NOT NULL REFERENCES documents (id),
+        customer_code TEXT NOT NULL REFERENCES customers (code),
+        currency TEXT NOT NULL,
+        shop_reference TEXT,
+        external_ref TEXT NOT NULL UNIQUE,
+        total_tax_excl TEXT NOT NULL,
+        total_tax_incl TEXT NOT NULL,
+        rounding TEXT NOT NULL DEFAULT '0',
+        rounding_tax_excl TEXT NOT NULL DEFAULT '0',
+        goods_returned INTEGER NOT NULL CHECK (goods_returned IN (0, 1)),
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'booked')),
+        notes TEXT,
+        conversion_rate TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (year, seq)
+    );
+    CREATE INDEX credit_notes_document ON credit_notes (document_id);
+
+    CREATE TABLE credit_note_lines (
+        credit_note_id INTEGER NOT NULL REFERENCES credit_notes (id),
+        line_no INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('article', 'shipping', 'rounding')),
+        article_code TEXT REFERENCES articles (code),
+        description TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        unit_price TEXT NOT NULL,
+        unit_price_tax_incl TEXT NOT NULL,
+        vat_rate TEXT NOT NULL,
+        vat_code TEXT NOT NULL DEFAULT '',
+        vat_nature TEXT,
+        total_tax_excl TEXT,
+        total_tax_incl TEXT,
+        PRIMARY KEY (credit_note_id, line_no)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE credit_note_vat (
+        credit_note_id INTEGER NOT NULL REFERENCES credit_notes (id),
+        rate TEXT NOT NULL,
+        code TEXT NOT NULL,
+        nature TEXT,
+        taxable TEXT NOT NULL,
+        tax TEXT NOT NULL,
+        PRIMARY KEY (credit_note_id, rate, code)
+    ) WITHOUT ROWID;
+    """
+)
+
 CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone", "pec",
                    "sdi_code", "kind", "country")
 ADDRESS_FIELDS = ("name", "company", "address1", "address2", "postcode", "city", "province",

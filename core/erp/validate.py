@@ -15,6 +15,7 @@ from typing import Any, Literal, overload
 
 from core.erp.port import (
     ArticleData,
+    CreditNoteData,
     CustomerData,
     DestinationData,
     ErpError,
@@ -270,6 +271,33 @@ def order(doc: OrderDocumentData) -> OrderDocumentData:
                          amount(doc.conversion_rate, "conversion_rate", ref=ref)),
         payment_method=text(doc.payment_method, "payment_method", ref=ref, limit=MAX_CODE),
     )
+
+
+def credit_note(doc: CreditNoteData) -> CreditNoteData:
+    """A credit note checked as an order document is (docs/FISCAL.md, "Refunds"): amounts
+    positive, at least a line or the shipping, the refunded order's reference a code."""
+    ref = code(doc.external_ref, "credit note external_ref")
+    order_ref = code(doc.order_external_ref, "order_external_ref", ref=ref)
+    if not doc.lines and doc.shipping is None:
+        raise ErpError(f"credit note {ref} has no lines and no shipping", external_ref=ref)
+    if not isinstance(doc.goods_returned, bool):
+        raise ErpError(f"credit note {ref}: goods_returned must be true or false",
+                       external_ref=ref)
+    as_order = order(OrderDocumentData(
+        external_ref=ref, customer_code=doc.customer_code, date=doc.date, currency=doc.currency,
+        lines=doc.lines or (OrderLineData(None, "-", 1, Decimal(0), Decimal(0), Decimal(0)),),
+        total_tax_excl=doc.total_tax_excl, total_tax_incl=doc.total_tax_incl,
+        shop_reference=doc.shop_reference, shipping=doc.shipping, vat_summary=doc.vat_summary,
+        rounding=doc.rounding, rounding_tax_excl=doc.rounding_tax_excl, notes=doc.notes,
+        conversion_rate=doc.conversion_rate))
+    return replace(
+        doc, external_ref=ref, order_external_ref=order_ref,
+        customer_code=as_order.customer_code, date=as_order.date, currency=as_order.currency,
+        lines=as_order.lines if doc.lines else (), total_tax_excl=as_order.total_tax_excl,
+        total_tax_incl=as_order.total_tax_incl, shop_reference=as_order.shop_reference,
+        shipping=as_order.shipping, vat_summary=as_order.vat_summary,
+        rounding=as_order.rounding, rounding_tax_excl=as_order.rounding_tax_excl,
+        notes=as_order.notes, conversion_rate=as_order.conversion_rate)
 
 
 _GOOD_CODES: set[str] = set()  # VAT codes already checked: a run repeats a handful
