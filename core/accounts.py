@@ -40,6 +40,7 @@ class AccountOptions(TypedDict, total=False):
     full_sync_allowance: int | None
     state_map: dict[str, int | None]  # ERP event (cancelled, shipped, invoiced) -> state id
     send_email: bool
+    refund_returns_goods: bool
     recipients: list[str]
     tax_map: dict[str, str]
     payment_map: dict[str, str]
@@ -64,6 +65,10 @@ DEFAULT_OPTIONS: AccountOptions = {
     "full_sync_allowance": None,  # per month; None = unlimited
     "state_map": {"cancelled": 6, "shipped": 4, "invoiced": None},
     "send_email": False,
+    # a shop refund (order slip) is a return of the goods: its credit note puts the refunded
+    # quantities back in the ERP's stock (docs/FISCAL.md, "Refunds"). Off by default: stock
+    # that is not back on the shelf must not be sold again by a listing rule
+    "refund_returns_goods": False,
     "recipients": [],
     # fiscal documents (docs/FISCAL.md): shop rate or "g<group>" -> ERP VAT code[:nature],
     # over the defaults 22, 10, 5, 4; payment module/name and carrier id/name -> ERP codes
@@ -120,7 +125,8 @@ class Account:
     @overload
     def option(self, name: Literal["excluded_states"]) -> list[int]: ...
     @overload
-    def option(self, name: Literal["merge_guests", "send_email"]) -> bool: ...
+    def option(self, name: Literal["merge_guests", "send_email",
+                                   "refund_returns_goods"]) -> bool: ...
     @overload
     def option(self, name: Literal["article_prefix"]) -> str: ...
     @overload

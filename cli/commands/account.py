@@ -92,6 +92,9 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
                    "shipped=4,invoiced=5,cancelled=6 (see 'sincro account states NAME')")
     g.add_argument("--send-email", choices=("yes", "no"),
                    help="let the shop e-mail the customer when Sincro changes an order's state")
+    g.add_argument("--refunds-return-goods", action=argparse.BooleanOptionalAction, default=None,
+                   help="a shop refund's credit note puts the refunded goods back in the ERP's "
+                   "stock (default: no, --no-refunds-return-goods)")
     # bounds on the shop (core.prestashop.limits); defaults in core.accounts.DEFAULT_OPTIONS
     g.add_argument("--max-response-mb", metavar="MB",
                    help="the largest answer read from the shop for one request (default 32)")
@@ -159,6 +162,8 @@ def _options_from(args: argparse.Namespace, options: acc.AccountOptions) -> acc.
         out["state_map"] = {**current, **given}
     if args.send_email is not None:
         out["send_email"] = args.send_email == "yes"
+    if getattr(args, "refunds_return_goods", None) is not None:
+        out["refund_returns_goods"] = bool(args.refunds_return_goods)
     from core.prestashop.limits import options_from_args
 
     options_from_args(args, out)

@@ -274,3 +274,22 @@ HUB_MIGRATIONS.append(
     CREATE INDEX customers_by_ref ON customers(account_id, erp_ref);
     """
 )
+
+HUB_MIGRATIONS.append(
+    # 8: the shop's refunds (order slips) as read, each until its credit note is in the ERP
+    # (docs/FISCAL.md, "Refunds"); the refunds cursor is a row of cursors like the others
+    """
+    CREATE TABLE refunds (
+        account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        shop_id        INTEGER NOT NULL,
+        order_shop_id  INTEGER NOT NULL,
+        data           TEXT NOT NULL,
+        erp_number     TEXT,
+        last_error     TEXT,
+        imported_at    TEXT NOT NULL,
+        pushed_at      TEXT,
+        PRIMARY KEY (account_id, shop_id)
+    );
+    CREATE INDEX refunds_waiting ON refunds(account_id, pushed_at, shop_id);
+    """
+)

@@ -1,7 +1,8 @@
 """Each kind of run is one ordered list of steps.
 
-The scheduled pipeline (S-3, S-4): orders, changed customers, partial sync,
-listing rules when new orders went in, ERP states back to the shop. ``STEPS`` is
+The scheduled pipeline (S-3, S-4): orders, changed customers, partial sync, the
+shop's refunds as credit notes (docs/FISCAL.md, "Refunds"), listing rules when new
+orders went in, ERP states back to the shop. ``STEPS`` is
 the one table of every step (each imported here); a pipeline naming a step that
 is not in it is refused when this module loads, and ``steps_for`` refuses an
 unknown kind.
@@ -18,6 +19,7 @@ from core.sync.full import full_sync
 from core.sync.listings import listings_after_orders, listings_all
 from core.sync.orders import import_orders
 from core.sync.partial import partial_sync
+from core.sync.refunds import sync_refunds
 from core.sync.states import push_states
 
 Step = Callable[[RunContext], Awaitable[None]]
@@ -47,17 +49,18 @@ STEPS: dict[str, Step] = {
     "listings": listings_all,
     "listings-after-orders": listings_after_orders,
     "states": push_states,
+    "refunds": sync_refunds,
 }
 
 # Names of steps, per kind of run.
 PIPELINES: dict[RunKind, list[str]] = {
-    RunKind.ORDERS: ["orders", "partial", "listings-after-orders"],
+    RunKind.ORDERS: ["orders", "partial", "refunds", "listings-after-orders"],
     RunKind.CUSTOMERS: ["customers", "partial"],
     RunKind.FULL: ["full"],
     RunKind.STATES: ["states"],
     RunKind.LISTINGS: ["listings"],
-    RunKind.SCHEDULED: ["orders", "customers-changed", "partial", "listings-after-orders",
-                        "states"],
+    RunKind.SCHEDULED: ["orders", "customers-changed", "partial", "refunds",
+                        "listings-after-orders", "states"],
 }
 
 KINDS = tuple(PIPELINES)

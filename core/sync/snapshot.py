@@ -109,3 +109,30 @@ class AddressSnapshot(TypedDict):
     pec: str | None
     sdi: str | None
     deleted: bool
+
+
+class RefundRowSnapshot(TypedDict):
+    """One row of a shop refund (``order_slip_details``)."""
+
+    order_detail_id: int  # the refunded order row (LineSnapshot id)
+    quantity: int
+    tax_excl: str  # what the slip refunds for the row
+    tax_incl: str
+
+
+class RefundSnapshot(TypedDict):
+    """A shop refund (``order_slip``) as the hub keeps it: the ``data`` of ``refunds``."""
+
+    id: int
+    order_id: int
+    date: str | None  # date_add's day
+    date_upd: str | None
+    conversion_rate: str
+    products_tax_excl: str
+    products_tax_incl: str
+    shipping_tax_excl: str
+    shipping_tax_incl: str
+    amount: str
+    slip_type: int  # order_slip_type
+    partial: bool
+    rows: list[RefundRowSnapshot]
