@@ -140,7 +140,7 @@ class Api:
         method = request.method.upper()
         if method == "POST" and q.get("ps_method"):
             method = q["ps_method"].upper()
-        st.count_request(method, resource)
+        st.count_request(method, resource, q.get("id_shop"))
 
         latency, fault = st.faults.pick(method, resource)
         stop = getattr(st, "stop_event", None)
@@ -239,12 +239,7 @@ class Api:
             return Response(b"401 Unauthorized", 401, headers={
                 "X-Powered-By": "PHP/7.4.33", "Content-Type": "text/html; charset=utf-8",
                 "WWW-Authenticate": REALM})
-        id_shop = request.query_params.get("id_shop")
-        if id_shop is not None and id_shop != "all":
-            if not id_shop.isdigit():
-                raise _err(404, 999, "This shop id does not exist")
-            if id_shop != "1":
-                raise _err(403, 132, "No permission for this key on this shop")
+        shops = self.shop_context(request.query_params)
         resource = segments[0] if segments else ""
         valid_methods = {"GET", "POST", "PUT", "DELETE", "HEAD"} | ({"PATCH"} if st.version >= (8,) else set())
         if not resource:
@@ -263,7 +258,7 @@ class Api:
             raise _err(405, 101, f"Method {method} is not allowed for the resource {resource}")
         if method not in spec.methods_for(resource):
             raise _err(405, 25, f"Method {method} is not allowed for the resource {resource} with this authentication key")
-        ctx = Ctx(st, str(request.base_url), st.lang_ids)
+        ctx = Ctx(st, str(request.base_url), st.lang_ids, shops)
         if method in ("GET", "HEAD"):
             return self.get(request, res, segments, ctx, as_json, t0, method)
         if method == "DELETE":
@@ -272,6 +267,44 @@ class Api:
         if method == "POST":
             return self.post(request, res, body, ctx, as_json, t0, fault)
         return self.put(request, res, body, ctx, as_json, t0, patch=(method == "PATCH"))
+
+    def shop_context(self, q: Any) -> list[int] | None:
+        """The shops of ``id_shop=<n>|all`` or ``id_shop_group=<n>`` (alias ``id_group_shop``);
+        None without them: the default shop's context, reading every shop's rows (what an
+        account not bound to a shop gets). Errors 999 and 132 of docs/prestashop/PROTOCOL.md §2.2."""
+        st = self.state
+        id_shop = q.get("id_shop")
+        if id_shop is not None:
+            if id_shop == "all":
+                return list(st.shop_ids)
+            if not id_shop.isdigit():
+                raise _err(404, 999, "This shop id does not exist")
+            if int(id_shop) not in st.shop_ids:  # shopExists() accepts it, shopHasRight() does not
+                raise _err(403, 132, "No permission for this key on this shop")
+            return [int(id_shop)]
+        group = q.get("id_group_shop", q.get("id_shop_group"))
+        if group is not None and INT_RE.match(group.strip()):
+            in_group = st.shops_of_group(int(group))
+            if not in_group:
+                raise _err(500, 999, "This group shop doesn't have shops")
+            return in_group
+        return None
+
+    def not_in_shop(self, res: Resource, obj: Obj, ctx: Ctx, resource: str | None = None) -> ApiError | None:
+        """404/131 when the object belongs to a shop outside the request's shop context."""
+        if ctx.shops is None:
+            return None
+        shop = self.state.shop_of(resource or res.name, obj)
+        if shop is None or shop in ctx.shops:
+            return None
+        name = class_name(res) if resource is None else class_name(self.state.resources[resource])
+        return _err(404, 131, f"This {name} ({obj['id']}) does not exists on this shop")
+
+    def in_shop_view(self, res: Resource, objs: list[Obj], ctx: Ctx) -> list[Obj]:
+        """Products as the context's shop sees them (multishop: its product_shop values)."""
+        if res.name != "products" or not self.state.multishop:
+            return objs
+        return [self.state.product_view(o, ctx.view_shop) for o in objs]
 
     def index(self, spec: KeySpec, as_json: bool, t0: float, method: str, request: Request) -> Response:
         st = self.state
@@ -325,6 +358,10 @@ class Api:
             if obj is None:
                 h = self.headers(t0, None)
                 return Response(b"", 404, headers=h)
+            wrong_shop = self.not_in_shop(res, obj, ctx)
+            if wrong_shop is not None:
+                raise wrong_shop
+            obj = self.in_shop_view(res, [obj], ctx)[0]
             if "display" in q:
                 display = self.parse_display(res, q.get("display"), date_on)
                 if as_json:
@@ -354,7 +391,15 @@ class Api:
             return self.ok(render.xml_schema(ctx, res, schema), 200, False, t0, method, request)
         try:
             display = self.parse_display(res, q.get("display"), date_on)
-            objs = filters.select(st, res, q, date_on, ctx.langs)
+            keep = None
+            if ctx.shops is not None:
+                shops = set(ctx.shops)
+
+                def keep(o: Obj) -> bool:
+                    shop = st.shop_of(res.name, o)
+                    return shop is None or shop in shops
+
+            objs = self.in_shop_view(res, filters.select(st, res, q, date_on, ctx.langs, keep), ctx)
         except ApiError as e:
             raise self.list_error(e) from None
         if as_json:
@@ -436,6 +481,9 @@ class Api:
                 sid = php_int(vals.get("id_order_state", ""))
                 if oid not in st.tables["orders"] or sid not in st.tables["order_states"]:
                     raise _err(500, 46, "Unable to save resource")
+                wrong_shop = self.not_in_shop(res, st.tables["orders"][oid], ctx, "orders")
+                if wrong_shop is not None:
+                    raise wrong_shop
                 sendemail = request.query_params.get("sendemail", "") not in ("", "0")
                 hist = st.change_order_state(oid, sid, id_employee=vals.get("id_employee") or "0",
                                              sendemail=sendemail)
@@ -452,6 +500,8 @@ class Api:
                     raise _err(500, 140, "The email is already used, please choose another one")
                 obj["secure_key"] = hashlib.md5(f"{email}{time.time()}".encode(), usedforsecurity=False).hexdigest()
                 obj["last_passwd_gen"] = now
+                if st.multishop:  # Customer::add() takes the shop from the context
+                    obj["id_shop"] = str(ctx.view_shop)
                 if "passwd" in obj:
                     obj["passwd"] = hashlib.md5(obj["passwd"].encode(), usedforsecurity=False).hexdigest()
             obj["id"] = st.next_id(res.name)
@@ -513,7 +563,10 @@ class Api:
             current = st.tables[res.name].get(oid)
             if current is None:
                 raise _err(404, 92, "Invalid ID")
-            new = dict(current)
+            wrong_shop = self.not_in_shop(res, current, ctx)
+            if wrong_shop is not None:
+                raise wrong_shop
+            new = dict(self.in_shop_view(res, [current], ctx)[0])
             for f in res.fields_for(st.version):
                 if f.name == "id":
                     continue
@@ -565,6 +618,10 @@ class Api:
                 new["date_add"] = now
             if res.name == "orders":
                 new["current_state"] = old_state if old_state is not None else "0"
+            if res.name == "products" and st.multishop:  # per-shop fields in the context's shops
+                st.write_product(current, new, ctx.shops or [st.default_shop])
+                out.append(st.product_view(current, ctx.view_shop))
+                continue
             current.clear()
             current.update(new)
             if res.name == "orders" and new_state not in (None, "", "0"):

@@ -21,6 +21,20 @@ column named ``codice_destinatario`` is filled the same way). Without the module
 stock shop) the fields do not exist and companies type them in ``other``: ``PEC: <address>`` and/or
 ``SDI: <code>``, separated by a space, `` - `` or a newline.
 
+Multishop (docs/prestashop/PROTOCOL.md §5.5, §7.10): ``generate(..., shops=2)`` makes one install
+of several shops in shop group 1 (``shops``, ``shop_groups``; a single-shop install has shop 1
+and group 1 too). Each order, its rows, its customer (``share_customer`` off) and its customer
+thread belong to one shop (``id_shop``); every product and combination has one
+``stock_availables`` row per shop; product fields that PrestaShop keeps per shop
+(``PRODUCT_SHOP_FIELDS``, its ``product_shop`` table) are written per shop
+(:meth:`ShopState.product_view`, :meth:`ShopState.write_product`). The ``id_shop`` /
+``id_shop_group`` parameters are applied by :mod:`emulator.app`.
+
+A second language: ``generate(..., languages=("en", "it"))`` names each language by its ISO code
+(ids in that order) with real names in each: order states, countries, carriers and products
+in English or Italian (``languages=2``, the default, keeps the older data: Italian state names as
+language 2, product names mostly the same in both).
+
 Generated orders (:class:`Generator`) are priced as PrestaShop prices them (:mod:`emulator.pricing`):
 line rounding (``round_type`` 2) unless asked otherwise; products at 22 %, 10 %, 5 %, 4 % and one
 exempt product; whole-order cart rules in ``order_discounts`` (1.6) / ``order_cart_rules`` (1.7+).
@@ -34,6 +48,7 @@ import json
 import random
 import secrets
 import string
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +63,16 @@ KEY_ALPHABET = string.ascii_uppercase + string.digits
 ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
 Obj = dict[str, Any]
+
+# Resources whose rows belong to one shop: by their own id_shop, or by their order's
+# (docs/prestashop/PROTOCOL.md §5.5: a shop context restricts what is read and written)
+SHOP_FIELD_RESOURCES = frozenset({"orders", "customers", "customer_threads", "stock_availables", "carts"})
+ORDER_CHILD_RESOURCES = frozenset({"order_details", "order_histories", "order_carriers", "order_cart_rules",
+                                   "order_discounts", "order_invoices", "order_payments", "order_slip"})
+# Product fields PrestaShop keeps per shop (its product_shop table)
+PRODUCT_SHOP_FIELDS = frozenset({"price", "active", "wholesale_price", "id_category_default", "on_sale",
+                                 "online_only", "ecotax", "minimal_quantity", "available_for_order",
+                                 "show_price", "visibility", "id_tax_rules_group", "available_date"})
 
 
 def make_key(rng: random.Random | None = None) -> str:
@@ -173,12 +198,17 @@ class ShopState:
         self.json_ints = False  # emit integer columns as JSON numbers (some 8.x servers)
         self.faults = FaultSet(seed if seed is not None else 0)
         self.requests: dict[tuple[str, str], int] = {}
+        # the newest requests: method, resource and the shop context asked for (side channel)
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.emails: list[dict[str, Any]] = []
         self._details_by_order: dict[int, list[int]] = {}
         self._combos_by_product: dict[int, list[int]] = {}
         self._stock_by_product: dict[int, list[int]] = {}
         self._messages_by_thread: dict[int, list[int]] = {}
         self._unsorted: set[str] = set()
+        # (product id, shop id) -> the product_shop values of that shop that differ from the
+        # product's own (which are the default shop's)
+        self.product_shop: dict[tuple[int, int], dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ basics
     def now(self) -> str:
@@ -189,6 +219,63 @@ class ShopState:
         langs = self.tables.get("languages") or {}
         ids = [i for i, o in langs.items() if o.get("active", "1") == "1"]
         return ids or [1]
+
+    # ------------------------------------------------------------------ multishop
+    @property
+    def shop_ids(self) -> list[int]:
+        """The install's shops (shop 1 when the table is empty)."""
+        ids = [i for i, o in (self.tables.get("shops") or {}).items() if o.get("deleted", "0") != "1"]
+        return ids or [1]
+
+    @property
+    def default_shop(self) -> int:
+        return self.shop_ids[0]
+
+    @property
+    def multishop(self) -> bool:
+        return len(self.shop_ids) > 1
+
+    def shops_of_group(self, group: int) -> list[int]:
+        return [i for i, o in (self.tables.get("shops") or {}).items()
+                if o.get("id_shop_group", "1") == str(group) and o.get("deleted", "0") != "1"]
+
+    def shop_of(self, resource: str, obj: Obj) -> int | None:
+        """The shop an object belongs to, None when it belongs to every shop."""
+        if resource in SHOP_FIELD_RESOURCES:
+            return int(self.value(resource, obj, "id_shop") or 0) or self.default_shop
+        if resource in ORDER_CHILD_RESOURCES:
+            order = self.tables["orders"].get(int(obj.get("id_order") or 0))
+            return self.shop_of("orders", order) if order is not None else None
+        return None
+
+    def product_view(self, obj: Obj, shop: int) -> Obj:
+        """A product as a shop sees it: its product_shop values over its own."""
+        over = self.product_shop.get((obj["id"], shop))
+        view = dict(obj, **over) if over else dict(obj)
+        view["_view_shop"] = shop
+        return view
+
+    def write_product(self, obj: Obj, new: Obj, shops: list[int]) -> None:
+        """A product written in the context of ``shops``: its per-shop fields change in those
+        shops only (the other shops keep theirs), the others everywhere."""
+        for k, v in new.items():
+            if k.startswith("_"):
+                continue
+            if k not in PRODUCT_SHOP_FIELDS or not self.multishop:
+                obj[k] = v
+                continue
+            before = self.value("products", obj, k)
+            for s in self.shop_ids:
+                key = (obj["id"], s)
+                if s in shops:
+                    if s == self.default_shop:
+                        obj[k] = v
+                    else:
+                        self.product_shop.setdefault(key, {})[k] = v
+                elif s != self.default_shop:
+                    self.product_shop.setdefault(key, {}).setdefault(k, before)
+        for k in [k for k in obj if k not in new and k != "id"]:
+            del obj[k]
 
     def table(self, resource: str) -> dict[int, Obj]:
         t = self.tables[resource]
@@ -267,8 +354,9 @@ class ShopState:
         if resource == "products" and assoc == "stock_availables":
             st = self.tables["stock_availables"]
             items = {int(i["id"]): dict(i) for i in (obj.get("associations") or {}).get("stock_availables", ())}
+            view_shop = obj.get("_view_shop")
             for i in self._stock_by_product.get(obj["id"], ()):
-                if i in st:
+                if i in st and (view_shop is None or self.shop_of("stock_availables", st[i]) == view_shop):
                     items[i] = {"id": str(i), "id_product_attribute": st[i].get("id_product_attribute", "0")}
             return sorted(items.values(), key=lambda s: int(s.get("id_product_attribute") or 0))
         if resource == "customer_threads" and assoc == "customer_messages":
@@ -282,11 +370,13 @@ class ShopState:
             return [{"id": obj.get("id_default_group", "3")}]
         return (obj.get("associations") or {}).get(assoc, [])
 
-    def stock_row(self, id_product: int, id_product_attribute: int = 0) -> Obj | None:
+    def stock_row(self, id_product: int, id_product_attribute: int = 0, shop: int | None = None) -> Obj | None:
+        """The stock row of a product or combination (of ``shop``; the first one without)."""
         st = self.tables["stock_availables"]
         for i in self._stock_by_product.get(id_product, ()):
             row = st.get(i)
-            if row is not None and int(row.get("id_product_attribute", "0")) == id_product_attribute:
+            if row is not None and int(row.get("id_product_attribute", "0")) == id_product_attribute and (
+                    shop is None or self.shop_of("stock_availables", row) == shop):
                 return row
         return None
 
@@ -385,9 +475,10 @@ class ShopState:
         }
         return self.add("order_slip", slip)
 
-    def count_request(self, method: str, resource: str) -> None:
+    def count_request(self, method: str, resource: str, id_shop: str | None = None) -> None:
         k = (method, resource)
         self.requests[k] = self.requests.get(k, 0) + 1
+        self.request_log.append({"method": method, "resource": resource, "id_shop": id_shop})
 
     def request_counts(self) -> dict[str, Any]:
         by_method: dict[str, int] = {}
@@ -411,6 +502,11 @@ class ShopState:
             self.add("languages", {"id": 1, "name": "English (English)", "iso_code": "en",
                                    "locale": "en-US", "language_code": "en-us",
                                    "date_format_lite": "m/d/Y", "date_format_full": "m/d/Y H:i:s"})
+        if not self.tables["shop_groups"]:
+            self.add("shop_groups", {"id": 1, "name": "Default", "active": "1"})
+        if not self.tables["shops"]:
+            self.add("shops", {"id": 1, "id_shop_group": "1", "id_category": "2", "name": self.shop_name,
+                               "active": "1"})
         if not self.tables["order_states"]:
             for s in stock_order_states(self.version, self.lang_ids):
                 self.add("order_states", s)
@@ -678,6 +774,21 @@ PRODUCT_BASES = [
     ("Zaino Trekking 30L", "49.90", ("Colore", ["Grigio", "Arancione"]), italy.STANDARD),
     ("Cioccolato fondente 85% – tavoletta", "3.90", None, italy.REDUCED_10),
 ]
+# the same products' names in English, for a shop whose languages are named (generate(languages=("en", "it")))
+PRODUCT_NAMES_EN = [
+    "Espresso Coffee Gold Blend 250g", "Egg Tagliatelle Pasta 500g", "Extra Virgin Olive Oil 1L",
+    "\"Dolce Vita\" T-shirt", "Hooded Sweatshirt 😎", "Mug <Ciao>", "Kitchen Apron [b]Chef[/b]",
+    "Parmigiano Reggiano Aged 24 Months 1kg", "Veloce Running Shoes", "Leather & Canvas Bag",
+    "Limoncello from Sorrento 50cl", "Handmade Panettone 1kg", "Straw Hat Ø 58",
+    "Guide \"Italy at the Table\"", "Chianti DOCG Red Wine 🍷", "Online Cooking Class – single lesson",
+    "Wool Socks (3 pairs)", "Fresh Basil in a Pot", "Trekking Backpack 30L", "Dark Chocolate 85% – bar",
+]
+LANGUAGES = {
+    "en": {"name": "English (English)", "locale": "en-US", "language_code": "en-us",
+           "date_format_lite": "m/d/Y", "date_format_full": "m/d/Y H:i:s"},
+    "it": {"name": "Italiano (Italian)", "locale": "it-IT", "language_code": "it-it",
+           "date_format_lite": "d/m/Y", "date_format_full": "d/m/Y H:i:s"},
+}
 PAYMENTS = [("ps_checkpayment", "Payment by check", 1), ("ps_wirepayment", "Bank wire", 10),
             ("paypal", "PayPal", 2), ("ps_cashondelivery", "Cash on delivery (COD)", 2),
             ("stripe_official", "Carta di credito", 2)]
@@ -752,6 +863,9 @@ class Generator:
         self.identities: dict[int, _Identity] = {}
         self.invalid_vat_customers: set[int] = set()  # companies given a wrong partita IVA check digit
         self._strings: dict[str, str] = {}
+        # languages named by ISO code (generate(languages=("en", "it"))): id -> code; {} = the older data
+        self.language_isos: dict[int, str] = {}
+        self.shop_rng = random.Random(f"shops-{seed}")  # a stream of its own: one shop's data is unchanged
         for a in state.tables["addresses"].values():
             self.addr_by_customer.setdefault(int(a.get("id_customer", "0")), []).append(a["id"])
 
@@ -768,7 +882,12 @@ class Generator:
             pid = st.next_id("products")
             name_it = base if i < len(PRODUCT_BASES) else f"{base} #{i // len(PRODUCT_BASES) + 1}"
             names = {lid: name_it for lid in langs}
-            if len(langs) > 1:
+            if self.language_isos:
+                for lid, iso in self.language_isos.items():
+                    if iso == "en":
+                        base_en = PRODUCT_NAMES_EN[i % len(PRODUCT_BASES)]
+                        names[lid] = base_en if i < len(PRODUCT_BASES) else f"{base_en} #{i // len(PRODUCT_BASES) + 1}"
+            elif len(langs) > 1:
                 names[langs[0]] = name_it + " (EN)" if i % 3 == 0 else name_it
             slug = "".join(c if c.isalnum() else "-" for c in name_it.lower()).strip("-")
             date = fmt_dt(self.clock - timedelta(days=400 - i))
@@ -1182,32 +1301,108 @@ class Generator:
                 thread_id += 1
             new_ids.append(order_id)
             order_id += 1
+        self._place_in_shops(new_ids)
         return new_ids
+
+    def _place_in_shops(self, order_ids: list[int]) -> None:
+        """Multishop: each new order goes to a shop, with its rows and customer thread; a
+        customer orders in the shop of its account (shop groups do not share customers)."""
+        st = self.state
+        shops = st.shop_ids
+        if len(shops) < 2:
+            return
+        customers = st.tables["customers"]
+        threads = [t for t in st.tables["customer_threads"].values()]
+        for oid in order_ids:
+            order = st.tables["orders"][oid]
+            cust = customers.get(int(order["id_customer"]))
+            shop = int(cust["id_shop"]) if cust is not None and "id_shop" in cust else self.shop_rng.choice(shops)
+            if cust is not None:
+                cust["id_shop"] = str(shop)
+                cust["id_shop_group"] = "1"
+            order["id_shop"] = str(shop)
+            for d in st.assoc_items("orders", order, "order_rows"):
+                d["id_shop"] = str(shop)
+        by_order = {o: str(st.tables["orders"][o]["id_shop"]) for o in order_ids}
+        for t in threads:
+            shop_s = by_order.get(int(t.get("id_order") or 0))
+            if shop_s is not None:
+                t["id_shop"] = shop_s
 
 
 def generate(n_orders: int, seed: int = 1, *, version: str = "1.6", n_products: int = 20,
-             languages: int = 2, key: str | None = None, start: datetime | None = None,
-             round_type: int = pricing.ROUND_LINE, address_module_fields: Iterable[str] = ()) -> ShopState:
+             languages: int | tuple[str, ...] = 2, key: str | None = None, start: datetime | None = None,
+             round_type: int = pricing.ROUND_LINE, address_module_fields: Iterable[str] = (),
+             shops: int = 1) -> ShopState:
     """A deterministic shop with ``n_orders`` orders (see module doc for the variety).
 
     ``round_type``: PrestaShop's rounding of the orders (``emulator.pricing``); ``address_module_fields``:
-    e.g. ``("pec", "sdi")`` for a shop with an e-invoicing module (``ShopState``).
+    e.g. ``("pec", "sdi")`` for a shop with an e-invoicing module (``ShopState``). ``languages``: 1 or
+    2 (English, then Italian with the older data), or ISO codes of ``en`` and ``it`` in id order
+    (``("en", "it")``: every name in each language). ``shops``: a multishop install of that many
+    shops (module doc).
     """
     state = ShopState(version, key=key or make_key(random.Random(f"key-{seed}")), seed=seed,
                       address_module_fields=address_module_fields)
-    state.add("languages", {"id": 1, "name": "English (English)", "iso_code": "en", "locale": "en-US",
-                            "language_code": "en-us", "date_format_lite": "m/d/Y",
-                            "date_format_full": "m/d/Y H:i:s"})
-    if languages > 1:
-        state.add("languages", {"id": 2, "name": "Italiano (Italian)", "iso_code": "it", "locale": "it-IT",
-                                "language_code": "it-it", "date_format_lite": "d/m/Y",
-                                "date_format_full": "d/m/Y H:i:s"})
+    isos: dict[int, str] = {}
+    if isinstance(languages, tuple):
+        for lid, iso in enumerate(languages, start=1):
+            if iso not in LANGUAGES or iso in isos.values():
+                raise ValueError(f"languages: {iso!r} is not one of {sorted(LANGUAGES)} (each once)")
+            isos[lid] = iso
+            state.add("languages", {"id": lid, "iso_code": iso, **LANGUAGES[iso]})
+    else:
+        state.add("languages", {"id": 1, "name": "English (English)", "iso_code": "en", "locale": "en-US",
+                                "language_code": "en-us", "date_format_lite": "m/d/Y",
+                                "date_format_full": "m/d/Y H:i:s"})
+        if languages > 1:
+            state.add("languages", {"id": 2, "name": "Italiano (Italian)", "iso_code": "it", "locale": "it-IT",
+                                    "language_code": "it-it", "date_format_lite": "d/m/Y",
+                                    "date_format_full": "d/m/Y H:i:s"})
+    if shops < 1:
+        raise ValueError(f"shops must be 1 or more, not {shops!r}")
     state.ensure_base()
+    if isos:
+        _name_in_languages(state, isos)
+    for n in range(2, shops + 1):
+        state.add("shops", {"id": n, "id_shop_group": "1", "id_category": "2",
+                            "name": f"{state.shop_name} {n}", "active": "1"})
     gen = Generator(state, seed, start, round_type=round_type)
+    gen.language_isos = isos
     gen.make_catalogue(n_products)
+    if shops > 1:
+        _stock_per_shop(state)
     gen.add_orders(n_orders)
     state.generator = gen  # type: ignore[attr-defined]
     return state
+
+
+def _name_in_languages(state: ShopState, isos: dict[int, str]) -> None:
+    """Order states, countries and carriers named in each language by its ISO code."""
+    rows = ORDER_STATES_16 if state.version < (1, 7) else ORDER_STATES_17
+    for sid, en, it, *_rest in rows:
+        st = state.tables["order_states"].get(sid)
+        if st is not None:
+            st["name"] = {lid: (it if iso == "it" else en) for lid, iso in isos.items()}
+    for table, name in (("countries", "name"), ("carriers", "delay")):
+        for obj in state.tables[table].values():
+            vals = obj.get(name) or {}
+            if len(set(vals.values())) > 1:
+                texts = list(vals.values())  # [Italian, English] as ensure_base wrote them
+                it_text = next((v for k, v in vals.items() if k == state.lang_ids[1]), texts[0])
+                en_text = next((v for k, v in vals.items() if k == state.lang_ids[0]), texts[-1])
+                obj[name] = {lid: (it_text if iso == "it" else en_text) for lid, iso in isos.items()}
+
+
+def _stock_per_shop(state: ShopState) -> None:
+    """One stock row per shop for every product and combination (shops sharing no stock):
+    the other shops start with the default shop's quantities."""
+    rows = [dict(r) for r in state.table("stock_availables").values()]
+    next_id = state.next_id("stock_availables")
+    for shop in state.shop_ids[1:]:
+        for r in rows:
+            state.add("stock_availables", {**r, "id": next_id, "id_shop": str(shop)})
+            next_id += 1
 
 
 def add_generated_orders(state: ShopState, n: int, seed: int | None = None) -> list[int]:

@@ -216,11 +216,13 @@ def parse_limit(limit: str | None) -> tuple[int, int | None]:
     return offset, count
 
 
-def select(st: ShopState, res: Resource, q: Any, date_on: bool, langs: list[int]) -> list[Obj]:
+def select(st: ShopState, res: Resource, q: Any, date_on: bool, langs: list[int],
+           keep: Callable[[Obj], bool] | None = None) -> list[Obj]:
     """The objects a GET list answers for query ``q`` (a multi-dict): filtered, sorted, limited.
 
     Parameters are checked in PrestaShop's order (filters, sort, limit); the first bad one
-    raises its :class:`~emulator.errors.ApiError`. ``langs``: the languages i18n filters match in.
+    raises its :class:`~emulator.errors.ApiError`. ``langs``: the languages i18n filters match in;
+    ``keep``: the rows the request's shop context may see (before sort and limit).
     """
     preds = parse_filters(res, st.version, q, date_on, langs)
     sorts = parse_sort(res, st.version, q.get("sort"), date_on)
@@ -240,7 +242,7 @@ def select(st: ShopState, res: Resource, q: Any, date_on: bool, langs: list[int]
                       for d in st._details_by_order.get(int(v), ())})
         objs = [table[i] for i in ids if i in table]
         rest = preds  # the predicate still holds for each (and keeps MySQL's semantics)
-    elif (len(preds) == 1 and preds[0].f.name == "id" and len(preds[0].ops) == 1
+    elif (keep is None and len(preds) == 1 and preds[0].f.name == "id" and len(preds[0].ops) == 1
           and preds[0].ops[0][0] == "gt" and count is not None
           and all(f.name == "id" and not desc for f, desc in sorts)):
         # "the orders after id N, by id, a page": the primary key's range scan; the
@@ -256,6 +258,8 @@ def select(st: ShopState, res: Resource, q: Any, date_on: bool, langs: list[int]
     else:
         objs = list(table.values())
         rest = preds
+    if keep is not None:
+        objs = [o for o in objs if keep(o)]
     for p in rest:
         objs = [o for o in objs if p(o)]
     for f, desc in reversed(sorts):

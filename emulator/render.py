@@ -32,6 +32,14 @@ class Ctx:
     state: ShopState
     base: str  # shop root with trailing slash, e.g. http://127.0.0.1:8080/
     langs: list[int]
+    # the request's shop context (id_shop / id_shop_group): its shops, None = the default shop's,
+    # reading every shop's rows (emulator.app.Api.shop_context)
+    shops: list[int] | None = None
+
+    @property
+    def view_shop(self) -> int:
+        """The shop whose product values are shown and written."""
+        return self.shops[0] if self.shops else self.state.default_shop
 
     @property
     def api(self) -> str:

@@ -515,6 +515,26 @@ LANGUAGE_FIELDS = [
     F("date_format_full", default="Y-m-d H:i:s"),
 ]
 
+# PrestaShop's Shop and ShopGroup (classes/shop/Shop.php, ShopGroup.php): docs/prestashop/PROTOCOL.md §5.5
+SHOP_FIELDS = [
+    F("id_shop_group", "int", "shop_groups", required=True),
+    F("id_category", "int", "categories", required=True),
+    F("id_theme", "int", until=V17),
+    F("theme_name", since=V17),
+    F("name", required=True),
+    F("active", "bool", default="1"),
+    F("deleted", "bool"),
+]
+
+SHOP_GROUP_FIELDS = [
+    F("name", required=True),
+    F("share_customer", "bool"),
+    F("share_order", "bool"),
+    F("share_stock", "bool"),
+    F("active", "bool", default="1"),
+    F("deleted", "bool"),
+]
+
 ORDER_CARRIER_FIELDS = [
     F("id_order", "int", "orders", required=True),
     F("id_carrier", "int", "carriers", required=True),
@@ -787,6 +807,8 @@ def build_resources(version: Version) -> dict[str, Resource]:
     setf("countries", COUNTRY_FIELDS)
     setf("carriers", CARRIER_FIELDS)
     setf("languages", LANGUAGE_FIELDS)
+    setf("shops", SHOP_FIELDS)
+    setf("shop_groups", SHOP_GROUP_FIELDS)
     setf("order_carriers", ORDER_CARRIER_FIELDS)
     for name in ("order_discounts", "order_cart_rules"):
         if name in res:

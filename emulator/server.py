@@ -118,12 +118,15 @@ class EmulatorServer:
 
 def build_state(data: str | Path | None = None, generate_n: int | None = None, seed: int = 1,
                 version: str = "1.6", key: str | None = None, *, round_type: int = 2,
-                address_module_fields: tuple[str, ...] = ()) -> ShopState:
-    """A loaded shop (``data``: its ``shop.json`` names any address module fields) or a generated one."""
+                address_module_fields: tuple[str, ...] = (), shops: int = 1,
+                languages: tuple[str, ...] | None = None) -> ShopState:
+    """A loaded shop (``data``: its ``shop.json`` names any address module fields) or a generated one
+    (``shops``: a multishop install; ``languages``: named languages, ``emulator.data.generate``)."""
     if data is not None:
         return load_dir(data, version, key=key)
     return generate(generate_n or 0, seed, version=version, key=key, round_type=round_type,
-                    address_module_fields=address_module_fields)
+                    address_module_fields=address_module_fields, shops=shops,
+                    languages=languages if languages else 2)
 
 
 async def serve_async(state: ShopState, port: int = 0, *, log_level: str = "info") -> None:

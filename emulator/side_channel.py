@@ -29,7 +29,8 @@ class SideChannel:
 
     * ``GET health`` → ``{"ok", "version", "key", "stats"}``
     * ``GET requests`` → ``{"total", "writes", "by_method", "by_resource", "detail": {method: {resource: n}}}``;
-      ``POST requests/reset`` → the counts before the reset
+      ``POST requests/reset`` → the counts before the reset; ``GET requests/log`` → the newest requests
+      (up to 10,000) as ``[{"method", "resource", "id_shop"}]`` (``id_shop``: the parameter as sent, or null)
     * ``POST reset`` → clear counts, faults and the e-mail log
     * ``GET|POST config`` ``{"enabled", "connection_close", "json_ints", "shop_name",
       "clock": "YYYY-MM-DD HH:MM:SS"|null, "fault_seed"}``
@@ -43,7 +44,8 @@ class SideChannel:
     * ``POST orders/{id}/slips`` ``{"products"?: {order_detail id: quantity}, "shipping"?: false}`` → the
       new ``order_slip`` (a standard refund, ``ShopState.add_order_slip``); 400 when nothing is left to refund
     * ``POST slips`` ``{"generate": true, "seed"?: 1, "share"?: 0.1}`` → ``{"ids"}`` (``add_generated_slips``)
-    * ``GET products/{id}`` → ``{"id", "active", "price", "quantity", "stock": {id_product_attribute: qty}, "date_upd"}``
+    * ``GET products/{id}[?shop=N]`` → ``{"id", "active", "price", "quantity", "stock": {id_product_attribute: qty},
+      "date_upd"}`` (of shop N on a multishop install; the default shop without)
     * ``GET objects/{resource}`` → ``{"count", "ids"}``; ``GET|PATCH|DELETE objects/{resource}/{id}``
       (object with every field, i18n as ``{"1": ...}``; PATCH does not touch date_upd)
     """
@@ -57,6 +59,7 @@ class SideChannel:
             Route(p + "/health", self.health, methods=["GET"]),
             Route(p + "/requests", self.requests, methods=["GET"]),
             Route(p + "/requests/reset", self.requests_reset, methods=["POST"]),
+            Route(p + "/requests/log", self.requests_log, methods=["GET"]),
             Route(p + "/reset", self.reset, methods=["POST"]),
             Route(p + "/config", self.config, methods=["GET", "POST"]),
             Route(p + "/keys", self.keys, methods=["GET", "POST"]),
@@ -95,11 +98,16 @@ class SideChannel:
     async def requests_reset(self, request: Request) -> Response:
         before = self.state.request_counts()
         self.state.requests.clear()
+        self.state.request_log.clear()
         return JSONResponse(before)
+
+    async def requests_log(self, request: Request) -> Response:
+        return JSONResponse(list(self.state.request_log))
 
     async def reset(self, request: Request) -> Response:
         st = self.state
         st.requests.clear()
+        st.request_log.clear()
         st.faults.clear()
         st.emails.clear()
         return JSONResponse({"ok": True})
@@ -243,9 +251,12 @@ class SideChannel:
         prod = st.tables["products"].get(pid)
         if prod is None:
             return JSONResponse({"error": "not found"}, status_code=404)
+        shop = int(request.query_params.get("shop") or st.default_shop)
+        prod = st.product_view(prod, shop)
         stock = {}
         for row in st.tables["stock_availables"].values():
-            if row.get("id_product") == str(pid):
+            if row.get("id_product") == str(pid) and (
+                    not st.multishop or st.shop_of("stock_availables", row) == shop):
                 stock[row.get("id_product_attribute", "0")] = int(row.get("quantity", "0"))
         return JSONResponse({"id": pid, "active": st.value("products", prod, "active") == "1",
                              "price": st.value("products", prod, "price"),

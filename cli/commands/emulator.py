@@ -26,6 +26,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--address-fields", metavar="NAMES", default="",
                    help="for --generate: address columns of an e-invoicing module, e.g. pec,sdi "
                         "(default: none, as a stock shop); with --data, shop.json names them")
+    p.add_argument("--shops", type=int, default=1, metavar="N",
+                   help="for --generate: a multishop install of N shops (default 1)")
+    p.add_argument("--languages", metavar="ISO,..", default="",
+                   help="for --generate: the languages by ISO code in id order, of en and it (e.g. "
+                        "en,it: every name in each); default: English, then Italian as before")
     p.set_defaults(handler=handler)
     return p
 
@@ -44,8 +49,11 @@ async def handler(args: argparse.Namespace, ctx: Any = None) -> int:
         n = 100
     fields = tuple(f.strip() for f in (getattr(args, "address_fields", "") or "").split(",") if f.strip())
     try:
+        languages = tuple(c.strip().lower() for c in (getattr(args, "languages", "") or "").split(",")
+                          if c.strip())
         state = build_state(data, n, getattr(args, "seed", 1), getattr(args, "ps_version", "1.6"), key,
-                            round_type=getattr(args, "round_type", 2), address_module_fields=fields)
+                            round_type=getattr(args, "round_type", 2), address_module_fields=fields,
+                            shops=getattr(args, "shops", 1), languages=languages or None)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     await serve_async(state, getattr(args, "port", 0))
