@@ -53,6 +53,8 @@ class AccountOptions(TypedDict, total=False):
     request_timeout: int | float
     run_timeout: int | float
     retry_after_cap: int | float
+    shop_id: int | None
+    language: str | None
 
 
 # Options later issues read; defaults live here so every reader agrees.
@@ -90,6 +92,12 @@ DEFAULT_OPTIONS: AccountOptions = {
     "request_timeout": 60,
     "run_timeout": 1800,
     "retry_after_cap": 60,
+    # multishop: the one shop of the install the account works in (every request carries
+    # id_shop, docs/prestashop/PROTOCOL.md §5.5); None = the whole install
+    "shop_id": None,
+    # ISO code of the language of order state and product names (one of the shop's
+    # languages); None = the shop's first language
+    "language": None,
 }
 
 
@@ -132,7 +140,9 @@ class Account:
     @overload
     def option(self, name: Literal["coding_rule"]) -> CodingRule: ...
     @overload
-    def option(self, name: Literal["full_sync_allowance"]) -> int | None: ...
+    def option(self, name: Literal["full_sync_allowance", "shop_id"]) -> int | None: ...
+    @overload
+    def option(self, name: Literal["language"]) -> str | None: ...
     @overload
     def option(self, name: Literal["state_map"]) -> dict[str, int | None]: ...
     @overload

@@ -92,6 +92,13 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
                    "shipped=4,invoiced=5,cancelled=6 (see 'sincro account states NAME')")
     g.add_argument("--send-email", choices=("yes", "no"),
                    help="let the shop e-mail the customer when Sincro changes an order's state")
+    # multishop and language (checked against the shop: core.shopcheck.check_shop_and_language)
+    g.add_argument("--shop-id", metavar="N",
+                   help="work in this one shop of a multishop install (see 'sincro account test "
+                   "NAME'; 'none': the whole install, the default)")
+    g.add_argument("--language", metavar="ISO",
+                   help="the language of order state and product names, one of the shop's "
+                   "(e.g. it; 'none': the shop's first language, the default)")
     g.add_argument("--refunds-return-goods", action=argparse.BooleanOptionalAction, default=None,
                    help="a shop refund's credit note puts the refunded goods back in the ERP's "
                    "stock (default: no, --no-refunds-return-goods)")
@@ -164,6 +171,26 @@ def _options_from(args: argparse.Namespace, options: acc.AccountOptions) -> acc.
         out["send_email"] = args.send_email == "yes"
     if getattr(args, "refunds_return_goods", None) is not None:
         out["refund_returns_goods"] = bool(args.refunds_return_goods)
+    if args.shop_id is not None:
+        text = args.shop_id.strip().lower()
+        if text == "none":
+            out.pop("shop_id", None)
+        elif text.isascii() and text.isdigit() and 1 <= int(text) <= types.SHOP_ID_MAX:
+            out["shop_id"] = int(text)
+        else:
+            raise ConfigError(f"invalid shop id {quoted(args.shop_id)}",
+                              hint="give --shop-id a shop id of the install (listed by 'sincro "
+                              "account test NAME'), or none for the whole install")
+    if args.language is not None:
+        text = args.language.strip().lower()
+        if text == "none":
+            out.pop("language", None)
+        elif re.match(r"^[a-z]{2,3}$", text):
+            out["language"] = text
+        else:
+            raise ConfigError(f"invalid language {quoted(args.language)}",
+                              hint="give --language the ISO code of one of the shop's languages, "
+                              "e.g. it, or none")
     from core.prestashop.limits import options_from_args
 
     options_from_args(args, out)
@@ -185,6 +212,8 @@ async def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
         args.name, args.url, key=args.key, key_env=args.key_env, tz=args.tz,
         enabled=not args.disabled, options=_options_from(args, {}) or None,
     )
+    if args.shop_id is not None or args.language is not None:
+        await _check_shop_and_language(ctx, account)
     db = await ctx.hub()
     account = await acc.add_account(db, account)
     ctx.out.print(Text(f"added account {account.name} ({account.url}, key {account.masked_key})"))
@@ -256,6 +285,8 @@ async def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
         changes["options"] = options
     if args.state_map is not None and "options" in changes:
         await _check_state_map(ctx, replace(account, **changes))
+    if (args.shop_id is not None or args.language is not None) and "options" in changes:
+        await _check_shop_and_language(ctx, replace(account, **changes))
     if not changes:
         raise ConfigError(
             "nothing to change",
@@ -273,6 +304,14 @@ async def _shop_states(account: acc.Account, **client_options) -> dict:
         return await shop.client.order_states()
 
 
+async def _shop_states_named(account: acc.Account) -> tuple[dict, int | None]:
+    """The shop's order states and the id of the account's language (None: the first)."""
+    from core.sync.shop import open_shop
+
+    async with open_shop(account) as shop:
+        return await shop.client.order_states(), await shop.language_id()
+
+
 async def _check_state_map(ctx: Context, account: acc.Account) -> None:
     """Checked against the shop's own states when the shop can be reached."""
     from core.prestashop.errors import ShopError
@@ -286,18 +325,30 @@ async def _check_state_map(ctx: Context, account: acc.Account) -> None:
     check_state_map(state_map(account), states)
 
 
+async def _check_shop_and_language(ctx: Context, account: acc.Account) -> None:
+    """The shop id and the language checked against the shop when it can be read."""
+    from core.prestashop.errors import ShopError
+    from core.shopcheck import check_shop_and_language
+
+    try:
+        await check_shop_and_language(account)
+    except ShopError as exc:
+        ctx.out.print(Text(f"note: the shop id and language are not checked, the shop cannot "
+                           f"be read: {exc}"))
+
+
 async def cmd_states(args: argparse.Namespace, ctx: Context) -> int:
     from core.sync.states import state_map
 
     db = await ctx.hub()
     account = await acc.get_account(db, args.name)
-    states = await _shop_states(account)
+    states, lang = await _shop_states_named(account)
     mapped: dict[int, list[str]] = {}
     for event, sid in state_map(account).items():
         if sid is not None:
             mapped.setdefault(sid, []).append(event)
     if args.json:
-        print(json_text(json.dumps([{"id": s.id, "name": s.name.text(), "names": dict(s.name),
+        print(json_text(json.dumps([{"id": s.id, "name": s.name.text(lang), "names": dict(s.name),
                            "shipped": s.shipped, "paid": s.paid, "mapped_from": mapped.get(s.id, [])}
                           for s in sorted(states.values(), key=lambda s: s.id)],
                          indent=2, ensure_ascii=False)))
@@ -306,7 +357,7 @@ async def cmd_states(args: argparse.Namespace, ctx: Context) -> int:
     for s in sorted(states.values(), key=lambda s: s.id):
         flags = " ".join(f for f, on in (("paid", s.paid), ("shipped", s.shipped),
                                           ("invoice", s.invoice), ("e-mail", s.send_email)) if on)
-        table.add_row(str(s.id), Text(visible(s.name.text())), flags,
+        table.add_row(str(s.id), Text(visible(s.name.text(lang))), flags,
                       ", ".join(mapped.get(s.id, [])))
     ctx.out.print(table)
     unmapped = [e for e, sid in state_map(account).items() if sid is None]
@@ -347,10 +398,24 @@ async def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
             "url": report.url, "version": report.version, "shop_name": report.shop_name,
             "resources": {k: sorted(v) for k, v in sorted(report.resources.items())},
             "missing": {k: list(v) for k, v in report.missing.items()}, "ok": report.ok,
+            "shops": None if report.shops is None else [
+                {"id": i, "name": n} for i, n in report.shops],
+            "languages": None if report.languages is None else [
+                {"id": lang.id, "iso_code": lang.iso_code, "name": lang.name, "active": lang.active}
+                for lang in report.languages],
         }, indent=2, ensure_ascii=False)))
         return 0 if report.ok else 1
     ctx.out.print(Text(f"{account.name}: {report.shop_name or 'shop'} at {report.url}, "
                        f"PrestaShop {report.version or 'version not told'}"))
+    bound = account.option("shop_id")
+    if report.shops is not None:
+        ctx.out.print(Text("shops: " + ", ".join(
+            f"{i} {visible(n)}" + (" (this account's)" if i == bound else "")
+            for i, n in report.shops)))
+    if report.languages is not None:
+        ctx.out.print(Text("languages: " + ", ".join(
+            f"{lang.iso_code} {visible(lang.name)}" + ("" if lang.active else " (inactive)")
+            for lang in report.languages)))
     if report.ok:
         ctx.out.print("the key may do everything Sincro needs")
         return 0

@@ -195,6 +195,7 @@ class PrestaShopClient:
         run_timeout: float | None = None,
         account: str | None = None,
         report: Callable[[str], Any] | None = None,
+        shop_id: int | None = None,
     ) -> None:
         if not isinstance(key, str) or not key.strip():
             raise ConfigError("the Webservice key is empty", hint=f"copy it from {WS}")
@@ -226,6 +227,13 @@ class PrestaShopClient:
             retry_after_cap=retry_after_cap, rng=rng, clock=clock, wall_clock=wall_clock,
             max_response_bytes=max_response_bytes, run_timeout=run_timeout, report=report,
         )
+        # multishop: every request in this shop's context (id_shop), and orders read only
+        # from it (filter[id_shop]: a shop context need not restrict a list of orders)
+        self.shop_id = shop_id
+        if shop_id is not None:
+            if not isinstance(shop_id, int) or isinstance(shop_id, bool) or shop_id < 1:
+                raise ConfigError(f"invalid shop id {shop_id!r}", hint="a shop id of the install, e.g. 2")
+            self._transport.context = {"id_shop": str(shop_id)}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -368,6 +376,8 @@ class PrestaShopClient:
         An answer holding more entries than were asked for (``limit=offset,n`` or an id
         batch) is refused whole: a shop that ignores the page bounds cannot be read safely.
         """
+        if self.shop_id is not None and resource == "orders" and "id_shop" not in (filters or {}):
+            filters = {**(filters or {}), "id_shop": f"[{self.shop_id}]"}
         items = await self._items(resource, self._params(filters, display, sort, limit, date))
         asked = _asked_for(limit, filters)
         if asked is not None and len(items) > asked[0]:
@@ -508,7 +518,9 @@ class PrestaShopClient:
     def _id_chunks(self, resource: str, ids: Iterable[int]) -> builtins.list[builtins.list[int]]:
         wanted = sorted({int(i) for i in ids if int(i) > 0})
         base = len(self.api_url) + len(resource) + len(
-            "?filter%5Bid%5D=%5B%5D&display=full&output_format=JSON")
+            "?filter%5Bid%5D=%5B%5D&display=full&output_format=JSON") + (
+            len(f"&id_shop={self.shop_id}&filter%5Bid_shop%5D=%5B{self.shop_id}%5D")
+            if self.shop_id is not None else 0)
         chunks: list[list[int]] = []
         chunk: list[int] = []
         length = base

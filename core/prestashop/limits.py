@@ -78,6 +78,9 @@ def options_from_args(args: Any, out: AccountOptions) -> None:
 def client_options(account: Account) -> dict[str, Any]:
     """PrestaShopClient keywords from an account's options (stored values checked again)."""
     out: dict[str, Any] = {"account": account.name}
+    shop_id = account.option("shop_id")
+    if shop_id is not None:  # an account bound to one shop of a multishop install
+        out["shop_id"] = shop_id
     for limit in LIMITS:
         value = account.option(limit.option)
         if value is None:

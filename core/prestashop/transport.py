@@ -122,6 +122,9 @@ class Transport:
         self.max_response_bytes = int(max_response_bytes)
         self.run_timeout = run_timeout
         self.report = report  # one line per wait before a retry (the run log); else logged
+        # parameters every request carries: the shop context of an account bound to one shop
+        # of a multishop install ({"id_shop": "2"}, docs/prestashop/PROTOCOL.md §5.5)
+        self.context: dict[str, str] = {}
         self.clock = clock
         self._active = 0  # requests under way (busy time is counted while > 0)
         self._busy_since = 0.0
@@ -242,6 +245,8 @@ class Transport:
     ) -> httpx.Response:
         """Send one request (with retries when idempotent); return any HTTP answer, its body
         read whole within the size and time bounds."""
+        if self.context:  # reads and writes alike, in the account's shop
+            params = {**(params or {}), **self.context}
         if self._active == 0:
             self._busy_since = self.clock()
         self._active += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -187,7 +187,9 @@ def _charge_rate(excl: Decimal, incl: Decimal, rates: set[Decimal]) -> str:
 
 def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
                details: list[dict[str, Any]] | None = None,
-               messages: list[str] | None = None) -> OrderSnapshot:
+               messages: list[str] | None = None, *, page: ReadPage | None = None) -> OrderSnapshot:
+    """The hub's data of a shop order; ``page``: its page as read, whose product and state
+    names are those of the account's language when it names one (option language)."""
     by_id = {}
     for d in details or []:
         try:
@@ -204,7 +206,8 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
         lines.append({
             "id": row.id, "product_id": row.product_id, "attribute_id": row.product_attribute_id,
             "code": codes[(row.product_id, row.product_attribute_id)],
-            "name": row.product_name, "reference": row.product_reference,
+            "name": page.row_name(order, row) if page is not None else row.product_name,
+            "reference": row.product_reference,
             "quantity": row.quantity,
             "unit_price": _dec(excl),
             "unit_price_tax_incl": _dec(incl),
@@ -221,7 +224,7 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
     if order.note.strip():
         notes.append(f"note: {order.note.strip()}")
     w_excl, w_incl = order.total_wrapping_tax_excl, order.total_wrapping_tax_incl
-    return {
+    data: OrderSnapshot = {
         "id": order.id, "reference": order.reference, "state": order.current_state,
         "date": (order.date_add.date().isoformat() if order.date_add else None),
         "date_add": order.date_add.isoformat() if order.date_add else None,
@@ -253,6 +256,9 @@ def order_data(order: Any, codes: dict[tuple[int, int], str], lookups: Any,
         "total_tax_excl": _dec(order.total_paid_tax_excl),
         "total_tax_incl": _dec(order.total_paid_tax_incl),
     }
+    if page is not None and page.state_names is not None:
+        data["state_name"] = page.state_names.get(order.current_state, "")
+    return data
 
 
 async def shop_addresses(shop: Any, account: Account | None,
@@ -405,6 +411,27 @@ class ReadPage:
     messages: dict[int, list[str]]
     have_customers: set[int]  # the orders' customers the hub had when the page was read
     written_customers: set[int]  # returned by the pages written before it in this run
+    # an account with a language of its own (option language): its id, the orders' product
+    # names in every language and the order state names in it
+    language: int | None = None
+    names: dict[int, Any] = field(default_factory=dict)
+    state_names: dict[int, str] | None = None
+
+    def row_name(self, order: Any, row: Any) -> str:
+        """An order row's product name in the account's language: the row's name (the
+        order's language, with its combination's attributes) with the product's name in
+        the account's language in place of the one in the order's; the row's own name
+        without the option or when the shop no longer has the product."""
+        names = self.names.get(row.product_id)
+        if self.language is None or not names:
+            return str(row.product_name)
+        wanted = names.text(self.language)
+        if not wanted:
+            return str(row.product_name)
+        given = names.get(order.id_lang) or names.text()
+        if given and row.product_name.startswith(given):
+            return wanted + row.product_name[len(given):]
+        return wanted if not row.product_attribute_id else str(row.product_name)
 
 
 class PageReader:
@@ -478,8 +505,14 @@ class PageReader:
                 states={a.id_state for a in addresses.values()},
                 taxes={t for rows in details.values() for d in rows for t in _tax_ids(d)},
             )
-        return ReadPage(fresh, skipped, known, customers, addresses, details, messages,
+        page = ReadPage(fresh, skipped, known, customers, addresses, details, messages,
                         have_customers, self.written_customers)
+        if fresh and getattr(ctx.shop, "named_language", False):
+            page.language, page.names, page.state_names = await asyncio.gather(
+                ctx.shop.language_id(),
+                ctx.shop.product_names({r.product_id for o in fresh for r in o.rows}),
+                ctx.shop.state_names())
+        return page
 
 
 async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
@@ -513,7 +546,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
             articles.by_key[key] = code
             articles.codes.add(code)
             new_articles.append((ctx.account_id, key[0], key[1], code, row.product_reference,
-                                 row.product_name, auto, now, match))
+                                 page.row_name(o, row), auto, now, match))
 
     missing_customers = [o.id for o in fresh if o.id_customer not in page.have_customers
                          and o.id_customer not in customers
@@ -562,7 +595,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
             [(ctx.account_id, o.id, o.reference, o.id_customer, o.current_state,
               o.date_add.isoformat() if o.date_add else None,
               json.dumps(order_data(o, articles.by_key, lookups, details.get(o.id, []),
-                                    messages.get(o.id)), ensure_ascii=False), now)
+                                    messages.get(o.id), page=page), ensure_ascii=False), now)
              for o in fresh],
         )
         await conn.executemany(

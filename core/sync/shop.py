@@ -17,11 +17,49 @@ from decimal import Decimal
 from typing import Any
 
 from core.accounts import Account
+from core.errors import ConfigError
 from core.prestashop.client import PrestaShopClient
 from core.prestashop.errors import ShopNotFound, ShopPermissionError
 from core.prestashop.limits import client_options as account_bounds
-from core.prestashop.parse import to_multilang
+from core.prestashop.parse import Multilang, to_multilang
 from core.timeutil import zone
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    id: int
+    iso_code: str
+    name: str
+    active: bool
+
+
+async def shop_languages(client: PrestaShopClient) -> list[Language]:
+    """The shop's languages (``languages``), in id order."""
+    out = []
+    for raw in await client.list_raw("languages", display="full", sort="[id_ASC]"):
+        try:
+            lid = int(str(raw.get("id")).strip())
+        except ValueError:
+            continue
+        out.append(Language(lid, str(raw.get("iso_code") or "").strip().lower(),
+                            str(raw.get("name") or "").strip(),
+                            str(raw.get("active") if raw.get("active") is not None else "1").strip()
+                            != "0"))
+    return out
+
+
+def language_of(code: str, languages: list[Language], *, account: str | None = None) -> Language:
+    """The active language with this ISO code, else one line naming the valid ones."""
+    wanted = (code or "").strip().lower()
+    active = [lang for lang in languages if lang.active]
+    for lang in active:
+        if lang.iso_code == wanted:
+            return lang
+    choices = ", ".join(f"{lang.iso_code} ({lang.name})" for lang in active) or "none"
+    whose = f"account {account}: " if account else ""
+    raise ConfigError(f"{whose}the shop has no active language {code!r} (its languages: {choices})",
+                      hint="give one of them with --language, or leave --language out for the "
+                      "shop's first language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +231,44 @@ class ShopReader:
         self._messages: dict[int, list[str]] | None = None  # by order id, read once per run
         self._messages_after = 0
         self._messages_lock = asyncio.Lock()
+        # the account's language (option language) as the shop's id, and the order state
+        # names in it: read once per run
+        self._language: int | None = None
+        self._state_names: dict[int, str] | None = None
+        self._names_lock = asyncio.Lock()
+
+    @property
+    def named_language(self) -> bool:
+        """Whether the account names a language of its own (option language)."""
+        return bool(self.account.option("language"))
+
+    async def language_id(self) -> int | None:
+        """The shop's id of the account's language; None without the option (names then
+        come as the shop gives them: its first language, the order's for order rows)."""
+        code = self.account.option("language")
+        if not code:
+            return None
+        async with self._names_lock:
+            if self._language is None:
+                languages = await shop_languages(self.client)
+                self._language = language_of(code, languages, account=self.account.name).id
+        return self._language
+
+    async def state_names(self) -> dict[int, str]:
+        """Order state names in the account's language, by state id (read once per run)."""
+        lang = await self.language_id()
+        async with self._names_lock:
+            if self._state_names is None:
+                states = await self.client.order_states()
+                self._state_names = {i: s.name.text(lang) for i, s in states.items()}
+        return self._state_names
+
+    async def product_names(self, product_ids: Iterable[int]) -> dict[int, Multilang]:
+        """The products' names in every language, by product id (id batches)."""
+        ids = {int(i) for i in product_ids if i}
+        if not ids:
+            return {}
+        return {pid: p.name for pid, p in (await self.client.products(ids)).items()}
 
     def _warn_once(self, key: str, message: str) -> None:
         if key in self._warned:

@@ -16,7 +16,7 @@ Amounts are decimal strings (``str(Decimal)``), dates ISO 8601.
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 
 class LineSnapshot(TypedDict):
@@ -76,6 +76,8 @@ class OrderSnapshot(TypedDict):
     notes: list[str]
     total_tax_excl: str
     total_tax_incl: str
+    # the state's name in the account's language (only for an account with option language)
+    state_name: NotRequired[str]
 
 
 class CustomerSnapshot(TypedDict):

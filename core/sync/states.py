@@ -214,8 +214,9 @@ async def _apply(ctx: RunContext, t: _Todo, pushed: dict[int, dict[str, tuple[st
         await _record(ctx, t, "refused", f"backward from state {now_state}")
         done[t.event] = ("refused", t.state_id)
         return
+    name = await state_name(ctx, states, t.state_id)
     if ctx.dry_run:
-        run.info(f"would set order {t.order_id} to state {t.state_id} ({t.event}, "
+        run.info(f"would set order {t.order_id} to state {t.state_id} {name}({t.event}, "
                  f"ERP document {t.number})")
         run.counts["states_pushed"] += 1
         return
@@ -234,8 +235,19 @@ async def _apply(ctx: RunContext, t: _Todo, pushed: dict[int, dict[str, tuple[st
     done[t.event] = ("done", t.state_id)
     current[t.order_id] = t.state_id
     run.counts["states_pushed"] += 1
-    run.info(f"order {t.order_id} -> state {t.state_id} ({t.event}, ERP document {t.number})")
+    run.info(f"order {t.order_id} -> state {t.state_id} {name}({t.event}, ERP document {t.number})")
     await _tracking(ctx, t)
+
+
+async def state_name(ctx: RunContext, states: dict[int, Any], state_id: int) -> str:
+    """The shop state's name in the account's language (option language; else as the shop
+    gives it first), quoted, with a space after it; "" for a state the shop does not have."""
+    st = states.get(state_id)
+    if st is None:
+        return ""
+    lang = await ctx.shop.language_id() if getattr(ctx.shop, "named_language", False) else None
+    text = st.name.text(lang)
+    return f"\"{text}\" " if text else ""
 
 
 async def _tracking(ctx: RunContext, t: _Todo) -> None:

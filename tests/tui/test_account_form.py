@@ -6,6 +6,8 @@ from pathlib import Path
 
 from core.accounts import get_account
 from core.store.hub import open_hub
+from emulator.data import generate
+from emulator.server import EmulatorServer
 from tests.tui.fakes import KEY, fill, make_app, screen_text, settle
 from tui.screens.account_form import AccountForm
 from tui.widgets.account_table import AccountTable
@@ -97,3 +99,40 @@ async def test_test_connection_says_why_it_failed(home: Path) -> None:
         await settle(pilot)
         assert message(app).startswith("connection failed: ")
         assert KEY not in message(app)
+
+
+async def test_shop_id_and_language_are_checked_against_the_shop(home: Path) -> None:
+    async with EmulatorServer(generate(3, seed=2, shops=2)) as emu:
+        app = make_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await pilot.pause()
+            await fill(pilot, "#acc-name", "multi")
+            await fill(pilot, "#acc-url", emu.url)
+            await fill(pilot, "#acc-key", emu.key)
+            await fill(pilot, "#acc-shop-id", "two")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "invalid shop id 'two'" in message(app)
+            assert app.screen.query_one("#acc-shop-id").has_class("-invalid")
+            await fill(pilot, "#acc-shop-id", "7")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "no shop 7 (its shops: 1 (PrestaShop), 2 (PrestaShop 2))" in message(app)
+            assert app.screen.query_one("#acc-shop-id").has_class("-invalid")
+            await fill(pilot, "#acc-shop-id", "2")
+            await fill(pilot, "#acc-language", "de")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, AccountForm)
+            assert "no active language 'de'" in message(app)
+            assert "it (Italiano (Italian))" in message(app)
+            assert app.screen.query_one("#acc-language").has_class("-invalid")
+            assert not app.screen.query_one("#acc-shop-id").has_class("-invalid")
+            await fill(pilot, "#acc-language", "it")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert not isinstance(app.screen, AccountForm)
+    saved = await account(home, "multi")
+    assert saved.option("shop_id") == 2 and saved.option("language") == "it"

@@ -22,7 +22,30 @@ from tui.workers import ReportsFailures
 CLUES = (("account name", "acc-name"), ("environment variable", "acc-key-env"),
          ("--key-env", "acc-key-env"), ("key", "acc-key"), ("url", "acc-url"),
          ("time zone", "acc-tz"), ("allowance", "acc-allowance"),
-         ("e-mail", "acc-recipients"))
+         ("e-mail", "acc-recipients"), ("shop id", "acc-shop-id"), ("no shop", "acc-shop-id"),
+         ("language", "acc-language"))
+
+
+def parse_shop_id(text: str) -> int | None:
+    """The shop of a multishop install the account works in; empty: the whole install."""
+    value = text.strip().lower()
+    if value in ("", "none"):
+        return None
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 2**32 - 1):
+        raise ConfigError(f"invalid shop id {text!r}",
+                          hint="a shop id of the install, or empty for the whole install")
+    return int(value)
+
+
+def parse_language(text: str) -> str | None:
+    """The ISO code of the account's language; empty: the shop's first language."""
+    value = text.strip().lower()
+    if value in ("", "none"):
+        return None
+    if not (value.isascii() and value.isalpha() and 2 <= len(value) <= 3):
+        raise ConfigError(f"invalid language {text!r}",
+                          hint="the ISO code of one of the shop's languages, e.g. it, or empty")
+    return value
 
 
 def parse_allowance(text: str) -> int | None:
@@ -80,6 +103,13 @@ class AccountForm(ReportsFailures, Screen[bool]):
             recipients = ", ".join(a.option("recipients") or []) if a else ""
             yield FormRow("Notify", Input(value=recipients, id="acc-recipients", compact=True,
                                          placeholder="office@example.com, ..."))
+            shop_id = a.option("shop_id") if a else None
+            yield FormRow("Shop id", Input(value="" if shop_id is None else str(shop_id),
+                                          id="acc-shop-id", compact=True,
+                                          placeholder="multishop: one shop; empty: all"))
+            yield FormRow("Language", Input(value=(a.option("language") or "") if a else "",
+                                           id="acc-language", compact=True,
+                                           placeholder="e.g. it; empty: the shop's first"))
             yield FormRow("Enabled", Checkbox("syncs may run", value=a.enabled if a else True,
                                               id="acc-enabled", compact=True))
             yield FormMessage(id="account-message")
@@ -115,6 +145,14 @@ class AccountForm(ReportsFailures, Screen[bool]):
                 acc.check_key(key)
             options["full_sync_allowance"] = parse_allowance(self.value("acc-allowance"))
             options["recipients"] = parse_recipients(self.value("acc-recipients"))
+            options.pop("shop_id", None)
+            options.pop("language", None)
+            shop_id = parse_shop_id(self.value("acc-shop-id"))
+            if shop_id is not None:
+                options["shop_id"] = shop_id
+            language = parse_language(self.value("acc-language"))
+            if language is not None:
+                options["language"] = language
             account = acc.build_account(
                 self.value("acc-name").strip(), self.value("acc-url"), key=key,
                 key_env=key_env, tz=self.value("acc-tz").strip() or None,
@@ -139,7 +177,11 @@ class AccountForm(ReportsFailures, Screen[bool]):
 
     async def _save(self, account: acc.Account) -> None:
         hub = console(self).running_engine().database
+        old = self.account.options if self.account else {}
+        note = ""
         try:
+            if any(account.options.get(k) not in (None, old.get(k)) for k in ("shop_id", "language")):
+                note = await self._check_shop_and_language(account)
             if self.account is None:
                 await acc.add_account(hub, account)
             else:
@@ -149,8 +191,22 @@ class AccountForm(ReportsFailures, Screen[bool]):
             mark_invalid(list(self.query(Input)), str(exc), CLUES)
             return
         self.app.notify(f"account {account.name} saved ({account.url}, key "
-                        f"{account.masked_key})", markup=False)
+                        f"{account.masked_key}){note}", markup=False)
         self.dismiss(True)
+
+    async def _check_shop_and_language(self, account: acc.Account) -> str:
+        """The shop id and language checked against the shop, as `sincro account edit` does:
+        a ConfigError naming the valid ones; a shop that cannot be read leaves them unchecked."""
+        from core.prestashop.errors import ShopError
+        from core.shopcheck import check_shop_and_language
+
+        self.query_one(FormMessage).show(f"checking the shop id and language at {account.url} …",
+                                         error=False)
+        try:
+            await check_shop_and_language(account)
+        except ShopError as exc:
+            return f"; the shop id and language are not checked, the shop cannot be read: {exc}"
+        return ""
 
     def action_test_connection(self) -> None:
         account = self.build()
