@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import get_type_hints
 
 from core.prestashop.models import Address, Customer, Order
-from core.sync.orders import address_data, customer_data, order_data
+from core.prestashop.parse import Multilang
+from core.sync.orders import ReadPage, address_data, customer_data, order_data
 from core.sync.snapshot import (
     AddressSnapshot,
     ChargeSnapshot,
@@ -56,7 +57,13 @@ def keys(t: type) -> list[str]:
 
 def test_the_builders_write_exactly_the_declared_keys_in_order():
     order = order_data(Order.from_dict(ORDER), {(5, 0): "MUG"}, Lookups(), [], ["hello"])
-    assert list(order) == keys(OrderSnapshot)
+    # state_name only for an account with a language of its own (option language)
+    assert list(order) == [k for k in keys(OrderSnapshot) if k != "state_name"]
+    page = ReadPage([], [], set(), {}, {}, {}, {}, set(), set(), language=2,
+                    names={5: Multilang({1: "Mug", 2: "Tazza"})}, state_names={2: "Pagamento accettato"})
+    named = order_data(Order.from_dict(ORDER), {(5, 0): "MUG"}, Lookups(), [], ["hello"], page=page)
+    assert list(named) == keys(OrderSnapshot)
+    assert named["state_name"] == "Pagamento accettato" and named["lines"][0]["name"] == "Tazza"
     assert [list(line) for line in order["lines"]] == [keys(LineSnapshot)]
     assert list(order["shipping"]) == keys(ChargeSnapshot)
     assert list(order["wrapping"]) == keys(ChargeSnapshot)
