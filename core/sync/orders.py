@@ -282,8 +282,21 @@ async def shop_orders(shop: Any, orders: list[Any],
                          carriers={o.id_carrier for o in orders},
                          taxes={t for rows in details.values() for d in rows
                                 for t in _tax_ids(d)})
-    return {o.id: order_data(o, codes, lookups, details.get(o.id, []), messages.get(o.id))
+    page = ReadPage(list(orders), [], set(), {}, {}, details, messages, set(), set())
+    await _name_in_language(shop, page)
+    return {o.id: order_data(o, codes, lookups, details.get(o.id, []), messages.get(o.id),
+                             page=page)
             for o in orders}
+
+
+async def _name_in_language(shop: Any, page: ReadPage) -> None:
+    """An account with a language of its own (option language): the page's product names in
+    every language and the order state names in it, read in batches once."""
+    if page.fresh and getattr(shop, "named_language", False):
+        page.language, page.names, page.state_names = await asyncio.gather(
+            shop.language_id(),
+            shop.product_names({r.product_id for o in page.fresh for r in o.rows}),
+            shop.state_names())
 
 
 def check_amounts(order: Any) -> str | None:
@@ -507,11 +520,7 @@ class PageReader:
             )
         page = ReadPage(fresh, skipped, known, customers, addresses, details, messages,
                         have_customers, self.written_customers)
-        if fresh and getattr(ctx.shop, "named_language", False):
-            page.language, page.names, page.state_names = await asyncio.gather(
-                ctx.shop.language_id(),
-                ctx.shop.product_names({r.product_id for o in fresh for r in o.rows}),
-                ctx.shop.state_names())
+        await _name_in_language(ctx.shop, page)
         return page
 
 

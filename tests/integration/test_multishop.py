@@ -258,3 +258,28 @@ async def test_a_language_the_shop_lacks_stops_the_run_with_one_line(bilingual):
     s = await engine.run_sync("shop-it", "orders")
     assert s.outcome == "failed"
     assert any("no active language 'fr'" in e and "it (Italiano (Italian))" in e for e in s.errors), s.errors
+
+
+async def test_a_resync_keeps_the_names_of_the_account_language(bilingual, tmp_path):
+    emu, engine = bilingual
+    s = await engine.run_sync("shop-it", "orders")
+    assert s.outcome == "ok", s.errors
+    rows = await engine.hub.fetchall(
+        "SELECT shop_id, data FROM orders WHERE account_id = (SELECT id FROM accounts "
+        "WHERE name = 'shop-it') ORDER BY shop_id")
+    oid, before = rows[0][0], json.loads(rows[0][1])
+    assert before["state_name"] and before["lines"][0]["name"]
+    r = await asincro(tmp_path / "home", "resync", "shop-it", "--order", str(oid))
+    assert r.code == 0, r.err
+    after = json.loads(await engine.hub.scalar(
+        "SELECT data FROM orders WHERE shop_id = ? AND account_id = (SELECT id FROM accounts "
+        "WHERE name = 'shop-it')", (oid,)))
+    assert after == before
+    # a state changed on the shop is named in Italian by the resync
+    emu.state.change_order_state(oid, 4)
+    r = await asincro(tmp_path / "home", "resync", "shop-it", "--order", str(oid))
+    assert r.code == 0, r.err
+    after = json.loads(await engine.hub.scalar(
+        "SELECT data FROM orders WHERE shop_id = ? AND account_id = (SELECT id FROM accounts "
+        "WHERE name = 'shop-it')", (oid,)))
+    assert after["state"] == 4 and after["state_name"] == "Spedito"
