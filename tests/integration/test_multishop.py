@@ -17,6 +17,7 @@ import pytest
 
 from core import accounts as acc
 from core import listings as lst
+from core.reconcile import reconcile
 from core.runs import run_log
 from emulator.data import generate
 from emulator.server import EmulatorServer
@@ -77,6 +78,12 @@ async def test_two_accounts_import_disjoint_orders_each_in_its_shop(install, tmp
     # a rerun of either imports nothing
     again = await engine.run_sync("shop-a", "orders")
     assert again.outcome == "ok" and not again.counts.get("orders_imported")
+    # each account's reconcile reads its shop's orders only, and finds them all in the ERP
+    for name, shop in (("shop-a", 1), ("shop-b", 2)):
+        report = await reconcile(engine, name)
+        assert report.aligned, report.counts()
+        assert report.orders_checked == sum(1 for o in emu.state.table("orders").values()
+                                            if o["id_shop"] == str(shop))
 
 
 async def test_states_and_listings_write_only_in_their_shop(install):
