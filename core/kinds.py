@@ -34,6 +34,7 @@ class RunKind(StrEnum):
     FIX_STATES = "fix-states"
     FIX_CUSTOMERS = "fix-customers"
     FIX_DOUBLED_CUSTOMERS = "fix-doubled_customers"
+    FIX_REFUNDS = "fix-refunds"  # refunds missing from the ERP become credit notes
 
     @classmethod
     def fix(cls, category: str) -> RunKind:

@@ -18,7 +18,10 @@ and compares shop, hub and ERP. It returns a ``ReconcileReport`` by category:
   Sincro never writes ERP document states from the shop (the ERP is the system
   of record), so the fix is to acknowledge it: the hub records the shop's state
   and later reconciles list it under ``acknowledged`` without failing;
-- ``customers``: customers whose data drifted (shop vs hub, hub vs ERP).
+- ``customers``: customers whose data drifted (shop vs hub, hub vs ERP);
+- ``refunds``: shop refunds (order slips) of orders the ERP holds without their
+  credit note (docs/FISCAL.md, "Refunds"), each with why (not read yet, waiting,
+  its last error, or gone from the ERP).
 
 Orders not importable are listed (``missing`` with reason ``not_importable``)
 but are not a misalignment. Nothing here writes; the fixes are in
@@ -37,18 +40,21 @@ from typing import Any
 
 from core import accounts as acc
 from core.amounts import shown
-from core.erp.port import ErpDocument
+from core.erp.port import ErpDocument, credit_notes
 from core.errors import ConfigError
+from core.prestashop.errors import ShopPermissionError
 from core.sync.context import get_cursor
 from core.sync.orders import PAGE_SIZE, PREFETCH, address_data, customer_data
 from core.sync.partial import AddressRow, _billing_address, build_customer
+from core.sync.refunds import missing_refunds, slips_of_orders
 from core.sync.shop import prefetched_pages
 from core.sync.snapshot import AddressSnapshot, CustomerSnapshot, OrderSnapshot
 from core.timeutil import zone
 
 # How far an ERP event takes an order (as core.sync.states ranks them).
 RANK = {"shipped": 1, "invoiced": 2, "cancelled": 3}
-CATEGORIES = ("missing", "doubled", "differs", "states", "customers", "doubled_customers")
+CATEGORIES = ("missing", "doubled", "differs", "states", "customers", "doubled_customers",
+              "refunds")
 CUSTOMER_FIELDS = ("name", "company", "vat_number", "tax_code", "email", "phone", "pec",
                    "sdi_code")
 
@@ -127,6 +133,16 @@ class DoubledCustomer:
     customer_ids: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MissingRefund:
+    """A shop refund of an order the ERP holds, without its credit note."""
+
+    slip_id: int
+    order_id: int
+    reason: str  # not_read | not_in_hub | waiting | error | gone
+    detail: str
+
+
 @dataclass(slots=True)
 class ReconcileReport:
     account: str
@@ -141,6 +157,7 @@ class ReconcileReport:
     states: list[StateDifference] = field(default_factory=list)
     customers: list[CustomerDrift] = field(default_factory=list)
     doubled_customers: list[DoubledCustomer] = field(default_factory=list)
+    refunds: list[MissingRefund] = field(default_factory=list)
     acknowledged: list[StateDifference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -166,6 +183,8 @@ class ReconcileReport:
                 out.append(item.customer_id)
             elif category == "doubled_customers":
                 out.extend(item.customer_ids)
+            elif category == "refunds":
+                out.append(item.slip_id)
             else:
                 out.append(item.order_id)
         return sorted(set(out))
@@ -336,6 +355,13 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
         await shop.lookups.ensure(countries={a.id_country for a in addresses.values()},
                                  states={a.id_state for a in addresses.values()})
         lookups = shop.lookups
+        slips = []
+        if credit_notes(erp) is not None:
+            try:
+                slips = await slips_of_orders(shop, order_ids)
+            except ShopPermissionError:
+                report.notes.append("refunds not compared: the shop's key may not read "
+                                    "order_slip")
     report.orders_checked = len(orders)
 
     # the hub's view
@@ -378,6 +404,8 @@ async def reconcile(engine: Any, account_name: str, *, since: str | None = None,
     await _doubled(report, erp, orders, docs, prefix, lo, hi)
     await _customers(report, account, hub, erp, customers, addresses, lookups)
     report.doubled_customers = await doubled_customers(hub, account)
+    report.refunds = [MissingRefund(*m) for m in await missing_refunds(
+        hub, aid, erp, account.name, slips, set(docs))]
     return report
 
 

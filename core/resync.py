@@ -30,6 +30,7 @@ from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.customers import _apply as apply_customers
 from core.sync.orders import ArticleMap, PageReader, _write_page, shop_orders
 from core.sync.partial import build_document, partial_sync
+from core.sync.refunds import fix_missing_refunds
 from core.sync.snapshot import CustomerSnapshot, OrderSnapshot
 from core.timeutil import iso, utcnow
 
@@ -297,7 +298,7 @@ async def _customer_rows(ctx: RunContext, ids: list[int]) -> list[Any]:
 
 
 # -- reconcile fixes -----------------------------------------------------------
-FIXES = ("missing", "differs", "states", "customers", "doubled_customers")
+FIXES = ("missing", "differs", "states", "customers", "doubled_customers", "refunds")
 
 
 async def apply_fix(ctx: RunContext, report: Any, category: str) -> ResyncResult:
@@ -313,7 +314,28 @@ async def apply_fix(ctx: RunContext, report: Any, category: str) -> ResyncResult
         return await resync_customers(ctx, ids) if ids else ResyncResult()
     if category == "doubled_customers":
         return await merge_customers(ctx, report.problems("doubled_customers"))
+    if category == "refunds":
+        return await fix_refunds(ctx, report.ids("refunds"))
     return await fix_states(ctx, report.problems("states"))
+
+
+async def fix_refunds(ctx: RunContext, slip_ids: list[int]) -> ResyncResult:
+    """Refunds missing from the ERP: re-read from the shop, then one credit note each
+    (by slip id: the credit note made, or why not)."""
+    ctx.run.steps.append("fix-refunds")
+    result = ResyncResult()
+    if not slip_ids:
+        return result
+    errors_before = len(ctx.run.errors)
+    done = await fix_missing_refunds(ctx, slip_ids)
+    for sid in sorted(set(slip_ids)):
+        if sid in done:
+            result.note(sid, f"credit note {done[sid]} in the ERP")
+        else:
+            why = next((e for e in ctx.run.errors[errors_before:] if f"refund {sid} " in e),
+                       "still waiting for its order in the ERP")
+            result.unresolved[sid] = why
+    return result
 
 
 async def merge_customers(ctx: RunContext, doubles: list[Any]) -> ResyncResult:

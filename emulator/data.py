@@ -1419,14 +1419,15 @@ def add_generated_orders(state: ShopState, n: int, seed: int | None = None) -> l
 
 
 def add_generated_slips(state: ShopState, seed: int = 1, *, share: float = 0.1) -> list[int]:
-    """Refunds on about ``share`` of the shop's paid orders, seeded (the orders are not touched
-    otherwise, so a shop's orders stay those of its seed): in turn one unit of one row, the
-    shipping alone (orders with shipping), and the whole order (every row and its shipping).
-    Returns the new order_slip ids."""
+    """Refunds on about ``share`` of the shop's paid orders not refunded yet, seeded (the
+    orders are not touched otherwise, so a shop's orders stay those of its seed): in turn one
+    unit of one row, the shipping alone (orders with shipping), and the whole order (every row
+    and its shipping). Returns the new order_slip ids."""
     rng = random.Random(f"slips-{seed}")
     paid = {2, 3, 4, 5}
+    refunded = {php_int_or(s.get("id_order"), 0) for s in state.tables["order_slip"].values()}
     orders = [o for o in state.table("orders").values()
-              if php_int_or(o.get("current_state"), 0) in paid]
+              if php_int_or(o.get("current_state"), 0) in paid and o["id"] not in refunded]
     new: list[int] = []
     kind = 0
     for order in orders:

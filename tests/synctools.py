@@ -98,6 +98,36 @@ async def assert_erp_holds_each_importable_order_once(home: Path, state, account
         assert d.total_tax_incl == want["total"], (oid, d.total_tax_incl, want["total"])
 
 
+async def assert_erp_holds_each_slip_once(home: Path, state, account: str = "shop1") -> None:
+    """Each shop refund (order slip) of an order the ERP holds is exactly one credit note,
+    linked to that order's document, with the slip's totals to the cent; none of another."""
+    import aiosqlite
+
+    cent = Decimal("0.01")
+    async with aiosqlite.connect(home / "erp.db") as erp:
+        rows = await (await erp.execute(
+            "SELECT c.external_ref, d.external_ref, c.total_tax_excl, c.total_tax_incl"
+            " FROM credit_notes c JOIN documents d ON d.id = c.document_id")).fetchall()
+        in_erp = {r[0] for r in await (await erp.execute(
+            "SELECT external_ref FROM documents")).fetchall()}
+    refs = Counter(r[0] for r in rows)
+    doubled = [r for r, n in refs.items() if n > 1]
+    assert not doubled, f"credit notes doubled: {doubled[:10]}"
+    slips = state.table("order_slip")
+    expected = {sid for sid, s in slips.items() if f"{account}:o:{s['id_order']}" in in_erp}
+    got = {int(r.rsplit(":", 1)[1]) for r in refs if r.startswith(f"{account}:s:")}
+    assert got == expected, (sorted(expected - got)[:10], sorted(got - expected)[:10])
+    for ref, order_ref, excl, incl in rows:
+        s = slips[int(ref.rsplit(":", 1)[1])]
+        assert order_ref == f"{account}:o:{s['id_order']}", (ref, order_ref)
+        want_excl = (Decimal(state.value("order_slip", s, "total_products_tax_excl"))
+                     + Decimal(state.value("order_slip", s, "total_shipping_tax_excl")))
+        want_incl = (Decimal(state.value("order_slip", s, "total_products_tax_incl"))
+                     + Decimal(state.value("order_slip", s, "total_shipping_tax_incl")))
+        assert Decimal(excl) == want_excl.quantize(cent), (ref, excl, want_excl)
+        assert Decimal(incl) == want_incl.quantize(cent), (ref, incl, want_incl)
+
+
 def more_shipping(state, oid: int, excl: str = "8.20", incl: str = "10.00") -> dict[str, str]:
     """A change the shop itself could make to an order: shipping up by `incl` at 22 %, its
     totals with it (a total that no line explains is held by Sincro, never pushed)."""

@@ -16,7 +16,7 @@ from core.errors import ConfigError
 from core.kinds import RunKind, Trigger
 from core.textsafe import json_text, visible
 
-FIX_CHOICES = ("missing", "differs", "states", "customers", "doubled_customers")
+FIX_CHOICES = ("missing", "differs", "states", "customers", "doubled_customers", "refunds")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until", metavar="DATE", help="orders placed up to this day (shop time)")
     p.add_argument("--fix", action="append", choices=FIX_CHOICES, metavar="CATEGORY",
                    help="apply the action of a category (missing, differs, states, customers, "
-                   "doubled_customers); "
+                   "doubled_customers, refunds); "
                    "repeatable; then reconcile again")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     set_handler(p, cmd_reconcile)
@@ -158,6 +158,9 @@ def _print_report(ctx: Context, report) -> None:
         ctx.out.print(Text(f"  doubled customers {dc.email}: ERP {dc.keep_code} ({dc.keep_ref}) "
                            f"and {others}; shop customers "
                            f"{', '.join(map(str, dc.customer_ids))}"))
+    for r in report.refunds:
+        ctx.out.print(Text(f"  refunds   refund {r.slip_id} of order {r.order_id} [{r.reason}]: "
+                           f"{r.detail}"))
     waiting = [m for m in report.missing if not m.problem]
     if waiting:
         ids = ", ".join(str(m.order_id) for m in waiting[:20])

@@ -564,13 +564,12 @@ class EmbeddedErp:
 
     async def credit_notes_of(self, order_external_ref: str) -> list[ErpCreditNote]:
         async with self._read() as conn:
-            async with conn.execute("SELECT id FROM documents WHERE external_ref = ?",
-                                    (order_external_ref,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return []
-            found = await credit_sql.where(conn, "c.document_id", [row[0]])
-        return sorted(found.values(), key=lambda c: (c.date, c.number))
+            async with conn.execute(
+                "SELECT c.id FROM credit_notes c JOIN documents d ON d.id = c.document_id"
+                " WHERE d.external_ref = ? ORDER BY c.date, c.id", (order_external_ref,)) as cur:
+                ids = [r[0] for r in await cur.fetchall()]
+            found = await credit_sql.where(conn, "c.id", ids)
+        return [found[i] for i in ids]
 
     async def get_credit_note(self, number: str) -> ErpCreditNote:
         async with self._read() as conn:

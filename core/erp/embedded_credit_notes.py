@@ -153,8 +153,9 @@ SELECT = ("SELECT c.*, d.number AS order_number, d.external_ref AS order_externa
 
 async def where(conn: aiosqlite.Connection, column: str,
                 keys: Sequence[Any]) -> dict[Any, ErpCreditNote]:
-    """Credit notes (with lines and VAT summary) whose ``column`` is one of ``keys``."""
-    assert column in ("c.external_ref", "c.number", "c.document_id", "c.id")
+    """Credit notes (with lines and VAT summary) whose ``column`` (a unique one) is one of
+    ``keys``, by that key."""
+    assert column in ("c.external_ref", "c.number", "c.id")
     rows: dict[int, Any] = {}
     for chunk in chunks(list(keys)):
         async with conn.execute(f"{SELECT} WHERE {column} IN ({marks(len(chunk))})"

@@ -32,7 +32,7 @@ from core.erp.port import (
     credit_notes,
 )
 from core.kinds import Level
-from core.prestashop.errors import ShopAuthError, ShopPermissionError
+from core.prestashop.errors import ShopPermissionError
 from core.sync import vat
 from core.sync.context import RunContext, get_cursor, set_cursor
 from core.sync.snapshot import OrderSnapshot, RefundRowSnapshot, RefundSnapshot
@@ -188,7 +188,7 @@ async def read_refunds(ctx: RunContext) -> int | None:
         try:
             items = await client.list_raw("order_slip", filters={"id": f">[{cursor}]"},
                                           sort="[id_ASC]", limit=str(PAGE_SIZE))
-        except (ShopPermissionError, ShopAuthError) as exc:
+        except ShopPermissionError as exc:
             run.warning(f"refunds: the shop's key may not read refunds (order_slip): {exc}; "
                         "give the key GET on order_slip for credit notes")
             return None
@@ -290,3 +290,79 @@ async def push_refunds(ctx: RunContext, only: set[int] | None = None) -> dict[in
     if done:
         run.info(f"refunds: {len(done)} credit notes in the ERP")
     return done
+
+
+# -- reconcile: refunds missing from the ERP ----------------------------------
+async def slips_of_orders(shop: Any, order_ids: list[int]) -> list[RefundSnapshot]:
+    """The shop's refunds of these orders (``filter[id_order]=[a|b|c]`` in id batches), as the
+    hub keeps them; an unreadable slip is left out."""
+    if not order_ids:
+        return []
+    out = []
+    for raw in await shop._by_order("order_slip", order_ids):
+        try:
+            out.append(refund_data(raw))
+        except (vat.VatError, ValueError):
+            continue
+    return sorted(out, key=lambda s: s["id"])
+
+
+async def missing_refunds(hub: Any, account_id: int, erp: Any, name: str,
+                          slips: list[RefundSnapshot], documents: set[str]) -> list[tuple[int, int, str, str]]:
+    """(slip id, order id, reason, detail) of each slip of an order the ERP holds
+    (``documents``: their external references) without its credit note."""
+    cn = credit_notes(erp)
+    mine = [s for s in slips if f"{name}:o:{s['order_id']}" in documents]
+    if cn is None or not mine:
+        return []
+    found = await cn.find_credit_notes([f"{name}:s:{s['id']}" for s in mine])
+    cursor = int(await get_cursor(hub, account_id, CURSOR) or 0)
+    rows = {r[0]: r for r in await hub.fetchall(
+        "SELECT shop_id, erp_number, last_error FROM refunds WHERE account_id = ?",
+        (account_id,))}
+    out = []
+    for s in mine:
+        sid = s["id"]
+        if f"{name}:s:{sid}" in found:
+            continue
+        row = rows.get(sid)
+        if row is None:
+            reason, detail = (("not_read", "newer than the refunds cursor: the next orders sync "
+                               "reads it") if sid > cursor else
+                              ("not_in_hub", "passed by the refunds cursor but not in the hub"))
+        elif row[1]:
+            reason, detail = "gone", f"was credit note {row[1]}, no longer in the ERP"
+        elif row[2]:
+            reason, detail = "error", str(row[2])
+        else:
+            reason, detail = "waiting", "read, not in the ERP yet"
+        out.append((sid, s["order_id"], reason, detail))
+    return out
+
+
+async def fix_missing_refunds(ctx: RunContext, slip_ids: list[int]) -> dict[int, str]:
+    """Re-read these slips from the shop into the hub (a credit note gone from the ERP is
+    looked for again) and push them: the numbers of the credit notes now in the ERP, and
+    why the others are not (by slip id, in ``ctx`` run's errors too)."""
+    ids = sorted(set(slip_ids))
+    if not ids:
+        return {}
+    raws = await ctx.shop.client.get_many_raw("order_slip", ids)
+    now = iso(utcnow())
+    slips = []
+    for sid in ids:
+        raw = raws.get(sid)
+        if raw is None:
+            ctx.run.error(f"refund {sid} is not on the shop")
+            continue
+        slips.append(refund_data(raw))
+    async with ctx.hub.transaction() as conn:
+        await conn.executemany(
+            "INSERT OR IGNORE INTO refunds (account_id, shop_id, order_shop_id, data,"
+            " imported_at) VALUES (?, ?, ?, ?, ?)",
+            [(ctx.account_id, s["id"], s["order_id"], json.dumps(s), now) for s in slips])
+        await conn.executemany(
+            "UPDATE refunds SET erp_number = NULL, pushed_at = NULL, data = ?"
+            " WHERE account_id = ? AND shop_id = ?",
+            [(json.dumps(s), ctx.account_id, s["id"]) for s in slips])
+    return await push_refunds(ctx, only={s["id"] for s in slips})

@@ -16,9 +16,13 @@ import pytest
 from core import accounts as acc
 from core.erp.embedded import EmbeddedErp
 from core.store.hub import open_hub
-from emulator.data import add_generated_orders, generate
+from emulator.data import add_generated_orders, add_generated_slips, generate
 from emulator.server import EmulatorServer
-from tests.synctools import assert_erp_holds_each_importable_order_once, engine_for
+from tests.synctools import (
+    assert_erp_holds_each_importable_order_once,
+    assert_erp_holds_each_slip_once,
+    engine_for,
+)
 
 TRIALS = 20
 
@@ -48,6 +52,8 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
             # new orders keep arriving between crashes, as on a live shop
             if trial:
                 add_generated_orders(state, 40, seed=trial)
+            # and refunds (issue 16): each must become exactly one credit note
+            add_generated_slips(state, trial, share=0.05)
             proc = await _sync_process(home, "--orders", "--verbose")
             target = rng.randint(1, 100)
             seen = 0
@@ -68,6 +74,8 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
         await final.communicate()
         assert final.returncode == 0
         await assert_erp_holds_each_importable_order_once(home, state)
+        assert len(state.tables["order_slip"]) > TRIALS
+        await assert_erp_holds_each_slip_once(home, state)
         # the kills fell on customers merging by e-mail too (issue 15): guests with the
         # e-mail of an account, or of each other, are one ERP customer, never two
         async with aiosqlite.connect(home / "hub.db") as db:
@@ -82,6 +90,49 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
         finally:
             await erp.close()
         assert max(emails.values()) == 1
+
+
+@pytest.mark.timeout(600)
+async def test_sigkill_during_refunds_makes_each_slip_one_credit_note(tmp_path: Path) -> None:
+    """The kills above fall mostly on the import; here each falls inside the refunds step
+    (issue 16): after a random number of its lines, between the ERP's credit note and the
+    hub's record of it too."""
+    rng = random.Random(20261203)
+    home = tmp_path / "home"
+    state = generate(300, seed=16)
+    async with EmulatorServer(state) as emu:
+        state.faults.add(kind="latency", seconds=0.002)
+        home.mkdir(mode=0o700)
+        hub = await open_hub(home / "hub.db")
+        await acc.add_account(hub, acc.build_account(
+            "shop1", emu.url, key=emu.key, tz="Europe/Rome",
+            options={"tax_map": {"0": "N4"}, "refund_returns_goods": True}))
+        await hub.close()
+        first = await _sync_process(home, "--orders", "--quiet")
+        await first.communicate()
+        assert first.returncode == 0
+        kills = 0
+        for trial in range(1, 11):
+            add_generated_orders(state, 10, seed=100 + trial)
+            assert add_generated_slips(state, trial, share=0.1)
+            proc = await _sync_process(home, "--orders", "--verbose")
+            target, seen = rng.randint(0, 12), -1
+            while seen < target:
+                line = await proc.stdout.readline()
+                if not line:
+                    break
+                if seen >= 0 or b"refund" in line:
+                    seen += 1
+            if proc.returncode is None and seen >= target:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            await proc.wait()
+        assert kills >= 5, kills
+        final = await _sync_process(home, "--orders", "--quiet")
+        await final.communicate()
+        assert final.returncode == 0
+        await assert_erp_holds_each_importable_order_once(home, state)
+        await assert_erp_holds_each_slip_once(home, state)
 
 
 async def test_shop_faults_during_a_run_then_a_rerun_completes(tmp_path: Path) -> None:

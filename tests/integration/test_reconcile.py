@@ -68,7 +68,7 @@ async def test_three_differences_reported_then_fixed(tmp_path: Path, emu) -> Non
         report = await reconcile(engine, "shop1")
         assert not report.aligned
         assert report.counts() == {"missing": 1, "doubled": 0, "differs": 1, "states": 1,
-                                   "customers": 0, "doubled_customers": 0}
+                                   "customers": 0, "doubled_customers": 0, "refunds": 0}
         (m,) = report.problems("missing")
         assert (m.order_id, m.reason) == (a, "not_in_erp")
         (d,) = report.differs

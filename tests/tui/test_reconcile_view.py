@@ -110,7 +110,7 @@ async def test_reconcile_shows_the_categories_and_imports_the_missing(tmp_path: 
         rows = category_rows(app)
         assert {k: v[0] for k, v in rows.items()} == {
             "missing": "1", "doubled": "0", "differs": "1", "states": "1", "customers": "0", "doubled_customers": "0",
-            "not_importable": rows["not_importable"][0],
+            "refunds": "0", "not_importable": rows["not_importable"][0],
             "acknowledged": rows["acknowledged"][0]}
         acknowledged = int(rows["acknowledged"][0])
         assert rows["missing"][1] == "import the missing orders (hub and ERP)"

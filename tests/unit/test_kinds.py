@@ -27,7 +27,7 @@ def test_every_pipeline_and_every_fix_has_its_kind():
     assert all(isinstance(kind, RunKind) for kind in PIPELINES)
     assert [RunKind.fix(c) for c in FIXES] == [
         RunKind.FIX_MISSING, RunKind.FIX_DIFFERS, RunKind.FIX_STATES, RunKind.FIX_CUSTOMERS,
-        RunKind.FIX_DOUBLED_CUSTOMERS]
+        RunKind.FIX_DOUBLED_CUSTOMERS, RunKind.FIX_REFUNDS]
 
 
 def test_json_and_sqlite_hold_the_plain_strings():

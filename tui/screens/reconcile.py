@@ -34,14 +34,15 @@ from tui.workers import ReportsFailures, failure_text
 DEFAULT_DAYS = 30
 LABELS = {"missing": "Missing", "doubled": "Doubled", "differs": "Differs", "states": "States",
           "customers": "Customers", "doubled_customers": "Same e-mail",
-          "not_importable": "Not importable",
+          "refunds": "Refunds", "not_importable": "Not importable",
           "acknowledged": "Acknowledged"}
 # what `f` does per category: exactly `sincro reconcile NAME --fix CATEGORY`
 FIXES = {"missing": "import the missing orders (hub and ERP)",
          "differs": "update the ERP documents from the shop",
          "states": "push ERP states; acknowledge shop ones",
          "customers": "update the customers from the shop",
-         "doubled_customers": "keep the first, move the others' documents"}
+         "doubled_customers": "keep the first, move the others' documents",
+         "refunds": "push the refunds as credit notes"}
 # said in full in the confirmation
 FIX_QUESTIONS = {
     "missing": "Import the missing orders from the shop into the hub, then push them to the "
@@ -53,7 +54,9 @@ FIX_QUESTIONS = {
     "customers": "Re-read these customers from the shop, update the hub, then the ERP",
     "doubled_customers": "Keep the first ERP customer of each e-mail; move the others' "
                          "documents and addresses to it and remove them, where the ERP "
-                         "allows it (the others are reported)"}
+                         "allows it (the others are reported)",
+    "refunds": "Re-read these refunds from the shop and put each into the ERP as one credit "
+               "note (a refund whose order is not in the ERP waits)"}
 NO_FIX = {"doubled": "none: cancel the extra in the ERP",
           "not_importable": "none: not a problem (excluded states)",
           "acknowledged": "none: shop ahead; handle it in the ERP"}
@@ -102,6 +105,8 @@ def _describe(row: str, item: Any) -> str:
     if row in ("states", "acknowledged"):
         return (f"order {item.order_id} document {item.document} [{item.direction}]: "
                 f"{item.detail}")
+    if row == "refunds":
+        return f"refund {item.slip_id} of order {item.order_id} [{item.reason}]: {item.detail}"
     if row == "doubled_customers":
         others = ", ".join(f"{code or '(not pushed)'}" for _, code in item.others)
         return (f"{item.email}: ERP {item.keep_code} and {others}; shop customers "
