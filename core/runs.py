@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import time
@@ -95,6 +97,11 @@ class RunSummary:
         }
 
 
+# A log line waits at most this long for a transaction of its run before it is written in
+# one of its own: a console following the run from another process sees it within a second.
+LINES_WITHIN = 0.5
+
+
 class RunRecorder:
     """Collects a run's counts, errors and log lines, and writes them as the run goes.
 
@@ -103,7 +110,9 @@ class RunRecorder:
     page counts is committed with the page, so a run killed at any moment keeps the
     counts of what it really committed, its log up to there, and its duration up to its
     last write. A transaction that rolls back takes back what was counted inside it and
-    keeps its log lines for the next one.
+    keeps its log lines for the next one. Lines that no transaction of the run takes within
+    ``LINES_WITHIN`` (a long wait on the shop or the ERP) are written on their own, without
+    the counts (``settle`` before the run's last transaction).
     """
 
     def __init__(self, db: Database, run_id: int, account: str, publish: Callable[[Event], None],
@@ -119,15 +128,52 @@ class RunRecorder:
         self._pending: list[tuple[int, str, str, str]] = []
         self._writing: list[tuple[int, str, str, str]] = []  # lines in an open transaction
         self._t0 = time.monotonic()
+        self._lines_timer: asyncio.TimerHandle | None = None
+        self._lines_task: asyncio.Task[None] | None = None
 
     def log(self, level: Level, message: str) -> None:
         now = utcnow()
         # the plain text (what the hub holds): SQLite binds a str subclass more slowly
         self._pending.append((self.id, iso(now), str(level), message))
+        if self.record and self._lines_timer is None:
+            self._lines_due()
         log.log(getattr(logging, level.upper(), logging.INFO), "%s run=%s %s",
                 self.account, self.id, message, extra=ALSO_AN_EVENT)
         self.publish(LogLine(run_id=self.id, account=self.account, at=now, level=level,
                              message=message))
+
+    def _lines_due(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # logged outside a loop: the next transaction writes it
+            return
+        self._lines_timer = loop.call_later(LINES_WITHIN, self._write_due_lines)
+
+    def _write_due_lines(self) -> None:
+        self._lines_timer = None
+        if self._pending and (self._lines_task is None or self._lines_task.done()):
+            # a context of its own: the run's transaction hook (counts) is not bound there
+            self._lines_task = asyncio.get_running_loop().create_task(
+                self._write_lines(), context=contextvars.Context())
+
+    async def _write_lines(self) -> None:
+        rows, self._pending = self._pending, []
+        try:
+            async with self.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)",
+                    rows)
+        except Exception:  # the hub busy or closed: the run's next transaction writes them
+            self._pending[:0] = rows
+
+    async def settle(self) -> None:
+        """No line write of its own left behind: before the run's last transaction."""
+        if self._lines_timer is not None:
+            self._lines_timer.cancel()
+            self._lines_timer = None
+        if self._lines_task is not None:
+            await asyncio.shield(self._lines_task)
+            self._lines_task = None
 
     def info(self, message: str) -> None:
         self.log(Level.INFO, message)
@@ -219,6 +265,7 @@ async def create_run(db: Database, account_id: int, kind: RunKind, trigger: Trig
 async def finish_run(db: Database, rec: RunRecorder, outcome: Outcome,
                      duration_s: float | None = None) -> None:
     """The run's end, its outcome and its last lines and counts, in one transaction."""
+    await rec.settle()
     with db.bind(rec):
         async with db.transaction() as conn:
             await conn.execute(

@@ -109,6 +109,7 @@ class SincroApp(ReportsFailures, App[int]):
         clock: Callable[[], datetime] = utcnow,
         theme: str = "sincro-dark",
         refresh_every: float = 5.0,
+        lines_every: float = 0.5,
         schedule: bool = False,
         pace_gc: bool = True,
     ) -> None:
@@ -122,6 +123,7 @@ class SincroApp(ReportsFailures, App[int]):
         self.tz: tzinfo = zone(tz or machine_zone()) if not isinstance(tz, tzinfo) else tz
         self.clock = clock
         self.refresh_every = refresh_every
+        self.lines_every = lines_every
         self.ready = asyncio.Event()
         self._subscription: Subscription | None = None
         self._start_theme = theme

@@ -16,6 +16,7 @@ class Console(Protocol):
     tz: tzinfo  # every time on screen is in this zone
     clock: Callable[[], datetime]  # aware UTC now; tests fix it
     refresh_every: float  # seconds between looks at the hub for other processes' runs
+    lines_every: float  # seconds between looks for other processes' log lines (cheap)
 
     def running_engine(self) -> Engine:
         """The engine, once the hub is open; raises before (or when it could not be opened)."""

@@ -8,8 +8,9 @@ from typing import Any
 
 from core.accounts import Account, list_accounts
 from core.events import LogLine
+from core.kinds import Level
 from core.locks import current_lease
-from core.runs import RunSummary, list_runs, run_log
+from core.runs import RunSummary, list_runs
 from core.store.db import Database
 from core.sync.full import quota
 
@@ -63,30 +64,43 @@ async def customers_in_hub(db: Database, account_id: int) -> int:
 class ForeignRuns:
     """Log lines of runs that other processes (the daemon) are running, read from the hub.
 
-    This console's own runs reach it as events; another process's only through
-    the hub, where its run recorder writes the lines after each step.
+    This console's own runs reach it as events; another process's only through the hub,
+    where its run recorder writes each line within ``core.runs.LINES_WITHIN``. A look costs
+    one ``PRAGMA data_version`` while no other process has committed anything; then the
+    lines written since the last look, of every other process's run, in the order they
+    were written (the hub's line ids).
     """
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
-        self.seen: dict[int, int] = {}  # run id -> last log line id read
+        self.last_id: int | None = None  # the last line looked at
+        self.version: int | None = None  # the hub's data_version at the last look
 
     async def poll(self, db: Database) -> list[LogLine]:
-        followed = ",".join(str(int(i)) for i in self.seen) or "0"
-        rows = await db.fetchall(
-            "SELECT runs.id, runs.ended_at, accounts.name FROM runs JOIN accounts ON "
-            "accounts.id = runs.account_id WHERE runs.owner != ? AND "
-            f"(runs.ended_at IS NULL OR runs.id IN ({followed})) ORDER BY runs.id",
-            (self.owner,))
+        # what it has seen changes only after the last await: a look cancelled half-way
+        # (a newer one replaces it) leaves nothing unread
+        version = await db.scalar("PRAGMA data_version")
+        if version == self.version:
+            return []  # no other connection has committed since the last look
+        last_id = self.last_id
+        if last_id is None:  # the first look: the runs under way, from their start
+            last_id = int(await db.scalar("SELECT COALESCE(MAX(id), 0) FROM run_logs"))
+            rows = await db.fetchall(
+                _FOREIGN_LINES + "runs.ended_at IS NULL AND run_logs.id <= ? "
+                "ORDER BY run_logs.id", (self.owner, last_id))
+        else:
+            rows = await db.fetchall(
+                _FOREIGN_LINES + "run_logs.id > ? ORDER BY run_logs.id", (self.owner, last_id))
         lines: list[LogLine] = []
-        for run_id, ended_at, account in rows:
-            for line_id, at, level, message in await run_log(db, run_id,
-                                                             self.seen.get(run_id, 0)):
-                lines.append(LogLine(run_id=run_id, account=account,
-                                     at=datetime.fromisoformat(at), level=level,
-                                     message=message))
-                self.seen[run_id] = line_id
-            self.seen.setdefault(run_id, 0)
-            if ended_at is not None:
-                self.seen.pop(run_id, None)
+        for line_id, run_id, account, at, level, message in rows:
+            lines.append(LogLine(run_id=run_id, account=account, at=datetime.fromisoformat(at),
+                                 level=Level(level), message=message))
+            last_id = max(last_id, line_id)
+        self.version, self.last_id = version, last_id
         return lines
+
+
+_FOREIGN_LINES = (
+    "SELECT run_logs.id, runs.id, accounts.name, run_logs.at, run_logs.level, "
+    "run_logs.message FROM run_logs JOIN runs ON runs.id = run_logs.run_id "
+    "JOIN accounts ON accounts.id = runs.account_id WHERE runs.owner != ? AND ")

@@ -197,7 +197,7 @@ async def _console(home: Path) -> None:
 
     app = SincroApp(engine_factory=lambda: Engine(home, shop_factory=fast_shop_factory(),
                                                   notify=False, log_retention_days=365_000),
-                    tz="Europe/Rome", refresh_every=3600)
+                    tz="Europe/Rome", refresh_every=3600, lines_every=3600)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert_clean("accounts view", raw_screen(app))

@@ -158,6 +158,7 @@ def make_app(home: Path, shop: ShopStub | None = None, **kwargs: Any) -> SincroA
     kwargs.setdefault("tz", TZ)
     kwargs.setdefault("clock", lambda: NOW)
     kwargs.setdefault("refresh_every", 3600)
+    kwargs.setdefault("lines_every", 3600)
     # a long retention: the fixed dates of the seeded runs must never be pruned
     return SincroApp(engine_factory=lambda: Engine(home, shop_factory=shop, notify=False,
                                                    log_retention_days=365_000), **kwargs)

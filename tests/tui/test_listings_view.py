@@ -30,7 +30,7 @@ STOP_PUBLISH = [lst.make_rule("stock <= 0", "stop"), lst.make_rule("stock > 0", 
 def console_on(home: Path) -> SincroApp:
     return SincroApp(engine_factory=lambda: Engine(home, shop_factory=fast_shop_factory(),
                                                    notify=False, log_retention_days=365_000),
-                     tz=TZ, clock=lambda: NOW, refresh_every=3600)
+                     tz=TZ, clock=lambda: NOW, refresh_every=3600, lines_every=3600)
 
 
 def simple_product(emu: Any) -> tuple[int, str]:

@@ -36,7 +36,7 @@ async def emu():
 def console_on(home: Path) -> SincroApp:
     return SincroApp(engine_factory=lambda: Engine(home, shop_factory=fast_shop_factory(),
                                                    notify=False, log_retention_days=365_000),
-                     tz=TZ, clock=lambda: NOW, refresh_every=3600)
+                     tz=TZ, clock=lambda: NOW, refresh_every=3600, lines_every=3600)
 
 
 async def add_shop(home: Path, emu: Any) -> None:

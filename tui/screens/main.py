@@ -134,6 +134,7 @@ class MainScreen(ReportsFailures, Screen):
         self.accounts.load()
         self.history.load()
         self.set_interval(console(self).refresh_every, self._poll)
+        self.set_interval(console(self).lines_every, self._poll_lines)
         self.refresh_bindings()
 
     def _poll(self) -> None:
@@ -141,6 +142,10 @@ class MainScreen(ReportsFailures, Screen):
         self.accounts.load()
         if self.current == "history":
             self.history.load()
+        self._poll_lines()
+
+    def _poll_lines(self) -> None:
+        """Other processes' log lines: one cheap look while nothing new is committed."""
         self.run_worker(self._foreign_lines(), group="foreign-log", exclusive=True,
                         exit_on_error=False, name="Reading other processes' runs")
 
