@@ -8,30 +8,27 @@ account is reconciled again over the same period.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from core.errors import ConfigError
 from core.kinds import RunKind, Trigger
-from core.reconcile import CATEGORIES, ReconcileReport, parse_when
+from core.reconcile import CATEGORIES, ReconcileReport
 from tui import format as fmt
 from tui.context import console
 from tui.screens.dialogs import ConfirmScreen
 from tui.widgets.footer import ConsoleFooter
-from tui.widgets.form import FormMessage
+from tui.widgets.period import Invalid, PeriodField
 from tui.widgets.table_rows import sync_rows
 from tui.widgets.tones import tone
 from tui.workers import ReportsFailures, failure_text
 
-DEFAULT_DAYS = 30
 LABELS = {"missing": "Missing", "doubled": "Doubled", "differs": "Differs", "states": "States",
           "customers": "Customers", "doubled_customers": "Same e-mail",
           "refunds": "Refunds", "not_importable": "Not importable",
@@ -61,23 +58,6 @@ NO_FIX = {"doubled": "none: cancel the extra in the ERP",
           "not_importable": "none: not a problem (excluded states)",
           "acknowledged": "none: shop ahead; handle it in the ERP"}
 ROWS = (*CATEGORIES, "not_importable", "acknowledged")
-
-
-def default_since(node: Any, days: int = DEFAULT_DAYS) -> str:
-    """The period start the screens offer: `days` before the console's clock, its zone."""
-    c = console(node)
-    return (c.clock().astimezone(c.tz) - timedelta(days=days)).date().isoformat()
-
-
-def check_since(text: str, zone_name: str = "shop time") -> str | None:
-    """The error for a period start, or None (empty means from the start)."""
-    if not text.strip():
-        return None
-    try:
-        parse_when(text.strip(), "UTC")
-    except ConfigError as exc:
-        return str(exc).replace("(shop time)", f"({zone_name})")
-    return None
 
 
 def items(report: ReconcileReport, row: str) -> list[Any]:
@@ -132,16 +112,14 @@ class ReconcileScreen(ReportsFailures, Screen):
         self.account = account
         self.report: ReconcileReport | None = None
         self.period: str | None = None  # the start the shown report was made with
+        self.since = PeriodField(self, "reconcile", "Orders from", "shop time")
         self.busy = False
         self.fixing = False  # a fix writes: leaving the screen would cancel it half-way
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" Reconcile {self.account}: shop orders against the ERP",
                           style="bold"), id="reconcile-title")
-        with Horizontal(id="reconcile-period-row", classes="period-row"):
-            yield Label("Orders from", classes="form-label")
-            yield Input(id="reconcile-since", compact=True, placeholder="YYYY-MM-DD")
-        yield FormMessage(id="reconcile-message", classes="period-message")
+        yield from self.since.compose()
         yield Static(id="reconcile-status")
         yield DataTable(id="reconcile-categories", cursor_type="row")
         with VerticalScroll(id="reconcile-items-box"):
@@ -154,7 +132,7 @@ class ReconcileScreen(ReportsFailures, Screen):
         table.add_column("Count", key="count", width=5)
         # the action column takes what is left: nothing cut off at 80 columns
         table.add_column("Action (f)", key="action", width=max(40, self.app.size.width - 34))
-        self.query_one("#reconcile-since", Input).value = default_since(self)
+        self.since.offer_default()
         table.focus()
         self.action_run()
 
@@ -169,28 +147,20 @@ class ReconcileScreen(ReportsFailures, Screen):
         return True
 
     def action_run(self) -> None:
-        field = self.query_one("#reconcile-since", Input)
-        error = check_since(field.value)
-        message = self.query_one("#reconcile-message", FormMessage)
-        field.set_class(bool(error), "-invalid")
-        if error:
-            message.show(error)
-            field.focus()
+        since = self.since.checked()
+        if isinstance(since, Invalid) or self.busy:
             return
-        message.clear()
-        if self.busy:
-            return
-        self._start(self.run_worker(self._reconcile(field.value.strip() or None),
+        self._start(self.run_worker(self._reconcile(since),
                                     group="reconcile", exclusive=True, exit_on_error=False,
                                     name=f"Reconcile of {self.account}"))
 
     def action_period(self) -> None:
-        self.query_one("#reconcile-since", Input).focus()
+        self.since.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_run()
-        if not self.query_one("#reconcile-since", Input).has_class("-invalid"):
+        if not self.since.invalid:
             self.query_one("#reconcile-categories", DataTable).focus()
 
     def _start(self, worker: Worker) -> None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label, Static
 
 from core.reconcile import ReviewReport, review
 from tui import format as fmt
 from tui.context import console
-from tui.screens.reconcile import check_since, default_since
 from tui.widgets.footer import ConsoleFooter
-from tui.widgets.form import FormMessage
+from tui.widgets.period import Invalid, PeriodField
 from tui.widgets.table_rows import sync_rows
 from tui.workers import ReportsFailures
 
@@ -45,14 +43,12 @@ class ReviewScreen(ReportsFailures, Screen):
         super().__init__()
         self.account = account
         self.report: ReviewReport | None = None
+        self.since = PeriodField(self, "review", "Created from", "UTC")
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" Review {self.account}: created by Sincro on its own",
                           style="bold"), id="review-title")
-        with Horizontal(id="review-period-row", classes="period-row"):
-            yield Label("Created from", classes="form-label")
-            yield Input(id="review-since", compact=True, placeholder="YYYY-MM-DD")
-        yield FormMessage(id="review-message", classes="period-message")
+        yield from self.since.compose()
         yield Static(id="review-status")
         yield Label(id="review-articles-title", classes="review-heading")
         yield DataTable(id="review-articles", cursor_type="row")
@@ -69,25 +65,19 @@ class ReviewScreen(ReportsFailures, Screen):
             table = self.query_one(table_id, DataTable)
             for key, label in columns:
                 table.add_column(label, key=key)
-        self.query_one("#review-since", Input).value = default_since(self)
+        self.since.offer_default()
         self.query_one("#review-articles", DataTable).focus()
         self.action_run()
 
     def action_run(self) -> None:
-        field = self.query_one("#review-since", Input)
-        error = check_since(field.value, "UTC")
-        message = self.query_one("#review-message", FormMessage)
-        field.set_class(bool(error), "-invalid")
-        if error:
-            message.show(error)
-            field.focus()
+        since = self.since.checked()
+        if isinstance(since, Invalid):
             return
-        message.clear()
-        self.run_worker(self._load(field.value.strip() or None), group="review", exclusive=True,
+        self.run_worker(self._load(since), group="review", exclusive=True,
                         exit_on_error=False, name=f"Review of {self.account}")
 
     def action_period(self) -> None:
-        self.query_one("#review-since", Input).focus()
+        self.since.focus()
 
     def action_switch(self) -> None:
         order = ["#review-articles", "#review-merged", "#review-office"]
@@ -98,7 +88,7 @@ class ReviewScreen(ReportsFailures, Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_run()
-        if not self.query_one("#review-since", Input).has_class("-invalid"):
+        if not self.since.invalid:
             self.query_one("#review-articles", DataTable).focus()
 
     async def _load(self, since: str | None) -> None:
