@@ -81,10 +81,12 @@ VIEW_COMMANDS = (
     ("Listing: enable or disable", "Enable or disable the selected listing", "listings",
      "toggle_enabled"),
     ("Listings or sales lists", "Switch the listings tables", "listings", "toggle_table"),
+    ("Dashboard: next account", "Show the charts of the next account", "dashboard",
+     "next_account"),
 )
 VIEW_NAMES = (("accounts", "Show accounts"), ("log", "Show live log"),
               ("history", "Show run history"), ("erp", "Show ERP"),
-              ("listings", "Show listings"))
+              ("listings", "Show listings"), ("dashboard", "Show dashboard"))
 
 
 # what tells the gc pacer that the operator is at the keyboard
@@ -222,6 +224,7 @@ class SincroApp(ReportsFailures, App[int]):
     def key_sections(self) -> list[tuple[str, list[Binding]]]:
         from tui.screens.account_form import AccountForm
         from tui.screens.accounts import AccountsView
+        from tui.screens.dashboard import DashboardView
         from tui.screens.erp import ErpView
         from tui.screens.history import HistoryView
         from tui.screens.listings import ListingsView
@@ -240,6 +243,7 @@ class SincroApp(ReportsFailures, App[int]):
             ("Run", _declared(RunDetailScreen.BINDINGS)),
             ("ERP", _declared(ErpView.BINDINGS)),
             ("Listings", _declared(ListingsView.BINDINGS)),
+            ("Dashboard", _declared(DashboardView.BINDINGS)),
             ("Reconcile", _declared(ReconcileScreen.BINDINGS)),
             ("Review", _declared(ReviewScreen.BINDINGS)),
             ("Schedule editor", _declared(ScheduleEditor.BINDINGS)),

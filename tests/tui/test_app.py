@@ -83,7 +83,7 @@ async def test_nothing_is_cut_off_at_80x24(home: Path) -> None:
     app = make_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        for key in ("1", "2", "3", "4"):
+        for key in ("1", "2", "3", "4", "6"):
             await pilot.press(key)
             await settle(pilot)
             footer = screen_text(app).splitlines()[-1]

@@ -53,7 +53,7 @@ def test_every_palette_action_exists_on_its_view() -> None:
     views = {name for name, _title in VIEW_NAMES}
     classes = {cls.__name__: cls for cls in _own_bindings()}
     by_view = {"accounts": "AccountsView", "log": "LogView", "history": "HistoryView",
-               "erp": "ErpView", "listings": "ListingsView"}
+               "erp": "ErpView", "listings": "ListingsView", "dashboard": "DashboardView"}
     assert set(by_view) == views
     for title, _help, view, action in VIEW_COMMANDS:
         cls = classes[by_view[view]]

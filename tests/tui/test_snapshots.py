@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from core.events import LogLine
+from tests.tui.activity_seed import seed_activity
 from tests.tui.fakes import NOW, make_app, seed, seed_erp, seed_runs, settle
 from tui.widgets.sync_log import SyncLog
 
@@ -29,6 +30,19 @@ def seeded(tmp_path: Path) -> Path:
         await seed(home)
         await seed_runs(home)
         await seed_erp(home)
+
+    asyncio.run(setup())
+    return home
+
+
+@pytest.fixture
+def with_activity(tmp_path: Path) -> Path:
+    """Two accounts, thirty days of runs with orders, failures and durations, a schedule."""
+    home = tmp_path / "home"
+
+    async def setup() -> None:
+        await seed(home)
+        await seed_activity(home)
 
     asyncio.run(setup())
     return home
@@ -79,6 +93,13 @@ def test_live_log(snap_compare, seeded: Path, size, theme) -> None:
 def test_history(snap_compare, seeded: Path, size, theme) -> None:
     assert snap_compare(make_app(seeded, theme=theme), terminal_size=size,
                         run_before=keys("3", "down"))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_dashboard(snap_compare, with_activity: Path, size, theme) -> None:
+    assert snap_compare(make_app(with_activity, theme=theme), terminal_size=size,
+                        run_before=keys("6"))
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -1,4 +1,8 @@
-"""Run history: every run with kind, trigger, outcome, counts and duration; open one."""
+"""Run history: every run with kind, trigger, outcome, counts and duration; open one.
+
+`g` shows instead the charts of the account it shows (the dashboard's, tui.activity):
+orders imported per day with failed runs marked, the longest run of each day, the
+next runs."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from textual.widgets import Static
 
 from core.runs import RunSummary, list_runs
 from tui import format as fmt
+from tui.activity import load_activity
 from tui.context import console
+from tui.widgets.activity_panel import ActivityPanel
 from tui.widgets.run_table import RunTable
 from tui.widgets.tones import tone
 from tui.workers import ReportsFailures
@@ -19,13 +25,16 @@ from tui.workers import ReportsFailures
 LIMIT = 500
 
 
-class HistoryView(ReportsFailures, Vertical):
+class HistoryView(ReportsFailures, Vertical, can_focus=True):
     BINDINGS = [
         Binding("enter", "open", "Open run", id="history-open", priority=True),
         Binding("l", "live_log", "Live log of run", id="history-live-log",
                 tooltip="The live log, showing only the selected run's lines"),
         Binding("a", "toggle_scope", "This account/all", id="history-scope"),
         Binding("r", "refresh", "Refresh", id="history-refresh"),
+        Binding("g", "toggle_charts", "Charts/runs", id="history-charts", show=False,
+                tooltip="Charts of the account (orders per day, failed runs, durations, "
+                "next runs), or the runs"),
     ]
 
     class RunLogRequested(Message):
@@ -44,6 +53,7 @@ class HistoryView(ReportsFailures, Vertical):
         yield Static(id="history-status")
         yield RunTable(id="run-table")
         yield Static(id="run-summary")
+        yield ActivityPanel(id="history-panel")
 
     def on_mount(self) -> None:
         self.query_one(RunTable).tz = console(self).tz
@@ -61,9 +71,20 @@ class HistoryView(ReportsFailures, Vertical):
         self.runs = {r.id: r for r in runs}
         self.query_one(RunTable).show(runs)
         where = f"runs of {scope}" if scope else "runs of all accounts"
+        if self.charts:
+            where = f"charts of {self.account or 'no account'}; g: the runs"
         self.query_one("#history-status", Static).update(
-            Text(f"{where}, newest first ({len(runs)})"))
+            Text(f"{where}, newest first ({len(runs)}); g: charts" if not self.charts else where))
         self.show_summary(self.query_one(RunTable).selected)
+        if self.charts:
+            app = console(self)
+            shown = [a for a in await load_activity(engine.database, app.tz, app.clock())
+                     if a.account == self.account]
+            self.query_one(ActivityPanel).show(shown[0] if shown else None, app.tz)
+
+    @property
+    def charts(self) -> bool:
+        return self.has_class("-charts")
 
     def show_summary(self, run_id: int | None) -> None:
         run = self.runs.get(run_id or 0)
@@ -99,6 +120,14 @@ class HistoryView(ReportsFailures, Vertical):
     def action_refresh(self) -> None:
         self.load()
 
+    def action_toggle_charts(self) -> None:
+        self.toggle_class("-charts")
+        self.focus_main()
+        self.load()
+
     def focus_main(self) -> None:
-        self.query_one(RunTable).focus()
+        if self.charts:
+            self.focus()
+        else:
+            self.query_one(RunTable).focus()
 

@@ -1,4 +1,4 @@
-"""The main screen: a view bar, the five views in a switcher, the footer.
+"""The main screen: a view bar, the six views in a switcher, the footer.
 
 Every view stays mounted, so the live log keeps every line while another
 view is shown. Engine events arrive here as messages (from the bridge) and
@@ -20,6 +20,7 @@ from tui import format as fmt
 from tui.context import console
 from tui.data import ForeignRuns
 from tui.screens.accounts import AccountsView
+from tui.screens.dashboard import DashboardView
 from tui.screens.erp import ErpView
 from tui.screens.history import HistoryView
 from tui.screens.listings import ListingsView
@@ -46,6 +47,9 @@ class MainScreen(ReportsFailures, Screen):
                 tooltip="Show the embedded ERP"),
         Binding("5", "show('listings')", "Listings", id="view-listings", show=False,
                 tooltip="Show the listings and sales lists"),
+        Binding("6", "show('dashboard')", "Dashboard", id="view-dashboard", show=False,
+                tooltip="Show the dashboard: orders per day, failed runs, run durations, "
+                "next runs"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -56,6 +60,7 @@ class MainScreen(ReportsFailures, Screen):
             yield HistoryView(id="history")
             yield ErpView(id="erp")
             yield ListingsView(id="listings")
+            yield DashboardView(id="dashboard")
         yield ConsoleFooter()
 
     @property
@@ -69,6 +74,10 @@ class MainScreen(ReportsFailures, Screen):
     @property
     def history(self) -> HistoryView:
         return self.query_one(HistoryView)
+
+    @property
+    def dashboard(self) -> DashboardView:
+        return self.query_one(DashboardView)
 
     @property
     def current(self) -> str:
@@ -86,6 +95,8 @@ class MainScreen(ReportsFailures, Screen):
             self.query_one(ErpView).load()
         if view == "listings":
             self.query_one(ListingsView).load()
+        if view == "dashboard":
+            self.dashboard.load()
         self.refresh_bindings()
 
     _foreign: ForeignRuns | None = None
@@ -139,6 +150,8 @@ class MainScreen(ReportsFailures, Screen):
 
     def _poll(self) -> None:
         """Runs of other processes (the daemon) only show in the hub: look again."""
+        if self.current == "dashboard":
+            self.dashboard.load()  # a look at what changed; figures only if something did
         self.accounts.load()
         if self.current == "history":
             self.history.load()
@@ -166,6 +179,8 @@ class MainScreen(ReportsFailures, Screen):
 
     def on_account_table_account_selected(self, message: AccountTable.AccountSelected) -> None:
         self.history.account = message.name
+        if self.current != "dashboard":
+            self.dashboard.account = message.name  # the dashboard opens on it
 
     def on_accounts_view_log_requested(self, message: AccountsView.LogRequested) -> None:
         self.action_show("log")
@@ -190,6 +205,8 @@ class MainScreen(ReportsFailures, Screen):
         self.accounts.run_finished(e)
         self._runs_ended()
         self.history.load()
+        if self.current == "dashboard":
+            self.dashboard.load()  # else when it is shown: it sees the run has ended
         body = f"{e.kind} sync {fmt.outcome(e.outcome)} in {fmt.duration(e.duration_s)}: " \
                f"{fmt.counts(e.counts)}"
         if e.errors:

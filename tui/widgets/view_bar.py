@@ -7,7 +7,8 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 VIEWS = (("accounts", "1", "Accounts"), ("log", "2", "Log"), ("history", "3", "History"),
-         ("erp", "4", "ERP"), ("listings", "5", "Listings"))
+         ("erp", "4", "ERP"), ("listings", "5", "Listings"), ("dashboard", "6", "Dashboard"))
+HINTS = ("  ? help  ^p", "  ? ^p", "  ?")  # the longest that fits the width
 
 
 class ViewBar(Static):
@@ -19,5 +20,9 @@ class ViewBar(Static):
             style = "reverse bold" if view == self.current else ""
             text.append(" ")
             text.append(f" {key} {label} ", style=style)
-        text.append("  ? help  ^p", style="dim")
+        room = self.size.width - text.cell_len
+        for hint in HINTS:
+            if len(hint) <= room:
+                text.append(hint, style="dim")
+                break
         return text
