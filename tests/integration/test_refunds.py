@@ -5,6 +5,7 @@ document, each row at the order row's VAT rate, the totals those of the slip to 
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from core.reconcile import reconcile
 from core.resync import apply_fix
 from emulator.data import add_generated_slips, generate
 from emulator.server import EmulatorServer
+from tests.helpers import asincro
 from tests.synctools import (
     OPTIONS,
     assert_erp_holds_each_importable_order_once,
@@ -182,10 +184,17 @@ async def test_goods_returned_put_the_refunded_quantities_back_in_stock(
         (note,) = (await _credit_notes(home, [f"shop1:s:{slip['id']}"])).values()
         assert note.goods_returned
 
-        # the option off again: the next refund is money only
-        account = await acc.get_account(hub, "shop1")
-        account.options["refund_returns_goods"] = False
-        await acc.save_account(hub, account)
+        # the option off again, from the command line: the next refund is money only
+        r = await asincro(home, "account", "edit", "shop1", "--no-refunds-return-goods")
+        assert r.code == 0, r.err
+        assert (await acc.get_account(hub, "shop1")).option("refund_returns_goods") is False
+        shown = await asincro(home, "account", "show", "shop1", "--json")
+        assert json.loads(shown.out)["options"]["refund_returns_goods"] is False
+        r = await asincro(home, "account", "edit", "shop1", "--refunds-return-goods")
+        assert r.code == 0, r.err
+        assert (await acc.get_account(hub, "shop1")).option("refund_returns_goods") is True
+        r = await asincro(home, "account", "edit", "shop1", "--no-refunds-return-goods")
+        assert r.code == 0, r.err
         rows_b = state.assoc_items("orders", b, "order_rows")
         await _slip(emu, b["id"], {int(rows_b[0]["id"]): 1})
         codes_b = [await hub.scalar(
