@@ -74,6 +74,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     _json(c)
     set_handler(c, cmd_document)
 
+    c = esub.add_parser("credit-notes", help="list credit notes (the shop's refunds), newest "
+                        "first")
+    c.add_argument("--limit", type=_positive, metavar="N", help="only the newest N")
+    _json(c)
+    set_handler(c, cmd_credit_notes)
+
+    c = esub.add_parser("credit-note", help="show one credit note with its lines")
+    c.add_argument("number", metavar="NUMBER", help="e.g. 'NC 2026/000001'")
+    _json(c)
+    set_handler(c, cmd_credit_note)
+
+    c = esub.add_parser("book-credit-note", help="mark a credit note booked (open -> booked)")
+    c.add_argument("number", metavar="NUMBER", help="e.g. 'NC 2026/000001'")
+    set_handler(c, cmd_book_credit_note)
+
     c = esub.add_parser("set-state", help="cancel, ship or invoice a document")
     c.add_argument("number", metavar="DOC", help="document number, e.g. 2026/000123")
     c.add_argument("state", choices=["cancelled", "shipped", "invoiced"])
@@ -437,6 +452,74 @@ def _print_document(ctx: Context, d: ErpDocument) -> None:
         ctx.out.print(summary)
     if d.rounding:
         ctx.out.print(Text(f"rounding (the shop's own): {shown(d.rounding)}"))
+
+
+# -- credit notes (docs/FISCAL.md, "Refunds") --------------------------------------
+@_with_erp
+async def cmd_credit_notes(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    from core.erp.embedded_credit_notes import export as export_credit_note
+
+    notes = await erp.list_credit_notes(args.limit)
+    if args.json:
+        _print_json(ctx, [export_credit_note(n) for n in notes])
+        return 0
+    if not notes:
+        ctx.out.print(Text("no credit notes"))
+        return 0
+    table = _table(f"Credit notes ({len(notes)})", ["Number", "Date", "Order document",
+                                                     "Customer", "State", "Goods back",
+                                                     "Total", "Currency", "External ref"])
+    for n in notes:
+        table.add_row(*(_t(v) for v in (n.number, n.date, n.order_number, n.customer_code,
+                                         n.state, "yes" if n.goods_returned else "no",
+                                         n.total_tax_incl, n.currency, n.external_ref)))
+    ctx.out.print(table)
+    return 0
+
+
+@_with_erp
+async def cmd_credit_note(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    from core.erp.embedded_credit_notes import export as export_credit_note
+
+    n = await erp.get_credit_note(args.number)
+    if args.json:
+        _print_json(ctx, export_credit_note(n))
+        return 0
+    head = Table(show_header=False, box=None)
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    for label, value in (("number", n.number), ("date", n.date), ("state", n.state),
+                         ("refunded document", n.order_number), ("customer", n.customer_code),
+                         ("currency", n.currency), ("shop reference", n.shop_reference),
+                         ("external ref", n.external_ref),
+                         ("goods returned", "yes" if n.goods_returned else "no"),
+                         ("total tax excl.", n.total_tax_excl), ("total", n.total_tax_incl),
+                         ("notes", n.notes)):
+        if value is not None:
+            head.add_row(Text(label), _t(value))
+    ctx.out.print(head)
+    table = _table("Lines", ["Kind", "Article", "Description", "Qty", "Unit", "Unit incl.",
+                             "VAT %", "VAT code"])
+    for ln in n.lines:
+        code = ln.vat_code if not ln.vat_nature or ln.vat_nature == ln.vat_code else \
+            f"{ln.vat_code} ({ln.vat_nature})"
+        table.add_row(*(_t(v) for v in (ln.kind, ln.article_code, ln.description, ln.quantity,
+                                         ln.unit_price, ln.unit_price_tax_incl, ln.vat_rate,
+                                         code)))
+    ctx.out.print(table)
+    if n.vat_summary:
+        summary = _table("VAT summary", ["Rate %", "Code", "Nature", "Taxable", "Tax"])
+        for v in n.vat_summary:
+            summary.add_row(*(_t(x) for x in (v.rate, v.code, v.nature, v.taxable, v.tax)))
+        ctx.out.print(summary)
+    return 0
+
+
+@_with_erp
+async def cmd_book_credit_note(args: argparse.Namespace, ctx: Context, erp: EmbeddedErp) -> int:
+    n = await erp.book_credit_note(args.number)
+    ctx.out.print(Text(f"credit note {n.number} booked"))
+    return 0
 
 
 def _check_tracking(args: argparse.Namespace) -> None:

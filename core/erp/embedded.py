@@ -571,6 +571,19 @@ class EmbeddedErp:
             found = await credit_sql.where(conn, "c.id", ids)
         return [found[i] for i in ids]
 
+    async def list_credit_notes(self, limit: int | None = None) -> list[ErpCreditNote]:
+        """Every credit note, newest first (the newest ``limit`` when given)."""
+        async with self._read() as conn:
+            query = "SELECT id FROM credit_notes ORDER BY year DESC, seq DESC"
+            params: tuple[int, ...] = ()
+            if limit is not None:
+                query += " LIMIT ?"
+                params = (limit,)
+            async with conn.execute(query, params) as cur:
+                ids = [r[0] for r in await cur.fetchall()]
+            found = await credit_sql.where(conn, "c.id", ids)
+        return [found[i] for i in ids]
+
     async def get_credit_note(self, number: str) -> ErpCreditNote:
         async with self._read() as conn:
             found = await credit_sql.where(conn, "c.number", [number])

@@ -155,6 +155,20 @@ async def test_one_line_shipping_only_and_whole_order_each_become_one_credit_not
         third = await engine.run_sync("shop1", "orders")
         assert third.outcome == "ok"
         assert not third.counts.get("credit_notes") and not third.counts.get("refunds_read")
+
+        # the office sees them, and books them, from the command line
+        listed = await asincro(home, "erp", "credit-notes", "--json")
+        assert listed.code == 0, listed.err
+        assert [n["external_ref"] for n in json.loads(listed.out)] == [
+            f"shop1:s:{s['id']}" for s in (everything, ship, one)]
+        shown = await asincro(home, "erp", "credit-note", n3.number)
+        assert shown.code == 0 and n3.order_number in shown.out and "VAT summary" in shown.out
+        booked = await asincro(home, "erp", "book-credit-note", n1.number)
+        assert booked.code == 0, booked.err
+        assert json.loads((await asincro(home, "erp", "credit-note", n1.number, "--json")
+                           ).out)["state"] == "booked"
+        again = await asincro(home, "erp", "book-credit-note", n1.number)
+        assert again.code != 0 and "already booked" in again.err
     await assert_erp_holds_each_slip_once(home, state)
     await assert_erp_holds_each_importable_order_once(home, state)
 
