@@ -108,3 +108,15 @@ async def check_connection(account: Account, **client_options) -> ConnectionRepo
             missing[res] = lacking
     return ConnectionReport(account.url, info.version, info.shop_name, resources, missing,
                             shops, languages)
+
+
+async def order_states_named(account: Account) -> list[tuple[int, str]]:
+    """The shop's order states as (id, name in the account's language), in id order: what
+    the console offers for the importable states and the state map (a check, not a sync:
+    no retries, 15 s)."""
+    from core.sync.shop import open_shop
+
+    async with open_shop(account, retries=0, timeout=15.0) as shop:
+        states = await shop.client.order_states()
+        lang = await shop.language_id()
+    return [(s.id, s.name.text(lang)) for s in sorted(states.values(), key=lambda s: s.id)]

@@ -136,3 +136,56 @@ async def test_shop_id_and_language_are_checked_against_the_shop(home: Path) -> 
             assert not isinstance(app.screen, AccountForm)
     saved = await account(home, "multi")
     assert saved.option("shop_id") == 2 and saved.option("language") == "it"
+
+
+async def test_importable_states_the_state_map_and_coding_from_the_shop(home: Path) -> None:
+    """The form reads the shop's own order states (ctrl+t), in the account's language, for
+    the importable states and the state map; coding rule, prefix and guest merging too."""
+    from textual.widgets import Checkbox, Select, SelectionList
+
+    async with EmulatorServer(generate(3, seed=2, languages=("en", "it"))) as emu:
+        app = make_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await pilot.pause()
+            form = app.screen
+            await fill(pilot, "#acc-name", "shop9")
+            await fill(pilot, "#acc-url", emu.url)
+            await fill(pilot, "#acc-key", emu.key)
+            await fill(pilot, "#acc-language", "it")
+            states = form.query_one("#acc-states", SelectionList)
+            assert states.option_count == 0  # nothing until the shop is read
+            await pilot.press("ctrl+t")
+            await settle(pilot)
+            shop = {int(s["id"]): s["name"] for s in emu.state.tables["order_states"].values()}
+            assert states.option_count == len(shop)
+            # checked: every state but the default exclusions (6 cancelled, 8 payment error)
+            assert sorted(states.selected) == sorted(set(shop) - {6, 8})
+            # the names in the account's language (the shop's language 2)
+            names = [str(states.get_option_at_index(i).prompt) for i in range(len(shop))]
+            it_id = next(int(lg["id"]) for lg in emu.state.tables["languages"].values()
+                         if lg["iso_code"] == "it")
+            assert names[0] == f"1 {shop[1][it_id]}"
+            assert form.query_one("#acc-map-shipped", Select).value == 4  # the stored default
+            states.deselect(2)  # payment accepted: not imported any more
+            states.select(8)
+            form.query_one("#acc-map-shipped", Select).value = 5
+            form.query_one("#acc-map-invoiced", Select).value = 2
+            form.query_one("#acc-map-cancelled", Select).clear()
+            form.query_one("#acc-coding-rule", Select).value = "prefix"
+            await fill(pilot, "#acc-prefix", "bad prefix!")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "invalid article prefix 'bad prefix!'" in message(app)
+            assert form.query_one("#acc-prefix").has_class("-invalid")
+            await fill(pilot, "#acc-prefix", "WEB")
+            form.query_one("#acc-merge-guests", Checkbox).value = False
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert not isinstance(app.screen, AccountForm), message(app)
+    saved = await account(home, "shop9")
+    assert sorted(saved.option("excluded_states")) == [2, 6]
+    assert saved.option("state_map") == {"cancelled": None, "shipped": 5, "invoiced": 2}
+    assert saved.option("coding_rule") == "prefix" and saved.option("article_prefix") == "WEB"
+    assert saved.option("merge_guests") is False

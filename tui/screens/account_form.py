@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
 from core import accounts as acc
 from core.errors import ConfigError, SincroError
@@ -19,7 +20,9 @@ from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage, FormRow, mark_invalid
 from tui.workers import ReportsFailures
 
-CLUES = (("account name", "acc-name"), ("environment variable", "acc-key-env"),
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,10}$")  # as `sincro account edit --article-prefix`
+MAP_EVENTS = (("cancelled", "Cancelled"), ("shipped", "Shipped"), ("invoiced", "Invoiced"))
+CLUES = (("article prefix", "acc-prefix"), ("account name", "acc-name"), ("environment variable", "acc-key-env"),
          ("--key-env", "acc-key-env"), ("key", "acc-key"), ("url", "acc-url"),
          ("time zone", "acc-tz"), ("allowance", "acc-allowance"),
          ("e-mail", "acc-recipients"), ("shop id", "acc-shop-id"), ("no shop", "acc-shop-id"),
@@ -45,6 +48,14 @@ def parse_language(text: str) -> str | None:
     if not (value.isascii() and value.isalpha() and 2 <= len(value) <= 3):
         raise ConfigError(f"invalid language {text!r}",
                           hint="the ISO code of one of the shop's languages, e.g. it, or empty")
+    return value
+
+
+def parse_prefix(text: str) -> str:
+    value = text.strip()
+    if not PREFIX_RE.match(value):
+        raise ConfigError(f"invalid article prefix {text!r}",
+                          hint="1 to 10 letters, digits, . _ - (e.g. PS)")
     return value
 
 
@@ -77,12 +88,15 @@ class AccountForm(ReportsFailures, Screen[bool]):
     def __init__(self, account: acc.Account | None) -> None:
         super().__init__()
         self.account = account
+        # the shop's order states (id, name in the account's language) once read: until
+        # then the importable states and the state map are kept as stored
+        self.states: list[tuple[int, str]] | None = None
 
     def compose(self) -> ComposeResult:
         a = self.account
         title = f" Account {a.name}" if a else " New account"
         yield Static(Text(title, style="bold"), id="account-title")
-        with Vertical(id="account-fields"):
+        with VerticalScroll(id="account-fields"):
             yield FormRow("Name", Input(value=a.name if a else "", id="acc-name", compact=True,
                                        placeholder="shop1", disabled=a is not None))
             yield FormRow("Shop URL", Input(value=a.url if a else "", id="acc-url", compact=True,
@@ -110,6 +124,27 @@ class AccountForm(ReportsFailures, Screen[bool]):
             yield FormRow("Language", Input(value=(a.option("language") or "") if a else "",
                                            id="acc-language", compact=True,
                                            placeholder="e.g. it; empty: the shop's first"))
+            yield FormRow("Coding rule", Select(
+                [("shop reference", "reference"), ("prefix + product id", "prefix")],
+                value=(a.option("coding_rule") if a else "reference"), allow_blank=False,
+                id="acc-coding-rule", compact=True,
+                tooltip="how new articles get their ERP code: the shop's reference, or the "
+                "prefix and the product id"))
+            yield FormRow("Article prefix", Input(
+                value=a.option("article_prefix") if a else "PS", id="acc-prefix", compact=True,
+                placeholder="1-10 letters, digits, . _ -"))
+            yield FormRow("Guests", Checkbox(
+                "merge by e-mail", value=a.option("merge_guests") if a else True,
+                id="acc-merge-guests", compact=True,
+                tooltip="guest checkouts with the e-mail of a customer are that customer"))
+            for event, label in MAP_EVENTS:
+                yield FormRow(f"{label} state", Select(
+                    [], prompt="(ctrl+t reads)", id=f"acc-map-{event}", compact=True,
+                    tooltip=f"the shop order state Sincro sets when the ERP document is "
+                    f"{event}; blank: none"))
+            yield Label("Importable states and the state map: ctrl+t reads the shop's "
+                        "states", id="acc-states-label")
+            yield SelectionList[int](id="acc-states", compact=True)
             yield FormRow("Enabled", Checkbox("syncs may run", value=a.enabled if a else True,
                                               id="acc-enabled", compact=True))
             yield FormMessage(id="account-message")
@@ -121,6 +156,61 @@ class AccountForm(ReportsFailures, Screen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#acc-url" if self.account else "#acc-name", Input).focus()
+
+    # -- the shop's order states --------------------------------------------
+    def read_states(self, account: acc.Account) -> None:
+        self.run_worker(self._read_states(account), group="account-states", exclusive=True,
+                        exit_on_error=False, name="Read the shop's order states")
+
+    async def _read_states(self, account: acc.Account) -> None:
+        from core.shopcheck import order_states_named
+
+        label = self.query_one("#acc-states-label", Label)
+        try:
+            states = await order_states_named(account)
+        except SincroError as exc:
+            label.update(Text(f"Importable states: kept as they are (the shop's states "
+                              f"cannot be read: {exc})"))
+            return
+        self.show_states(states)
+
+    def show_states(self, states: list[tuple[int, str]]) -> None:
+        """Fill the importable states and the state map from the shop's own states."""
+        self.states = states
+        a = self.account
+        excluded = set(a.option("excluded_states") if a else
+                       acc.DEFAULT_OPTIONS["excluded_states"])
+        mapping = a.option("state_map") if a else acc.DEFAULT_OPTIONS["state_map"]
+        choices = [(Text(f"{sid} {name}"), sid) for sid, name in states]
+        ids = {sid for sid, _ in states}
+        for event, _ in MAP_EVENTS:
+            select = self.query_one(f"#acc-map-{event}", Select)
+            select.set_options([(Text(f"{sid} {name}"), sid) for sid, name in states])
+            current = mapping.get(event)
+            select.prompt = "(none)"
+            if current in ids:
+                select.value = current
+        box = self.query_one("#acc-states", SelectionList)
+        box.clear_options()
+        box.add_options([(label, sid, sid not in excluded) for label, sid in choices])
+        self.query_one("#acc-states-label", Label).update(
+            Text(f"Importable states ({len(states)} in the shop; space: on/off)"))
+
+    def chosen_states(self, options: acc.AccountOptions) -> None:
+        """The importable states and the state map as chosen (only once the shop's states
+        are read: until then they stay as stored)."""
+        if self.states is None:
+            return
+        importable = set(self.query_one("#acc-states", SelectionList).selected)
+        if not importable:
+            raise ConfigError("no importable state chosen",
+                              hint="choose at least one shop order state to import orders in")
+        options["excluded_states"] = [sid for sid, _ in self.states if sid not in importable]
+        mapping: dict[str, int | None] = {}
+        for event, _ in MAP_EVENTS:
+            value = self.query_one(f"#acc-map-{event}", Select).value
+            mapping[event] = value if isinstance(value, int) else None
+        options["state_map"] = mapping
 
     def value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
@@ -144,6 +234,11 @@ class AccountForm(ReportsFailures, Screen[bool]):
             if key is not None and key_env is None:
                 acc.check_key(key)
             options["full_sync_allowance"] = parse_allowance(self.value("acc-allowance"))
+            rule = self.query_one("#acc-coding-rule", Select).value
+            options["coding_rule"] = "prefix" if rule == "prefix" else "reference"
+            options["article_prefix"] = parse_prefix(self.value("acc-prefix"))
+            options["merge_guests"] = self.query_one("#acc-merge-guests", Checkbox).value
+            self.chosen_states(options)
             options["recipients"] = parse_recipients(self.value("acc-recipients"))
             options.pop("shop_id", None)
             options.pop("language", None)
@@ -236,6 +331,8 @@ class AccountForm(ReportsFailures, Screen[bool]):
         message.show(f"connected to {info.shop_name} (PrestaShop {version}); the key reads "
                      f"{', '.join(readable) or 'none of orders, customers, addresses, products'}",
                      error=False)
+        if self.states is None:
+            self.read_states(account)
 
     def action_cancel(self) -> None:
         self.dismiss(False)
