@@ -116,8 +116,10 @@ def test_run_detail(snap_compare, seeded: Path) -> None:
     assert snap_compare(make_app(seeded), run_before=keys("3", "down", "enter"))
 
 
-def test_account_form(snap_compare, seeded: Path) -> None:
-    assert snap_compare(make_app(seeded), run_before=keys("e"))
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_account_form(snap_compare, seeded: Path, size, theme) -> None:
+    assert snap_compare(make_app(seeded, theme=theme), terminal_size=size, run_before=keys("e"))
 
 
 def test_customers_sync_confirmation(snap_compare, seeded: Path) -> None:

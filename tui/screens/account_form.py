@@ -78,6 +78,10 @@ def parse_recipients(text: str) -> list[str]:
 
 
 class AccountForm(ReportsFailures, Screen[bool]):
+    DEFAULT_CSS = """
+    #acc-states { height: auto; max-height: 12; margin-bottom: 1; }
+    #acc-states-label { margin-bottom: 1; }
+    """
     BINDINGS = [
         Binding("ctrl+t", "test_connection", "Test connection", id="account-test",
                 priority=True),
@@ -130,7 +134,7 @@ class AccountForm(ReportsFailures, Screen[bool]):
                 id="acc-coding-rule", compact=True,
                 tooltip="how new articles get their ERP code: the shop's reference, or the "
                 "prefix and the product id"))
-            yield FormRow("Article prefix", Input(
+            yield FormRow("Code prefix", Input(
                 value=a.option("article_prefix") if a else "PS", id="acc-prefix", compact=True,
                 placeholder="1-10 letters, digits, . _ -"))
             yield FormRow("Guests", Checkbox(
@@ -138,7 +142,7 @@ class AccountForm(ReportsFailures, Screen[bool]):
                 id="acc-merge-guests", compact=True,
                 tooltip="guest checkouts with the e-mail of a customer are that customer"))
             for event, label in MAP_EVENTS:
-                yield FormRow(f"{label} state", Select(
+                yield FormRow(f"{label} →", Select(
                     [], prompt="(ctrl+t reads)", id=f"acc-map-{event}", compact=True,
                     tooltip=f"the shop order state Sincro sets when the ERP document is "
                     f"{event}; blank: none"))
