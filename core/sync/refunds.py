@@ -182,12 +182,10 @@ async def read_refunds(ctx: RunContext) -> int | None:
     (None: the shop's key may not read refunds, said once in the run's log)."""
     run = ctx.run
     cursor = int(await get_cursor(ctx.hub, ctx.account_id, CURSOR) or 0)
-    client = ctx.shop.client
     new = 0
     while True:
         try:
-            items = await client.list_raw("order_slip", filters={"id": f">[{cursor}]"},
-                                          sort="[id_ASC]", limit=str(PAGE_SIZE))
+            items = await ctx.shop.slips_after(cursor, PAGE_SIZE)
         except ShopPermissionError as exc:
             run.warning(f"refunds: the shop's key may not read refunds (order_slip): {exc}; "
                         "give the key GET on order_slip for credit notes")
@@ -299,7 +297,7 @@ async def slips_of_orders(shop: Any, order_ids: list[int]) -> list[RefundSnapsho
     if not order_ids:
         return []
     out = []
-    for raw in await shop._by_order("order_slip", order_ids):
+    for raw in await shop.slips_of_orders(order_ids):
         try:
             out.append(refund_data(raw))
         except (vat.VatError, ValueError):
@@ -347,7 +345,7 @@ async def fix_missing_refunds(ctx: RunContext, slip_ids: list[int]) -> dict[int,
     ids = sorted(set(slip_ids))
     if not ids:
         return {}
-    raws = await ctx.shop.client.get_many_raw("order_slip", ids)
+    raws = await ctx.shop.slips_by_ids(ids)
     now = iso(utcnow())
     slips = []
     for sid in ids:

@@ -292,6 +292,18 @@ class ShopReader:
     async def orders_by_ids(self, ids: Iterable[int]) -> dict[int, Any]:
         return await self.client.orders(ids)
 
+    async def slips_after(self, cursor: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` refunds (``order_slip``, full, raw) with id > cursor, in id order."""
+        return await self.client.list_raw("order_slip", filters={"id": f">[{int(cursor)}]"},
+                                          sort="[id_ASC]", limit=str(limit))
+
+    async def slips_of_orders(self, order_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Every refund of these orders (raw), the orders in id batches."""
+        return await self._by_order("order_slip", order_ids)
+
+    async def slips_by_ids(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        return await self.client.get_many_raw("order_slip", ids)
+
     async def _by_order(self, resource: str, order_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Every ``resource`` object of these orders (``filter[id_order]=[a|b|c]``, the
         orders in id batches, one request each)."""

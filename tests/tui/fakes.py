@@ -56,6 +56,9 @@ class FakeShop:
     async def customers_changed_since(self, since: Any) -> dict:
         return {}
 
+    async def slips_after(self, cursor: int, limit: int) -> list:
+        return []
+
 
 class ShopStub:
     """The engine's shop_factory: every run gets a FakeShop; `hold()` keeps runs open."""
