@@ -63,7 +63,18 @@ async def test_key_6_shows_each_days_orders_failures_and_durations(home: Path) -
         assert FAILED_MARK in text  # drawn on the chart, not only held
 
 
-async def test_a_switches_the_account_shown(home: Path) -> None:
+async def test_a_switches_the_account_shown(home: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.widgets import charts
+
+    built: list[str] = []
+    real = charts.build_chart
+
+    def counted(data, *args):
+        built.append(data.title)
+        return real(data, *args)
+
+    monkeypatch.setattr(charts, "build_chart", counted)
     await seed_activity(home)
     app = make_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -76,9 +87,12 @@ async def test_a_switches_the_account_shown(home: Path) -> None:
         assert marked(panel.orders) == SHOP2_FAILED
         assert "next runs: none (no schedule)" in screen_text(app)
         assert "▶ shop2" in screen_text(app)
+        assert len(built) == 4  # two charts of each account
         await pilot.press("a")
         await settle(pilot)
         assert panel.activity.account == "shop1"
+        assert len(built) == 4  # kept: shop1's charts are shown again, not drawn again
+        assert nonzero(panel.orders) == SHOP1_ORDERS and FAILED_MARK in screen_text(app)
 
 
 async def test_the_dashboard_opens_on_the_account_selected_in_the_accounts_view(

@@ -12,6 +12,7 @@ widget's background and text colour; the bars and marks take the theme's colours
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,7 @@ from tui.workers import ReportsFailures
 
 RGB = tuple[int, int, int]
 FAILED_MARK = "✗"
+KEPT = 8  # charts kept built per widget: going back to an account draws nothing again
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Chart(ReportsFailures, Static):
         self.data: ChartData | None = None
         self._built: tuple[object, ...] | None = None  # what the shown text was built from
         self._wanted: tuple[object, ...] | None = None
+        self._kept: OrderedDict[tuple[object, ...], Text] = OrderedDict()
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", self._rebuild, init=False)
@@ -125,7 +128,7 @@ class Chart(ReportsFailures, Static):
             self._built = self._wanted = None
             self.update("")
             return
-        self._rebuild()
+        self.call_after_refresh(self._rebuild)  # at the size the new layout gives it
 
     def on_resize(self) -> None:
         self._rebuild()
@@ -150,6 +153,11 @@ class Chart(ReportsFailures, Static):
         if wanted in (self._built, self._wanted):
             return
         self._wanted = wanted
+        if wanted in self._kept:
+            self._kept.move_to_end(wanted)
+            self._built = wanted
+            self.update(self._kept[wanted])
+            return
         self.run_worker(lambda: (wanted, build_chart(data, width, height, palette)),
                         thread=True, group=f"chart-{self.id}", exclusive=True,
                         exit_on_error=False, name="Drawing a chart")
@@ -167,4 +175,7 @@ class Chart(ReportsFailures, Static):
         if wanted != self._wanted:
             return  # an older build finished after a newer one was asked for
         self._built = wanted
+        self._kept[wanted] = text
+        while len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
         self.update(text)
