@@ -34,7 +34,7 @@ from core.sync.refunds import fix_missing_refunds
 from core.sync.snapshot import CustomerSnapshot, OrderSnapshot
 from core.timeutil import iso, utcnow
 
-CURSORS = ("orders", "customers", "states")
+CURSORS = ("orders", "customers", "states", "refunds")
 
 
 @dataclass(slots=True)
@@ -469,6 +469,12 @@ def check_cursor(name: str, value: str) -> str:
             raise ConfigError(f"the customers cursor is a date and time in shop time, not "
                               f"{value!r}", hint="e.g. 2026-11-01T00:00:00") from None
         return moment.isoformat()
+    if name == "refunds":
+        if not value.isdigit() or len(value) > 18:
+            raise ConfigError(f"the refunds cursor is a shop refund (order_slip) id, not "
+                              f"{value!r}", hint="e.g. 'sincro cursor set NAME refunds 0' "
+                              "re-reads every refund (none is doubled)")
+        return str(int(value))
     if name == "states":
         if not value or len(value) > 200:
             raise ConfigError("the states cursor is the ERP's opaque cursor",

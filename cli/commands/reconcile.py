@@ -47,9 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true")
     set_handler(show, cmd_cursor_show)
     move = csub.add_parser("set", help="move a cursor: orders (a shop order id), customers "
-                           "(a date and time, shop time), states (the ERP's cursor)")
+                           "(a date and time, shop time), states (the ERP's cursor), refunds "
+                           "(a shop refund id)")
     move.add_argument("name", metavar="NAME")
-    move.add_argument("cursor", choices=("orders", "customers", "states"))
+    move.add_argument("cursor", choices=("orders", "customers", "states", "refunds"))
     move.add_argument("value", metavar="VALUE")
     move.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     set_handler(move, cmd_cursor_set)

@@ -169,6 +169,13 @@ async def test_one_line_shipping_only_and_whole_order_each_become_one_credit_not
                            ).out)["state"] == "booked"
         again = await asincro(home, "erp", "book-credit-note", n1.number)
         assert again.code != 0 and "already booked" in again.err
+        # the refunds replayed from the start: read again, none doubled
+        cursor = json.loads((await asincro(home, "cursor", "show", "shop1", "--json")).out)
+        assert cursor["refunds"]["value"] == str(everything["id"])
+        moved = await asincro(home, "cursor", "set", "shop1", "refunds", "0", "--yes")
+        assert moved.code == 0, moved.err
+        replay = await engine.run_sync("shop1", "orders")
+        assert replay.counts["refunds_read"] == 3 and not replay.counts.get("credit_notes")
     await assert_erp_holds_each_slip_once(home, state)
     await assert_erp_holds_each_importable_order_once(home, state)
 
