@@ -19,7 +19,7 @@ from textual.widgets import Static
 from tui import format as fmt
 from tui.activity import Activity, activity_stamp, load_activity
 from tui.context import console
-from tui.widgets.activity_panel import ActivityPanel
+from tui.widgets.activity_panel import ActivityPanel, plural
 from tui.widgets.tones import tone
 from tui.workers import ReportsFailures
 
@@ -85,7 +85,8 @@ class DashboardView(ReportsFailures, Vertical, can_focus=True):
             this = activity is shown
             lines.append("▶ " if this else "  ", style="bold" if this else "")
             lines.append(f"{fmt.safe(activity.account):<14.14}", style="bold" if this else "")
-            lines.append(f"{activity.orders:>6} orders  {activity.runs:>4} runs  ")
+            orders, runs = plural(activity.orders, "order"), plural(activity.runs, "run")
+            lines.append(f"{orders:>13}  {runs:>9}  ")
             failed = f"{activity.failed} failed"
             lines.append(f"{failed:<10}",
                          style=tone(self.app, "error") if activity.failed else "dim")

@@ -69,14 +69,18 @@ class ActivityPanel(Vertical):
             self.durations.show(None)
             return
         text = Text(fmt.safe(activity.account), style="bold")
-        text.append(f"  last {len(activity.days)} days: {activity.orders} orders imported, "
-                    f"{activity.runs} runs")
+        text.append(f"  last {len(activity.days)} days: {plural(activity.orders, 'order')} "
+                    f"imported, {plural(activity.runs, 'run')}")
         if activity.failed:
             text.append(f", {activity.failed} failed", style=tone(self.app, "error"))
         head.update(text)
         self.orders.show(orders_chart(activity))
         self.durations.show(durations_chart(activity))
         following.update(next_runs_text(activity, tz))
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def next_runs_text(activity: Activity, tz: tzinfo) -> Text:

@@ -130,6 +130,12 @@ class Chart(ReportsFailures, Static):
             return
         self.call_after_refresh(self._rebuild)  # at the size the new layout gives it
 
+    @property
+    def drawn(self) -> str:
+        """The chart as it is shown, as plain text ('' before it is drawn)."""
+        text = self._kept.get(self._built) if self._built else None
+        return text.plain if text is not None else ""
+
     def on_resize(self) -> None:
         self._rebuild()
 
