@@ -5,7 +5,9 @@
 The emulator runs in its own process; the console runs headless (Textual's test
 driver) at 80x24 with a real engine and hub. While the orders sync runs, keys
 that switch views are sent to the app every 100 ms, as the terminal would send
-them, and each key's time until its view is the one shown is recorded.
+them, and each key's time until its view is the one shown is recorded. The
+dashboard (6) is among them, and `a` on it (its next account, whose charts are
+drawn); after the import, the dashboard is timed until it shows the new orders.
 """
 
 from __future__ import annotations
@@ -31,9 +33,19 @@ from core import accounts as acc  # noqa: E402
 from core.store.hub import open_hub  # noqa: E402
 from tui.app import SincroApp  # noqa: E402
 
-# view keys and the view each one must bring up
-KEYS = [("2", "log"), ("1", "accounts"), ("3", "history"), ("1", "accounts"), ("4", "erp"),
-        ("1", "accounts")]
+# keys and the view each one must bring up; `a` on the dashboard must show the next account
+KEYS: list[tuple[str, str]] = [
+    ("2", "log"), ("6", "dashboard"), ("a", "dashboard"), ("1", "accounts"), ("3", "history"),
+    ("6", "dashboard"), ("a", "dashboard"), ("4", "erp"), ("1", "accounts")]
+
+
+def next_account(app: SincroApp) -> str | None:
+    """The account `a` must bring up on the dashboard; None before its first figures."""
+    dashboard = app.main.dashboard
+    names = [a.account for a in dashboard.activity]
+    if dashboard.account not in names:
+        return None
+    return names[(names.index(dashboard.account) + 1) % len(names)]
 
 
 class LoopLag:
@@ -91,7 +103,7 @@ class LoopLag:
 
 
 async def measure(url: str, key: str, pace_gc: bool, why: collections.Counter[str] | None
-                  ) -> tuple[list[float], float, str, list[str]]:
+                  ) -> tuple[list[float], list[tuple[str, str]], float, str, list[str]]:
     home = Path(tempfile.mkdtemp(prefix="sincro-bench-")) / "home"
     home.mkdir(mode=0o700)
     hub = await open_hub(home / "hub.db")
@@ -101,6 +113,7 @@ async def measure(url: str, key: str, pace_gc: bool, why: collections.Counter[st
     await hub.close()
     app = SincroApp(home, pace_gc=pace_gc)
     times: list[float] = []
+    sent: list[tuple[str, str]] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await asyncio.wait_for(app.ready.wait(), 30)
         await pilot.pause()
@@ -114,6 +127,10 @@ async def measure(url: str, key: str, pace_gc: bool, why: collections.Counter[st
         while app.engine.running:
             key, view = KEYS[i % len(KEYS)]
             i += 1
+            account = next_account(app) if key == "a" else None
+            if key == "a" and (app.main.current != "dashboard" or account is None):
+                continue  # its figures are still being read: nothing to switch yet
+            sent.append((key, view))
             start = time.perf_counter()
             queued = {str(n): n._message_queue.qsize() for n in (app, app.main, app.focused)
                       if n is not None and n._message_queue.qsize()}
@@ -121,7 +138,8 @@ async def measure(url: str, key: str, pace_gc: bool, why: collections.Counter[st
                 kinds = collections.Counter(type(m).__name__ for m in app.main._message_queue.values)
                 queued["kinds"] = dict(kinds.most_common(5))
             app._driver.send_message(events.Key(key, key))
-            while app.main.current != view:
+            while app.main.current != view or (
+                    account is not None and app.main.dashboard.account != account):
                 await asyncio.sleep(0.001)
             times.append(time.perf_counter() - start)
             if times[-1] > 0.1:
@@ -147,8 +165,19 @@ async def measure(url: str, key: str, pace_gc: bool, why: collections.Counter[st
             took = time.perf_counter() - start
         notes.append(f"ERP view first shown    newest {expected} of {total} documents in {took * 1000:.0f} ms; "
                      f"{fill.worst()}")
+        # the dashboard, open at the end of the import, shows its orders (read in a worker)
+        dashboard = app.main.dashboard
+        with LoopLag() as drawn:
+            start = time.perf_counter()
+            await pilot.press("6")
+            while not any(a.orders for a in dashboard.activity):
+                await asyncio.sleep(0.005)
+            took = time.perf_counter() - start
+        shown = next(a for a in dashboard.activity if a.orders)
+        notes.append(f"dashboard after it      {shown.account}: {shown.orders} orders in its "
+                     f"figures after {took * 1000:.0f} ms; {drawn.worst()}")
         runs = await app.engine.hub.fetchall("SELECT outcome, counts FROM runs")
-    return times, wall, f"{runs[0]['outcome']} {runs[0]['counts']}", notes
+    return times, sent, wall, f"{runs[0]['outcome']} {runs[0]['counts']}", notes
 
 
 def main() -> None:
@@ -162,12 +191,19 @@ def main() -> None:
     args = p.parse_args()
     why: collections.Counter[str] | None = collections.Counter() if args.why else None
     with emulator_process(args.orders, 13, args.latency_ms) as (url, key):
-        times, wall, outcome, notes = asyncio.run(measure(url, key, not args.no_gc_pacer, why))
+        times, sent, wall, outcome, notes = asyncio.run(measure(url, key, not args.no_gc_pacer, why))
     ms = sorted(t * 1000 for t in times)
     print(f"import of {args.orders} orders in the console: {wall:.1f} s ({outcome[:60]}...)")
     print(f"keys pressed during it  {len(ms)}")
     print(f"answer time (ms)        median {statistics.median(ms):.1f}, "
-          f"p95 {ms[int(len(ms) * 0.95) - 1]:.1f}, max {ms[-1]:.1f}")
+          f"p95 {ms[int(len(ms) * 0.95) - 1]:.1f}, p99 {ms[max(0, int(len(ms) * 0.99) - 1)]:.1f}, "
+          f"max {ms[-1]:.1f}")
+    for key, view in dict.fromkeys(KEYS):
+        own = sorted(t * 1000 for t, k in zip(times, sent, strict=True) if k == (key, view))
+        if own:
+            what = f"{key} ({'next account' if key == 'a' else view})"
+            print(f"  key {what:<18} {len(own)} presses, median {statistics.median(own):.1f}, "
+                  f"max {own[-1]:.1f}")
     print(f"over 100 ms             {sum(1 for t in ms if t > 100)}")
     for line in notes:
         print(line)
