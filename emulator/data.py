@@ -420,7 +420,8 @@ class ShopState:
         excluded, docs/prestashop/PROTOCOL.md §1): ``products`` maps an order_detail id to the
         quantity refunded (at the row's unit price tax excl.; capped at what earlier slips left),
         ``shipping`` refunds the order's whole shipping. Each row's amount tax incl. follows the
-        order's ``round_type``; the rows' refunded quantities (and, 1.7+, amounts) grow; the slip's
+        order's ``round_type`` (rounding on the total: the slip's products tax incl. is each
+        rate's sum tax excl. taxed once, rounded); the rows' refunded quantities (and, 1.7+, amounts) grow; the slip's
         ``amount`` is its products tax excl. and ``order_slip_type`` 2 when shipping is refunded."""
         order = self.tables["orders"][order_id]
         round_type = php_int_or(order.get("round_type"), pricing.ROUND_LINE)
@@ -434,6 +435,7 @@ class ShopState:
                 refunded[key] = refunded.get(key, 0) + int(d["product_quantity"])
         rows: list[Obj] = []
         p_excl = p_incl = pricing.ZERO
+        by_rate: dict[Decimal, Decimal] = {}
         for detail_id, asked in (products or {}).items():
             det = details[detail_id]
             if int(det["id_order"]) != order_id:
@@ -449,13 +451,18 @@ class ShopState:
             pricing.price_lines([ln], round_type)
             excl, incl = pricing.r2(ln.unit_excl * qty), pricing.r2(ln.total_incl)
             p_excl += ln.unit_excl * qty
-            p_incl += incl
+            if round_type == pricing.ROUND_TOTAL:  # taxed once per rate on the rows' sum
+                by_rate[rate] = by_rate.get(rate, pricing.ZERO) + ln.unit_excl * qty
+            else:
+                p_incl += incl
             rows.append({"id": str(slip_id), "id_order_detail": str(detail_id), "product_quantity": str(qty),
                          "amount_tax_excl": pricing.s6(excl), "amount_tax_incl": pricing.s6(incl)})
             det["product_quantity_refunded"] = str(int(det.get("product_quantity_refunded") or 0) + qty)
             if self.version >= (1, 7):
                 for k, v in (("total_refunded_tax_excl", excl), ("total_refunded_tax_incl", incl)):
                     det[k] = pricing.s6(Decimal(det.get(k) or "0") + v)
+        for rate, excl_sum in by_rate.items():
+            p_incl += pricing.r2(excl_sum * (1 + rate / pricing.HUNDRED))
         s_excl = s_incl = pricing.ZERO
         if shipping:
             s_excl = Decimal(self.value("orders", order, "total_shipping_tax_excl") or "0")

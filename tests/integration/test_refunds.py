@@ -19,6 +19,7 @@ from core.kinds import RunKind, Trigger
 from core.reconcile import reconcile
 from core.resync import apply_fix
 from emulator.data import add_generated_slips, generate
+from emulator.pricing import ROUND_ITEM, ROUND_LINE, ROUND_TOTAL
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
 from tests.synctools import (
@@ -262,9 +263,13 @@ async def test_a_refund_waits_for_its_order_then_goes_in_once(tmp_path: Path, em
     await assert_erp_holds_each_slip_once(home, state)
 
 
+@pytest.mark.parametrize("round_type", [ROUND_ITEM, ROUND_LINE, ROUND_TOTAL],
+                         ids=["per-item", "per-line", "on-the-total"])
 async def test_generated_refunds_of_a_seeded_shop_each_become_one_credit_note(
-        tmp_path: Path) -> None:
-    state = generate(300, seed=16)
+        tmp_path: Path, round_type: int) -> None:
+    """Refunds of one row, of the shipping and of whole orders, at every rate the shop sells
+    and however the shop rounds: each one credit note, its totals the refund's to the cent."""
+    state = generate(300, seed=16, round_type=round_type)
     slips = add_generated_slips(state, 16, share=0.15)
     assert len(slips) > 20
     home = tmp_path / "home"
@@ -273,6 +278,21 @@ async def test_generated_refunds_of_a_seeded_shop_each_become_one_credit_note(
         assert summary.outcome == "ok", summary.errors[:5]
         assert summary.counts["credit_notes"] == len(slips)
     await assert_erp_holds_each_slip_once(home, state)
+    notes = await _credit_notes(home, [f"shop1:s:{i}" for i in slips])
+    rates = set()
+    for sid in slips:
+        n, slip = notes[f"shop1:s:{sid}"], state.table("order_slip")[sid]
+        rows = slip["associations"]["order_slip_details"]
+        articles = [ln for ln in n.lines if ln.kind == "article"]
+        assert [ln.vat_rate for ln in articles] == [_rate(state, int(r["id_order_detail"]))
+                                                   for r in rows], sid
+        rates |= {ln.vat_rate for ln in articles}
+        taxable = sum(v.taxable for v in n.vat_summary)
+        tax = sum(v.tax for v in n.vat_summary)
+        rounding_excl = sum((ln.unit_price for ln in n.lines if ln.kind == "rounding"), D(0))
+        assert taxable + rounding_excl == n.total_tax_excl, sid
+        assert taxable + tax + n.rounding == n.total_tax_incl, sid
+    assert {D(22), D(10), D(4)} <= rates
 
 
 async def test_reconcile_lists_refunds_missing_from_the_erp_and_its_fix_adds_each_once(
