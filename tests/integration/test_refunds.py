@@ -334,3 +334,40 @@ async def test_reconcile_lists_refunds_missing_from_the_erp_and_its_fix_adds_eac
         assert not rerun.counts.get("credit_notes"), rerun.counts
         assert rerun.counts["refunds_read"] == 1  # the cursor passes the fixed one: no double
     await assert_erp_holds_each_slip_once(home, state)
+
+
+async def test_the_emulator_serves_order_slip_as_prestashop_does(emu) -> None:
+    """docs/prestashop/PROTOCOL.md §1: the list node is <order_slips>; order_slip_details is a
+    virtual association whose id is the slip's own (getWsOrderSlipDetails); id_order and
+    date_upd filter it like any list."""
+    state = emu.state
+    order = _paid_orders(state)[0]
+    rows = state.assoc_items("orders", order, "order_rows")
+    slip = await _slip(emu, order["id"], {int(r["id"]): 1 for r in rows})
+    async with httpx.AsyncClient(base_url=emu.url + "api/", auth=(emu.key, "")) as api:
+        xml = await api.get("order_slip", params={"display": "full",
+                                                  "filter[id_order]": f"[{order['id']}]"})
+        listed = await api.get("order_slip", params={
+            "output_format": "JSON", "display": "full", "date": "1",
+            "filter[date_upd]": f">[{slip['date_upd'][:10]} 00:00:00]"})
+        none = await api.get("order_slip", params={"output_format": "JSON",
+                                                   "filter[id]": f">[{slip['id']}]"})
+        one = await api.get(f"order_slip/{slip['id']}", params={"output_format": "JSON"})
+    assert xml.status_code == 200
+    body = xml.text
+    assert "<order_slips>" in body and "<order_slip>" in body
+    assert ('<order_slip_details nodeType="order_slip_detail" virtualEntity="true">'
+            in body)
+    assert body.count("<order_slip_detail>") == len(rows)
+    assert f'<id_order xlink:href="{emu.url}api/orders/{order["id"]}">' in body
+    (item,) = listed.json()["order_slips"]
+    details = item["associations"]["order_slip_details"]
+    assert {d["id"] for d in details} == {str(slip["id"])}
+    assert [int(d["id_order_detail"]) for d in details] == [int(r["id"]) for r in rows]
+    assert set(details[0]) == {"id", "id_order_detail", "product_quantity", "amount_tax_excl",
+                               "amount_tax_incl"}
+    assert none.json() == []
+    assert one.json()["order_slip"]["id_order"] == str(order["id"])
+    # the refunded rows count it, as OrderSlip::create() saves them
+    assert all(int(state.table("order_details")[int(r["id"])]["product_quantity_refunded"]) == 1
+               for r in rows)
