@@ -371,3 +371,38 @@ async def test_the_emulator_serves_order_slip_as_prestashop_does(emu) -> None:
     # the refunded rows count it, as OrderSlip::create() saves them
     assert all(int(state.table("order_details")[int(r["id"])]["product_quantity_refunded"]) == 1
                for r in rows)
+
+
+async def test_a_refund_that_cannot_be_booked_stops_alone_until_corrected(
+        tmp_path: Path, emu) -> None:
+    state = emu.state
+    home = tmp_path / "home"
+    paid = _paid_orders(state)
+    async with engine_for(home, emu) as engine:
+        assert (await engine.run_sync("shop1", "orders")).outcome == "ok"
+        first_row = {o["id"]: int(state.assoc_items("orders", o, "order_rows")[0]["id"])
+                     for o in paid[:3]}
+        bad, *good = [await _slip(emu, oid, {row: 1}) for oid, row in first_row.items()]
+        # a module wrote a row the order does not have
+        detail = state.table("order_slip")[bad["id"]]["associations"]["order_slip_details"][0]
+        detail["id_order_detail"] = "999999"
+        run = await engine.run_sync("shop1", "orders")
+        assert run.outcome == "partial"
+        assert run.counts["credit_notes"] == 2
+        (line,) = [e for e in run.errors if f"refund {bad['id']} " in e]
+        assert "999999" in line and "\n" not in line
+        assert await _credit_notes(home, [f"shop1:s:{s['id']}" for s in good])
+        report = await reconcile(engine, "shop1")
+        (m,) = report.refunds
+        assert (m.slip_id, m.reason) == (bad["id"], "error") and "999999" in m.detail
+        again = await engine.run_sync("shop1", "orders")  # retried, still refused, alone
+        assert again.outcome == "partial" and not again.counts.get("credit_notes")
+
+        detail["id_order_detail"] = str(first_row[paid[0]["id"]])  # corrected on the shop
+        fixed = (await engine.run_operation(
+            "shop1", RunKind.fix("refunds"), lambda ctx: apply_fix(ctx, report, "refunds"),
+            trigger=Trigger.CLI)).result()
+        assert list(fixed.changed) == [bad["id"]] and not fixed.unresolved
+        assert (await reconcile(engine, "shop1")).aligned
+        assert (await engine.run_sync("shop1", "orders")).outcome == "ok"
+    await assert_erp_holds_each_slip_once(home, state)
