@@ -112,12 +112,28 @@ class DemoShop:
         while True:
             await asyncio.sleep(self.orders_every * rng.uniform(0.5, 1.5))
             add_orders_now(state, rng.randint(1, 2))  # dated now
+            if rng.random() < 0.2:  # now and then a refund: a credit note in the ERP
+                refund_one(state, rng)
 
     def stop(self) -> None:
         if self._loop and self._stop:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+
+
+def refund_one(state, rng: random.Random) -> int | None:
+    """A refund of one unit of one row of a paid order not refunded yet (the slip's id)."""
+    refunded = {str(s.get("id_order")) for s in state.table("order_slip").values()}
+    paid = [o for o in state.table("orders").values()
+            if str(o.get("current_state")) in ("2", "3", "4", "5") and str(o["id"]) not in refunded]
+    if not paid:
+        return None
+    order = rng.choice(paid)
+    rows = state.assoc_items("orders", order, "order_rows")
+    if not rows:
+        return None
+    return int(state.add_order_slip(int(order["id"]), {int(rng.choice(rows)["id"]): 1})["id"])
 
 
 def catalogue(state) -> list[tuple[str, str, Decimal, int]]:

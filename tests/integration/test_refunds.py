@@ -406,3 +406,25 @@ async def test_a_refund_that_cannot_be_booked_stops_alone_until_corrected(
         assert (await reconcile(engine, "shop1")).aligned
         assert (await engine.run_sync("shop1", "orders")).outcome == "ok"
     await assert_erp_holds_each_slip_once(home, state)
+
+
+async def test_the_demo_shops_refunds_become_credit_notes(tmp_path: Path) -> None:
+    """The demo shop (sample_data/) refunds now and then as orders arrive (cli.commands.demo)."""
+    import random
+
+    from cli.commands.demo import SAMPLE_DATA, refund_one
+    from emulator.data import load_dir
+    from emulator.dates import date_relative_to_now
+
+    state = load_dir(SAMPLE_DATA)
+    date_relative_to_now(state)
+    home = tmp_path / "home"
+    async with EmulatorServer(state) as emu, engine_for(home, emu) as engine:
+        assert (await engine.run_sync("shop1", "orders")).outcome == "ok"
+        rng = random.Random(16)
+        slips = [refund_one(state, rng) for _ in range(3)]
+        assert None not in slips
+        run = await engine.run_sync("shop1", "orders")
+        assert run.outcome == "ok", run.errors
+        assert run.counts["credit_notes"] == 3
+    await assert_erp_holds_each_slip_once(home, state)
