@@ -81,6 +81,9 @@ VIEW_COMMANDS = (
     ("Listing: enable or disable", "Enable or disable the selected listing", "listings",
      "toggle_enabled"),
     ("Listings or sales lists", "Switch the listings tables", "listings", "toggle_table"),
+    ("Listing: new", "A new listing, or a new sales list when the sales lists are shown",
+     "listings", "new"),
+    ("Listing: edit", "Edit the selected listing or sales list", "listings", "edit"),
     ("Dashboard: next account", "Show the charts of the next account", "dashboard",
      "next_account"),
 )
@@ -227,6 +230,7 @@ class SincroApp(ReportsFailures, App[int]):
         from tui.screens.dashboard import DashboardView
         from tui.screens.erp import ErpView
         from tui.screens.history import HistoryView
+        from tui.screens.listing_forms import ListingForm, SalesListForm
         from tui.screens.listings import ListingsView
         from tui.screens.log import LogView
         from tui.screens.reconcile import ReconcileScreen
@@ -243,6 +247,8 @@ class SincroApp(ReportsFailures, App[int]):
             ("Run", _declared(RunDetailScreen.BINDINGS)),
             ("ERP", _declared(ErpView.BINDINGS)),
             ("Listings", _declared(ListingsView.BINDINGS)),
+            ("Listing form", _declared(ListingForm.BINDINGS)),
+            ("Sales list form", _declared(SalesListForm.BINDINGS)),
             ("Dashboard", _declared(DashboardView.BINDINGS)),
             ("Reconcile", _declared(ReconcileScreen.BINDINGS)),
             ("Review", _declared(ReviewScreen.BINDINGS)),

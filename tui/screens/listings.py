@@ -4,8 +4,9 @@ A dry run (`d`) is `sincro listing run NAME --dry-run`: it reads the shop and th
 ERP, and the changes it would make are shown here, one line per product field,
 with nothing written. `g` runs the listing for real (asks first, saying how many
 changes the last dry run found), as a recorded console run under the account's
-lease. Listings and sales lists are edited with `sincro listing` and `sincro
-list` (or imported from TOML); the view says so.
+lease. `n` and `e` create and edit the listing or sales list of the table shown
+(tui/screens/listing_forms.py); a listing created here gets its dry run at once,
+before any run. `sincro listing`, `sincro list` and TOML import do the same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, DataTable, Static
+from textual.widgets.data_table import RowDoesNotExist
 
 from core import listings as lst
 from core.events import LogLine, RunFinished
@@ -71,9 +73,13 @@ class ListingsView(ReportsFailures, Vertical):
                 tooltip="What the selected listing would change on the shop; writes nothing"),
         Binding("g", "run", "Run", id="listing-run",
                 tooltip="Apply the selected listing's rules to all its articles (asks first)"),
-        Binding("space", "toggle_enabled", "Enable/disable", id="listing-toggle",
+        Binding("space", "toggle_enabled", "On/off", id="listing-toggle",
                 key_display="space",
                 tooltip="Enable or disable the selected listing (scheduled runs skip it)"),
+        Binding("n", "new", "New", id="listing-new",
+                tooltip="A new listing, or a new sales list when the sales lists are shown"),
+        Binding("e", "edit", "Edit", id="listing-edit",
+                tooltip="Edit the selected listing (lists, rules) or sales list"),
         Binding("t", "toggle_table", "Listings/lists", id="listing-table",
                 tooltip="Switch between the listings and the sales lists"),
         Binding("r", "refresh", "Refresh", id="listings-refresh", show=False),
@@ -127,6 +133,10 @@ class ListingsView(ReportsFailures, Vertical):
         self.table.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("new", "edit") and console(self).engine is None:
+            return None
+        if action == "edit" and self.selected is None:
+            return None
         if action in ("dry_run", "run", "toggle_enabled"):
             x = self.selected_listing
             if x is None or console(self).engine is None:
@@ -183,9 +193,9 @@ class ListingsView(ReportsFailures, Vertical):
         name = self.selected
         if name is None:
             what = "listings" if self.showing == "listings-table" else "sales lists"
-            box.update(Text(f"no {what} yet: create them with 'sincro list add' and 'sincro "
-                            "listing add', or all at once with 'sincro listing import "
-                            "FILE.toml' (README: Listings)", style="dim"))
+            box.update(Text(f"no {what} yet: n creates one (t: listings or sales lists); "
+                            "or 'sincro list add', 'sincro listing add', 'sincro listing "
+                            "import FILE.toml' (README: Listings)", style="dim"))
             return
         if self.showing == "lists-table":
             box.update(self._list_text(self.lists[name]) if name in self.lists else "")
@@ -257,6 +267,50 @@ class ListingsView(ReportsFailures, Vertical):
     # -- actions --------------------------------------------------------------
     def action_refresh(self) -> None:
         self.load()
+
+    def action_new(self) -> None:
+        self.run_worker(self._form(None), group="listing-form", exclusive=True,
+                        exit_on_error=False, name="Listing form")
+
+    def action_edit(self) -> None:
+        name = self.selected
+        if name is not None:
+            self.run_worker(self._form(name), group="listing-form", exclusive=True,
+                            exit_on_error=False, name="Listing form")
+
+    async def _form(self, name: str | None) -> None:
+        from core.accounts import list_accounts
+        from tui.screens.listing_forms import ListingForm, SalesListForm
+
+        engine = console(self).running_engine()
+        if self.showing == "lists-table":
+            saved = await self.app.push_screen_wait(
+                SalesListForm(self.lists.get(name) if name else None))
+            if saved:
+                await self._load()
+                self.select(saved)
+            return
+        accounts = [a.name for a in await list_accounts(engine.database)]
+        lists = [s.name for s in await lst.list_lists(engine.database)]
+        if not lists:
+            self.app.notify("a listing works on sales lists: create one first (t, then n)",
+                            title="Listings", severity="warning", markup=False)
+            return
+        saved = await self.app.push_screen_wait(
+            ListingForm(self.listings.get(name) if name else None, accounts, lists))
+        if not saved:
+            return
+        await self._load()
+        self.select(saved)
+        x = self.listings.get(saved)
+        if name is None and x is not None and x.enabled and x.rules:
+            self.action_dry_run()  # a listing made here is seen at work before any run
+
+    def select(self, name: str) -> None:
+        table = self.table
+        with contextlib.suppress(RowDoesNotExist):
+            table.move_cursor(row=table.get_row_index(name))
+        self.show_detail()
 
     def action_toggle_table(self) -> None:
         switcher = self.query_one("#listings-tables", ContentSwitcher)
