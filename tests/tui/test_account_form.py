@@ -180,6 +180,12 @@ async def test_importable_states_the_state_map_and_coding_from_the_shop(home: Pa
             assert "invalid article prefix 'bad prefix!'" in message(app)
             assert form.query_one("#acc-prefix").has_class("-invalid")
             await fill(pilot, "#acc-prefix", "WEB")
+            await fill(pilot, "#acc-tax-map", "0=N9")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "invalid tax map" in message(app)
+            assert form.query_one("#acc-tax-map").has_class("-invalid")
+            await fill(pilot, "#acc-tax-map", "0=N3.2, 22=22")
             form.query_one("#acc-merge-guests", Checkbox).value = False
             await pilot.press("ctrl+s")
             await settle(pilot)
@@ -189,3 +195,4 @@ async def test_importable_states_the_state_map_and_coding_from_the_shop(home: Pa
     assert saved.option("state_map") == {"cancelled": None, "shipped": 5, "invoiced": 2}
     assert saved.option("coding_rule") == "prefix" and saved.option("article_prefix") == "WEB"
     assert saved.option("merge_guests") is False
+    assert saved.option("tax_map") == {"0": "N3.2", "22": "22"}

@@ -22,7 +22,7 @@ from tui.workers import ReportsFailures
 
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,10}$")  # as `sincro account edit --article-prefix`
 MAP_EVENTS = (("cancelled", "Cancelled"), ("shipped", "Shipped"), ("invoiced", "Invoiced"))
-CLUES = (("article prefix", "acc-prefix"), ("account name", "acc-name"), ("environment variable", "acc-key-env"),
+CLUES = (("tax map", "acc-tax-map"), ("article prefix", "acc-prefix"), ("account name", "acc-name"), ("environment variable", "acc-key-env"),
          ("--key-env", "acc-key-env"), ("key", "acc-key"), ("url", "acc-url"),
          ("time zone", "acc-tz"), ("allowance", "acc-allowance"),
          ("e-mail", "acc-recipients"), ("shop id", "acc-shop-id"), ("no shop", "acc-shop-id"),
@@ -57,6 +57,23 @@ def parse_prefix(text: str) -> str:
         raise ConfigError(f"invalid article prefix {text!r}",
                           hint="1 to 10 letters, digits, . _ - (e.g. PS)")
     return value
+
+
+def parse_tax_map(text: str) -> dict[str, str]:
+    """The account's own tax map entries, as `sincro account edit --tax-map` reads them (the
+    defaults 22, 10, 5, 4 apply to the rates it leaves out)."""
+    from core.sync import vat
+
+    try:
+        return vat.parse_map(text)
+    except vat.VatError as exc:
+        raise ConfigError(f"invalid tax map: {exc}",
+                          hint="e.g. 22=22, 10=10, 0=N3.2, g9=ES:N4 (see 'sincro account "
+                          "taxes NAME')") from None
+
+
+def show_tax_map(option: dict[str, str] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (option or {}).items())
 
 
 def parse_allowance(text: str) -> int | None:
@@ -128,6 +145,11 @@ class AccountForm(ReportsFailures, Screen[bool]):
             yield FormRow("Language", Input(value=(a.option("language") or "") if a else "",
                                            id="acc-language", compact=True,
                                            placeholder="e.g. it; empty: the shop's first"))
+            yield FormRow("Tax map", Input(
+                value=show_tax_map(a.option("tax_map") if a else None), id="acc-tax-map",
+                compact=True, placeholder="e.g. 0=N3.2, g9=ES:N4 (22, 10, 5, 4 by default)",
+                tooltip="shop VAT rate or tax rules group -> ERP VAT code (0 % needs its "
+                "nature N1..N7)"))
             yield FormRow("Coding rule", Select(
                 [("shop reference", "reference"), ("prefix + product id", "prefix")],
                 value=(a.option("coding_rule") if a else "reference"), allow_blank=False,
@@ -238,6 +260,7 @@ class AccountForm(ReportsFailures, Screen[bool]):
             if key is not None and key_env is None:
                 acc.check_key(key)
             options["full_sync_allowance"] = parse_allowance(self.value("acc-allowance"))
+            options["tax_map"] = parse_tax_map(self.value("acc-tax-map"))
             rule = self.query_one("#acc-coding-rule", Select).value
             options["coding_rule"] = "prefix" if rule == "prefix" else "reference"
             options["article_prefix"] = parse_prefix(self.value("acc-prefix"))
