@@ -17,6 +17,7 @@ Two halves, as orders have (R-4):
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date
 from decimal import Decimal
@@ -25,6 +26,7 @@ from typing import Any
 from core.accounts import Account
 from core.erp.port import (
     CreditNoteData,
+    CreditNoteResult,
     ErpError,
     OrderLineData,
     ShippingData,
@@ -39,6 +41,7 @@ from core.sync.snapshot import OrderSnapshot, RefundRowSnapshot, RefundSnapshot
 from core.timeutil import iso, utcnow
 
 PAGE_SIZE = 100
+BATCH = 100  # credit notes per ERP call and hub transaction
 CURSOR = "refunds"
 MICRO = Decimal("0.000001")
 
@@ -227,67 +230,114 @@ async def read_refunds(ctx: RunContext) -> int | None:
 
 async def push_refunds(ctx: RunContext, only: set[int] | None = None) -> dict[int, str]:
     """Every hub refund without its credit note (or only the slips ``only`` names) into the
-    ERP; the credit note numbers by slip id. One slip failing never stops the others."""
+    ERP, ``BATCH`` credit notes per ERP call and hub transaction; the credit note numbers by
+    slip id. One slip failing never stops the others."""
     run = ctx.run
     erp = credit_notes(ctx.connector)
     if erp is None:
         return {}
     rows = await ctx.hub.fetchall(
-        "SELECT r.shop_id, r.order_shop_id, r.data, o.data AS order_data, o.erp_number"
+        "SELECT r.shop_id, r.order_shop_id, r.data, o.data AS order_data"
         " FROM refunds r LEFT JOIN orders o ON o.account_id = r.account_id"
         " AND o.shop_id = r.order_shop_id"
         " WHERE r.account_id = ? AND r.erp_number IS NULL ORDER BY r.shop_id",
         (ctx.account_id,))
     goods = ctx.account.option("refund_returns_goods")
     done: dict[int, str] = {}
-    waiting = 0
-    for row in rows:
-        sid, oid = int(row["shop_id"]), int(row["order_shop_id"])
-        if only is not None and sid not in only:
+    waiting: list[int] = []
+    for i in range(0, len(rows), BATCH):
+        ready: list[tuple[int, int, CreditNoteData]] = []
+        failed: dict[int, str] = {}
+        chunk = [r for r in rows[i:i + BATCH] if r["order_data"] is not None
+                 and (only is None or int(r["shop_id"]) in only)]
+        documents = await _documents(ctx, [ctx.ref("o", int(r["order_shop_id"])) for r in chunk])
+        for row in rows[i:i + BATCH]:
+            sid, oid = int(row["shop_id"]), int(row["order_shop_id"])
+            if only is not None and sid not in only:
+                continue
+            if row["order_data"] is None:
+                # an order this account never imported (another shop, before its first order)
+                run.log(Level.DEBUG, f"refund {sid}: order {oid} is not in the hub; it waits")
+                continue
+            order_ref = ctx.ref("o", oid)
+            document = documents.get(order_ref)
+            if document is None:
+                waiting.append(sid)
+                continue
+            slip: RefundSnapshot = json.loads(row["data"])
+            order: OrderSnapshot = json.loads(row["order_data"])
+            try:
+                ready.append((sid, oid, build_credit_note(
+                    ctx.ref("s", sid), order_ref, slip, order, document.customer_code,
+                    account=ctx.account, goods_returned=goods)))
+            except (vat.VatError, vat.HeldForReview) as exc:
+                failed[sid] = str(exc)
+        numbers: dict[int, str] = {}
+        made = functools.partial(_made, run, numbers)
+        while ready:  # the batch without each note the ERP refuses, named by its reference
+            try:
+                results = await erp.insert_credit_notes([doc for _s, _o, doc in ready])
+            except ErpError as exc:
+                at = [k for k, (_s, _o, doc) in enumerate(ready)
+                      if doc.external_ref == exc.external_ref]
+                if at:
+                    failed[ready[at[0]][0]] = str(exc)
+                    del ready[at[0]]
+                    continue
+                for sid, _oid, doc in ready:  # not named: each on its own
+                    try:
+                        (result,) = await erp.insert_credit_notes([doc])
+                    except ErpError as one:
+                        failed[sid] = str(one)
+                    else:
+                        made(sid, result)
+                break
+            for (sid, _oid, _doc), result in zip(ready, results, strict=True):
+                made(sid, result)
+            break
+        for sid, why in failed.items():
+            run.error(f"refund {sid} did not go into the ERP: {why}")
+        if not numbers and not failed:
             continue
-        if row["order_data"] is None:
-            # an order this account never imported (another shop, before its first order)
-            run.log(Level.DEBUG, f"refund {sid}: order {oid} is not in the hub; it waits")
-            continue
-        order_ref = ctx.ref("o", oid)
-        document = await ctx.connector.find_document(order_ref)
-        if document is None:
-            waiting += 1
-            run.info(f"refund {sid} waits for order {oid} to be in the ERP")
-            continue
-        slip: RefundSnapshot = json.loads(row["data"])
-        order: OrderSnapshot = json.loads(row["order_data"])
-        ref = ctx.ref("s", sid)
-        error: str | None = None
-        number: str | None = None
-        try:
-            doc = build_credit_note(ref, order_ref, slip, order, document.customer_code,
-                                    account=ctx.account, goods_returned=goods)
-            result = (await erp.insert_credit_notes([doc]))[0]
-        except (vat.VatError, vat.HeldForReview, ErpError) as exc:
-            error = str(exc)
-            run.error(f"refund {sid} of order {oid} did not go into the ERP: {error}")
-        else:
-            number = result.credit_note.number
-            if result.created:
-                run.counts["credit_notes"] += 1
-                run.log(Level.DEBUG, f"refund {sid} -> ERP credit note {number}")
+        now = iso(utcnow())
         async with ctx.hub.transaction() as conn:
-            if number is not None:
-                await conn.execute(
-                    "UPDATE refunds SET erp_number = ?, pushed_at = ?, last_error = NULL"
-                    " WHERE account_id = ? AND shop_id = ?",
-                    (number, iso(utcnow()), ctx.account_id, sid))
-                done[sid] = number
-            else:
-                await conn.execute(
-                    "UPDATE refunds SET last_error = ? WHERE account_id = ? AND shop_id = ?",
-                    (error, ctx.account_id, sid))
+            await conn.executemany(
+                "UPDATE refunds SET erp_number = ?, pushed_at = ?, last_error = NULL"
+                " WHERE account_id = ? AND shop_id = ?",
+                [(n, now, ctx.account_id, sid) for sid, n in numbers.items()])
+            await conn.executemany(
+                "UPDATE refunds SET last_error = ? WHERE account_id = ? AND shop_id = ?",
+                [(why, ctx.account_id, sid) for sid, why in failed.items()])
+        done.update(numbers)
     if waiting:
-        run.counts["refunds_waiting"] += waiting
+        run.counts["refunds_waiting"] += len(waiting)
+        shown = ", ".join(map(str, waiting[:20])) + (
+            f" and {len(waiting) - 20} more" if len(waiting) > 20 else "")
+        run.info(f"refunds {shown} wait for their orders to be in the ERP")
     if done:
         run.info(f"refunds: {len(done)} credit notes in the ERP")
     return done
+
+
+async def _documents(ctx: RunContext, refs: list[str]) -> dict[str, Any]:
+    """The order documents the ERP has among ``refs``, in one call where the connector can."""
+    many = getattr(ctx.connector, "find_documents", None)
+    if many is not None:
+        found: dict[str, Any] = await many(refs)
+        return found
+    out = {}
+    for ref in dict.fromkeys(refs):
+        doc = await ctx.connector.find_document(ref)
+        if doc is not None:
+            out[ref] = doc
+    return out
+
+
+def _made(run: Any, numbers: dict[int, str], sid: int, result: CreditNoteResult) -> None:
+    numbers[sid] = result.credit_note.number
+    if result.created:
+        run.counts["credit_notes"] += 1
+        run.log(Level.DEBUG, f"refund {sid} -> ERP credit note {numbers[sid]}")
 
 
 # -- reconcile: refunds missing from the ERP ----------------------------------
