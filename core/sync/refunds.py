@@ -1,5 +1,5 @@
 """Refunds: each shop refund (``order_slip``) becomes one credit note in the ERP, exactly
-once, linked to the order document it refunds (docs/FISCAL.md, "Refunds").
+once, linked to the order document it refunds (O-6; docs/FISCAL.md, "Refunds").
 
 Two halves, as orders have (R-4):
 
