@@ -28,6 +28,11 @@ Mapping:
   and carrier (``sale_shipment_cost`` activated: by its product's code or name, or its
   party's name) are set when Tryton has them, else written in the sale's comment after
   the order's notes.
+- credit note (a shop refund) -> a confirmed return sale (docs/FISCAL.md, "Refunds"):
+  ``origin`` = the refunded sale, ``description`` = the credit note's external reference,
+  the lines' quantities negated, its amounts the credit note's negated to the cent as for
+  orders; shipment method "order" when the goods came back (Sincro receives and finishes
+  the return shipment), else "manual" (no stock moves).
 
 Calls are batched (one create / read / button call for a whole list). One RPC
 call is one Tryton transaction, so a bulk method is all or nothing per step.
@@ -40,8 +45,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -50,10 +55,13 @@ from core.erp.choice import TrytonSettings
 from core.erp.port import (
     ArticleData,
     Capability,
+    CreditNoteData,
+    CreditNoteResult,
     CustomerData,
     DestinationData,
     DocumentState,
     ErpArticle,
+    ErpCreditNote,
     ErpCustomer,
     ErpDestination,
     ErpDocument,
@@ -324,7 +332,8 @@ class TrytonErp:
     def capabilities(self) -> frozenset[Capability]:
         return frozenset({Capability.CUSTOMERS, Capability.DESTINATIONS, Capability.ARTICLES,
                           Capability.CREATE_ARTICLES, Capability.ORDERS,
-                          Capability.STATE_CHANGES, Capability.STOCK_PRICE})
+                          Capability.STATE_CHANGES, Capability.STOCK_PRICE,
+                          Capability.CREDIT_NOTES})
 
     async def close(self) -> None:
         await self.rpc.close()
@@ -927,8 +936,8 @@ class TrytonErp:
                     "lines", "shipments", "invoices", "write_date", "create_date", "comment",
                     "payment_term", "payment_term.name"]
 
-    async def _sales(self, domain: list) -> list[dict]:
-        fields = list(self._SALE_FIELDS)
+    async def _sales(self, domain: list, extra: Sequence[str] = ()) -> list[dict]:
+        fields = list(self._SALE_FIELDS) + list(extra)
         if await self.carrier_module():
             fields.append("carrier")
             if self._carriers is None:
@@ -1112,20 +1121,25 @@ class TrytonErp:
         if comment:
             values["comment"] = comment
         if d.currency:
-            if d.currency not in self._currencies:
-                found = await self.rpc.search_read("currency.currency",
-                                                   [["code", "=", d.currency]], ["id"])
-                if not found:
-                    raise ErpError(f"no currency {d.currency} in Tryton", external_ref=ref)
-                self._currencies[d.currency] = found[0]["id"]
-            values["currency"] = self._currencies[d.currency]
+            values["currency"] = await self._currency(d.currency, ref)
         return values
 
+    async def _currency(self, code: str, ref: str) -> int:
+        if code not in self._currencies:
+            found = await self.rpc.search_read("currency.currency", [["code", "=", code]],
+                                               ["id"])
+            if not found:
+                raise ErpError(f"no currency {code} in Tryton", external_ref=ref)
+            self._currencies[code] = found[0]["id"]
+        return self._currencies[code]
+
     @staticmethod
-    def _within_rounding(d: OrderDocumentData, diff: Decimal, what: str) -> None:
+    def _within_rounding(d: OrderDocumentData | CreditNoteData, diff: Decimal,
+                         what: str) -> None:
         """A rounding line may carry the shop's rounding and a cent per line of Tryton's
         own rounding, never more: a larger difference is reported, not hidden."""
-        allowed = abs(Decimal(d.rounding)) + CENT * (len(d.lines) + len(d.discounts) + 3)
+        discounts = d.discounts if isinstance(d, OrderDocumentData) else ()
+        allowed = abs(Decimal(d.rounding)) + CENT * (len(d.lines) + len(discounts) + 3)
         if abs(diff) > allowed:
             raise ErpError(f"the sale's {what} amount would differ from the shop's by "
                            f"{diff} (more than rounding)",
@@ -1133,9 +1147,11 @@ class TrytonErp:
                            external_ref=d.external_ref)
 
     async def _settle_tax(self, refs: list[str], sales: dict[str, dict],
-                          docs: dict[str, OrderDocumentData]) -> None:
+                          docs: Mapping[str, OrderDocumentData | CreditNoteData],
+                          sign: int = 1) -> None:
         """Draft sales: what Tryton's tax lacks of the shop's (its rounding, and Tryton's
-        own per-tax rounding) goes on a rounding line with the fixed 0.01 tax."""
+        own per-tax rounding) goes on a rounding line with the fixed 0.01 tax. ``sign`` -1:
+        return sales, whose amounts are the credit note's negated."""
         rows = {r["id"]: r for r in await self._read(
             "sale.sale", [sales[r]["id"] for r in refs], ["tax_amount"])}
         new: list[dict] = []
@@ -1143,7 +1159,7 @@ class TrytonErp:
         for r in refs:
             d = docs[r]
             sid = sales[r]["id"]
-            diff = (Decimal(d.total_tax_incl) - Decimal(d.total_tax_excl)
+            diff = (sign * (Decimal(d.total_tax_incl) - Decimal(d.total_tax_excl))
                     - Decimal(rows[sid]["tax_amount"] or 0))
             if not diff:
                 continue
@@ -1218,7 +1234,8 @@ class TrytonErp:
             results.append(InsertResult(self._document(s), created))
         return results
 
-    async def _create_each(self, docs: list[OrderDocumentData], values: list[dict]) -> None:
+    async def _create_each(self, docs: Sequence[OrderDocumentData | CreditNoteData],
+                           values: list[dict]) -> None:
         for d, v in zip(docs, values, strict=True):
             try:
                 await self.rpc.model("sale.sale", "create", [v])
@@ -1262,11 +1279,224 @@ class TrytonErp:
                            external_ref=r)
         return True
 
+    # -- credit notes: confirmed return sales (docs/FISCAL.md, "Refunds") ---------------------
+    async def _returns_by_ref(self, refs: list[str]) -> dict[str, dict]:
+        """Return sales (with an origin) by their ``description``, the credit note's
+        external reference."""
+        out: dict[str, dict] = {}
+        for chunk in _chunks(refs):
+            for s in await self._sales([["description", "in", chunk], ["origin", "!=", None]],
+                                       self._RETURN_FIELDS):
+                out.setdefault(s["description"], s)
+        return out
+
+    _RETURN_FIELDS = ("origin", "shipment_method", "shipment_returns")
+
+    async def _return_values(self, d: CreditNoteData, orders: dict[str, dict],
+                             products: dict[str, dict], unit: int) -> dict:
+        """The return sale of one credit note: the refunded order's party, addresses and
+        payment term, its ``origin`` that sale (as Tryton's return wizard makes it), each
+        line with the credit note's quantity negated at its VAT code, the shipping as a
+        line without product, the untaxed rounding line; shipped back (a return shipment)
+        only when the goods came back."""
+        ref = d.external_ref
+        order = orders.get(d.order_external_ref)
+        if order is None:
+            raise ErpNotFound(f"credit note {ref}: the order document {d.order_external_ref} "
+                              "is not in Tryton", hint="the order goes in first",
+                              external_ref=ref)
+        party = (order.get("party.") or {}).get("code")
+        if party != d.customer_code:
+            raise ErpNotFound(f"credit note {ref}: sale {order['number']} is customer "
+                              f"{party}'s, not {d.customer_code}'s", external_ref=ref)
+
+        async def tax(code: str, rate: Decimal) -> list:
+            return [["add", [await self._tax_for(code, rate, d.date, ref)]]]
+
+        lines: list[dict] = []
+        for i, ln in enumerate(d.lines, 1):
+            line = {"type": "line", "quantity": -ln.quantity, "description": ln.description,
+                    "unit_price": line_price(ln.unit_price, ln.quantity, ln.total_tax_excl),
+                    "taxes": await tax(ln.vat_code, ln.vat_rate)}
+            if ln.article_code:
+                p = products.get(ln.article_code)
+                if p is None:
+                    raise ErpNotFound(f"credit note {ref}: line {i}: no article "
+                                      f"{ln.article_code!r} in Tryton", external_ref=ref)
+                line.update(product=p["id"], unit=p["default_uom"] or unit)
+            lines.append(line)
+        s = d.shipping
+        if s is not None and s.amount_tax_excl:
+            lines.append({"type": "line", "quantity": -1, "description": s.description,
+                          "unit_price": _q4(s.amount_tax_excl),
+                          "taxes": await tax(s.vat_code, s.vat_rate)})
+        untaxed = sum((_tryton_round(-Decimal(ln["quantity"]) * ln["unit_price"])
+                       for ln in lines), Decimal(0))
+        left = Decimal(d.total_tax_excl) - untaxed
+        if left:
+            self._within_rounding(d, left, "untaxed")
+            lines.append({"type": "line", "quantity": -1, "unit_price": _q4(left),
+                          "description": ROUNDING_DESCRIPTION})
+        values: dict[str, Any] = {
+            "party": order["party"], "invoice_address": order["invoice_address"],
+            "shipment_address": order["shipment_address"], "sale_date": d.date,
+            "reference": d.shop_reference, "description": ref,
+            "origin": f"sale.sale,{order['id']}",
+            "shipment_method": "order" if d.goods_returned else "manual",
+            "currency": await self._currency(d.currency, ref),
+            "lines": [["create", lines]]}
+        if order.get("payment_term"):
+            values["payment_term"] = order["payment_term"]
+        if await self.carrier_module():
+            values["shipment_cost_method"] = None
+        extra = ([("Conversion rate", str(d.conversion_rate))]
+                 if d.conversion_rate is not None and d.conversion_rate != 1 else [])
+        comment = compose_comment(d.notes, extra)
+        if comment:
+            values["comment"] = comment
+        return values
+
+    async def insert_credit_notes(self, docs: Sequence[CreditNoteData]) -> list[CreditNoteResult]:
+        """A confirmed return sale per credit note not there yet (searched by its external
+        reference first, as ``insert_orders``): created in one call, its tax settled to the
+        credit note's, quoted and confirmed (left a quotation when the settings say so),
+        read back; with ``goods_returned`` its return shipment is received and done, so the
+        quantities are back in the warehouse."""
+        items = list(docs)
+        if not items:
+            return []
+        refs = list(dict.fromkeys(d.external_ref for d in items))
+        first = {d.external_ref: d for d in reversed(items)}
+        sales = await self._returns_by_ref(refs)
+        new = [first[r] for r in refs if r not in sales]
+        advanced: set[str] = set()
+        if new:
+            orders = await self._by_ref(list(dict.fromkeys(d.order_external_ref for d in new)))
+            codes = list({ln.article_code for d in new for ln in d.lines if ln.article_code})
+            products = {p["code"]: p for p in await self.rpc.search_read(
+                "product.product", [["code", "in", codes]], ["code", "default_uom"])}
+            unit = await self._unit()
+            values = [await self._return_values(d, orders, products, unit) for d in new]
+            try:
+                await self.rpc.model("sale.sale", "create", values)
+            except TrytonRpcError:
+                await self._create_each(new, values)  # find the one at fault
+            sales.update(await self._returns_by_ref([d.external_ref for d in new]))
+            advanced.update(d.external_ref for d in new)
+        draft = [r for r in refs if sales[r]["state"] == "draft"]
+        if draft:
+            await self._settle_tax(draft, sales, first, sign=-1)
+            await self._button("quote", draft, sales)
+            advanced.update(draft)
+        if self.settings.confirm:
+            todo = [r for r in refs if sales[r]["state"] in ("draft", "quotation")]
+            if todo:
+                await self._button("confirm", todo, sales)
+                advanced.update(todo)
+            sales = await self._returns_by_ref(refs)
+            if await self._process_stuck(sales, refs):
+                sales = await self._returns_by_ref(refs)
+            if await self._receive_returns([sales[r] for r in refs
+                                            if first[r].goods_returned]):
+                sales = await self._returns_by_ref(refs)
+        else:
+            sales = await self._returns_by_ref(refs)
+        notes = await self._credit_notes(list(sales.values()))
+        results, seen = [], set()
+        for d in items:
+            created = d.external_ref in advanced and d.external_ref not in seen
+            seen.add(d.external_ref)
+            results.append(CreditNoteResult(notes[d.external_ref], created))
+        return results
+
+    async def _receive_returns(self, sales: list[dict]) -> bool:
+        """The goods came back: the return shipments Tryton made from these sales, still
+        draft or received, are received and done (stock back in the warehouse); ones the
+        office cancelled or finished are left alone. Whether any was."""
+        ids = [i for s in sales for i in s["shipment_returns"] or []]
+        if not ids:
+            return False
+        rows = await self._read("stock.shipment.out.return", ids, ["state"])
+        draft = [r["id"] for r in rows if r["state"] == "draft"]
+        todo = draft + [r["id"] for r in rows if r["state"] == "received"]
+        if not todo:
+            return False
+        try:
+            if draft:
+                await self.rpc.model("stock.shipment.out.return", "receive", draft)
+            await self.rpc.model("stock.shipment.out.return", "do", todo)
+        except TrytonRpcError as exc:
+            refs = [s["description"] for s in sales]
+            raise ErpError(f"Tryton could not receive the goods returned: {exc.tryton_message}",
+                           hint="receive the return shipment in Tryton",
+                           external_ref=refs[0] if len(refs) == 1 else None) from None
+        return True
+
+    async def _credit_notes(self, sales: list[dict]) -> dict[str, ErpCreditNote]:
+        """Return sales as credit notes (amounts positive, as a credit note states them),
+        by external reference, with the refunded sale's number and reference."""
+        lines = await self._lines(sales)
+        origins: dict[int, dict] = {}
+        ids = [int(s["origin"].split(",", 1)[1]) for s in sales
+               if (s.get("origin") or "").startswith("sale.sale,")]
+        for r in await self._read("sale.sale", ids, ["number", "description"]):
+            origins[r["id"]] = r
+        out: dict[str, ErpCreditNote] = {}
+        for s in sales:
+            origin = (s.get("origin") or "")
+            order = (origins.get(int(origin.split(",", 1)[1]))
+                     if origin.startswith("sale.sale,") else None)
+            note = self._credit_note(s, lines.get(s["id"]), order)
+            if note.external_ref is not None:
+                out.setdefault(note.external_ref, note)
+        return out
+
+    def _credit_note(self, s: dict, lines: list[dict] | None,
+                     order: dict | None) -> ErpCreditNote:
+        doc = self._document(s, lines)
+        order_ref = (order or {}).get("description") or None
+        ref = doc.external_ref if doc.external_ref != order_ref else None
+        return ErpCreditNote(
+            number=doc.number, external_ref=ref, order_external_ref=order_ref,
+            order_number=(order or {}).get("number") or None, date=doc.date,
+            customer_code=doc.customer_code, currency=doc.currency,
+            total_tax_excl=-doc.total_tax_excl, total_tax_incl=-doc.total_tax_incl,
+            state="booked" if s["invoice_state"] in ("awaiting payment", "partially paid",
+                                                     "paid") else "open",
+            goods_returned=s.get("shipment_method") != "manual",
+            lines=tuple(replace(ln, quantity=-ln.quantity,
+                                total_tax_excl=None if ln.total_tax_excl is None
+                                else -ln.total_tax_excl,
+                                total_tax_incl=None if ln.total_tax_incl is None
+                                else -ln.total_tax_incl) for ln in doc.lines),
+            vat_summary=tuple(replace(v, taxable=-v.taxable, tax=-v.tax)
+                              for v in doc.vat_summary),
+            rounding=-doc.rounding, shop_reference=doc.shop_reference,
+            conversion_rate=doc.conversion_rate, notes=doc.notes)
+
+    async def find_credit_notes(self, external_refs: Sequence[str]) -> dict[str, ErpCreditNote]:
+        sales = await self._returns_by_ref(list(dict.fromkeys(external_refs)))
+        return await self._credit_notes(list(sales.values()))
+
+    async def credit_notes_of(self, order_external_ref: str) -> list[ErpCreditNote]:
+        """Every return sale of the order's sale, oldest first (one the office made with
+        Tryton's return wizard has no external reference of its own: None)."""
+        order = (await self._by_ref([order_external_ref])).get(order_external_ref)
+        if order is None:
+            return []
+        sales = await self._sales([["origin", "=", f"sale.sale,{order['id']}"]],
+                                  self._RETURN_FIELDS)
+        lines = await self._lines(sales)
+        info = {"number": order["number"], "description": order["description"]}
+        return [self._credit_note(s, lines.get(s["id"]), info) for s in sales]
+
     # -- states ----------------------------------------------------------------------------
     async def state_changes(self, since_cursor: str | None,
                             limit: int = 1000) -> tuple[list[StateChange], str | None]:
         after = _parse_cursor(since_cursor)
-        domain: list = [["description", "!=", None],
+        # return sales (an origin: Sincro's credit notes, Tryton's return wizard) are no
+        # order's state
+        domain: list = [["description", "!=", None], ["origin", "=", None],
                         ["OR", ["state", "=", "cancelled"], ["shipment_state", "=", "sent"],
                          ["invoice_state", "in", ["awaiting payment", "paid"]]]]
         if after is not None:
