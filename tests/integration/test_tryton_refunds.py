@@ -204,6 +204,27 @@ async def test_refunds_become_one_confirmed_return_sale_each_and_reconcile_is_cl
         report = json.loads(r.out)
         assert r.code == 0 and report["aligned"], report
         assert report["counts"] == {c: 0 for c in report["counts"]}, report
+
+        # a refund the refunds step has not read: reconcile finds it missing from Tryton
+        # (by its reference), its fix puts it in once, and reconcile is clean again
+        other = next(o for o in paid if o not in (multi, shipped, whole))
+        late = await _slip(emu, other["id"], {int(rows(other)[0]["id"]): 1})
+        r = await asincro(home, "reconcile", "shop1", "--json", env=ENV, limit=180)
+        report = json.loads(r.out)
+        assert not report["aligned"], report
+        assert [(x["slip_id"], x["reason"]) for x in report["refunds"]] == [
+            (late["id"], "not_read")], report
+        r = await asincro(home, "reconcile", "shop1", "--fix", "refunds", "--json", env=ENV,
+                          limit=180)
+        assert r.code == 0, r.err + r.out
+        r = await asincro(home, "reconcile", "shop1", "--json", env=ENV, limit=180)
+        report = json.loads(r.out)
+        assert r.code == 0 and report["aligned"], report
+        [fixed] = rpc.model("sale.sale", "search_read", [
+            ["description", "=", f"shop1:s:{late['id']}"]], 0, None, None, SALE)
+        assert fixed["state"] == "processing"
+        assert _num(fixed["total_amount"]) == -_totals(late)[1]
+        assert rpc.model("sale.sale", "search_count", [["origin", "!=", None]]) == 4
         rpc.close()
 
 
