@@ -355,6 +355,26 @@ async def test_multi_rate_credit_notes_equal_the_slip_to_the_cent(tryton: Tryton
         assert not any(r.created for r in again)
         assert [r.credit_note.number for r in again] == [r.credit_note.number
                                                           for r in results + results[:1]]
+        # left a quotation (--quotation, or a run stopped before confirm): the next insert
+        # confirms that sale, and makes no other
+        quotes = await TrytonErp.open(TrytonSettings(
+            url=tryton.url, db=DB_NAME, user="admin", password_env=PW_ENV, confirm=False),
+            ADMIN_PASSWORD)
+        try:
+            [q] = await quotes.insert_credit_notes([note(7, MULTI[:2], SHIP)])
+        finally:
+            await quotes.close()
+        assert q.created and q.credit_note.state == "open"
+        rpc = tryton.rpc()
+        [s7] = rpc.model("sale.sale", "search_read", [["description", "=", "s:s:7"]], 0, None,
+                         None, ["state"])
+        assert s7["state"] == "quotation"
+        [c7] = await erp.insert_credit_notes([note(7, MULTI[:2], SHIP)])
+        assert c7.created and c7.credit_note.number == q.credit_note.number
+        [s7] = rpc.model("sale.sale", "search_read", [["description", "=", "s:s:7"]], 0, None,
+                         None, ["state"])
+        assert s7["state"] == "processing"
+        rpc.close()
         # a missing order, another customer's order: named, and nothing made for them
         for bad in (note(5, MULTI[:1], order="s:o:9"), note(6, MULTI[:1], order="s:o:2")):
             with pytest.raises(ErpNotFound) as exc:
