@@ -181,7 +181,16 @@ async def test_the_figures_are_read_again_only_when_a_run_or_schedule_changed(
         assert len(reads) == 3
 
 
-async def test_the_run_history_shows_the_same_charts_for_its_account(home: Path) -> None:
+async def test_the_run_history_shows_the_same_charts_for_its_account(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+    real = activity_module.load_activity
+
+    async def counted(*args, **kwargs):
+        reads.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr("tui.screens.history.load_activity", counted)
     await seed_activity(home)
     app = make_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -195,6 +204,9 @@ async def test_the_run_history_shows_the_same_charts_for_its_account(home: Path)
         assert nonzero(panel.orders) == SHOP1_ORDERS
         assert marked(panel.orders) == SHOP1_FAILED
         assert "charts of shop1" in screen_text(app)
+        await pilot.press("r")  # the runs are read again; the figures have not changed
+        await settle(pilot)
+        assert len(reads) == 1 and nonzero(panel.orders) == SHOP1_ORDERS
         await pilot.press("g")
         await settle(pilot)
         assert not view.charts and not panel.display and "newest first" in screen_text(app)

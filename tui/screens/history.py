@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from core.runs import RunSummary, list_runs
 from tui import format as fmt
-from tui.activity import load_activity
+from tui.activity import activity_stamp, load_activity
 from tui.context import console
 from tui.widgets.activity_panel import ActivityPanel
 from tui.widgets.run_table import RunTable
@@ -48,6 +48,7 @@ class HistoryView(ReportsFailures, Vertical, can_focus=True):
         self.account: str | None = None  # the selected account, from the accounts view
         self.only_account = False
         self.runs: dict[int, RunSummary] = {}
+        self._charts_stamp: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="history-status")
@@ -71,16 +72,25 @@ class HistoryView(ReportsFailures, Vertical, can_focus=True):
         self.runs = {r.id: r for r in runs}
         self.query_one(RunTable).show(runs)
         where = f"runs of {scope}" if scope else "runs of all accounts"
+        status = f"{where}, newest first ({len(runs)}); g: charts"
         if self.charts:
-            where = f"charts of {self.account or 'no account'}; g: the runs"
-        self.query_one("#history-status", Static).update(
-            Text(f"{where}, newest first ({len(runs)}); g: charts" if not self.charts else where))
+            status = f"charts of {self.account or 'no account'}; g: the runs"
+        self.query_one("#history-status", Static).update(Text(status))
         self.show_summary(self.query_one(RunTable).selected)
         if self.charts:
-            app = console(self)
-            shown = [a for a in await load_activity(engine.database, app.tz, app.clock())
-                     if a.account == self.account]
-            self.query_one(ActivityPanel).show(shown[0] if shown else None, app.tz)
+            await self._load_charts()
+
+    async def _load_charts(self) -> None:
+        """The account's figures, read again only when a run or a schedule changed."""
+        app = console(self)
+        db = app.running_engine().database
+        now = app.clock()
+        stamp = (await activity_stamp(db), now.astimezone(app.tz).date(), self.account)
+        if stamp == self._charts_stamp:
+            return
+        shown = [a for a in await load_activity(db, app.tz, now) if a.account == self.account]
+        self._charts_stamp = stamp
+        self.query_one(ActivityPanel).show(shown[0] if shown else None, app.tz)
 
     @property
     def charts(self) -> bool:

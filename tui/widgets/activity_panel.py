@@ -43,6 +43,15 @@ class ActivityPanel(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.activity: Activity | None = None
+        self._tz: tzinfo | None = None
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self) -> None:
+        """Its text carries theme colours (the charts follow the theme on their own)."""
+        if self._tz is not None:
+            self.show(self.activity, self._tz)
 
     def compose(self) -> ComposeResult:
         yield Static(classes="activity-head")
@@ -60,6 +69,7 @@ class ActivityPanel(Vertical):
 
     def show(self, activity: Activity | None, tz: tzinfo) -> None:
         self.activity = activity
+        self._tz = tz
         head = self.query_one(".activity-head", Static)
         following = self.query_one(".activity-next", Static)
         if activity is None:
