@@ -17,7 +17,7 @@ from tui.widgets.sync_log import SyncLog
 
 
 async def _wait_for_lines(pilot, want, limit: float = 60) -> list[str]:
-    """The live log's lines once ``want(lines)`` holds (the console looks every 50 ms)."""
+    """The live log's lines once ``want(lines)`` holds (the console looks every 100 ms)."""
     log = pilot.app.screen.query_one(SyncLog)
     deadline = asyncio.get_running_loop().time() + limit
     while True:
@@ -40,7 +40,7 @@ async def test_a_daemons_lines_reach_the_live_log_in_order_while_it_runs(
         # and then waits on the shop, with no transaction of its own to write its lines
         held = state.faults.add(kind="hold")
         daemon = await start_daemon(home)
-        app = make_app(home, lines_every=0.05)
+        app = make_app(home, lines_every=0.1)
         try:
             async with app.run_test(size=(100, 30)) as pilot:
                 await asyncio.wait_for(app.ready.wait(), 30)

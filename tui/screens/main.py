@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
+from textual.worker import Worker
 
 from core.events import LogLine
 from core.kinds import Level, Outcome
@@ -100,6 +101,7 @@ class MainScreen(ReportsFailures, Screen):
         self.refresh_bindings()
 
     _foreign: ForeignRuns | None = None
+    _lines_look: Worker[None] | None = None
 
     def on_mount(self) -> None:
         self.query_one(AccountTable).focus()
@@ -158,9 +160,14 @@ class MainScreen(ReportsFailures, Screen):
         self._poll_lines()
 
     def _poll_lines(self) -> None:
-        """Other processes' log lines: one cheap look while nothing new is committed."""
-        self.run_worker(self._foreign_lines(), group="foreign-log", exclusive=True,
-                        exit_on_error=False, name="Reading other processes' runs")
+        """Other processes' log lines: one cheap look while nothing new is committed. A look
+        still going is left to finish (a new one replacing it would, on a loaded machine,
+        cancel every look before it ends)."""
+        if self._lines_look is not None and not self._lines_look.is_finished:
+            return
+        self._lines_look = self.run_worker(
+            self._foreign_lines(), group="foreign-log", exit_on_error=False,
+            name="Reading other processes' runs")
 
     async def _foreign_lines(self) -> None:
         engine = console(self).engine
