@@ -194,6 +194,17 @@ def mask(secret: str) -> str:
 
 
 # -- validation ------------------------------------------------------------
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,10}$")
+
+
+def check_article_prefix(prefix: str) -> str:
+    """The prefix of the ERP codes Sincro gives new articles (coding rule "prefix")."""
+    if not PREFIX_RE.match(prefix):
+        raise ConfigError(f"invalid article prefix {_cut(prefix)}",
+                          hint="1 to 10 letters, digits, . _ - (e.g. PS)")
+    return prefix
+
+
 def check_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise ConfigError(

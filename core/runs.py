@@ -100,6 +100,7 @@ class RunSummary:
 # A log line waits at most this long for a transaction of its run before it is written in
 # one of its own: a console following the run from another process sees it within a second.
 LINES_WITHIN = 0.5
+_INSERT_LINES = "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)"
 
 
 class RunRecorder:
@@ -160,9 +161,7 @@ class RunRecorder:
         rows, self._pending = self._pending, []
         try:
             async with self.db.transaction() as conn:
-                await conn.executemany(
-                    "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)",
-                    rows)
+                await conn.executemany(_INSERT_LINES, rows)
         except Exception:  # the hub busy or closed: the run's next transaction writes them
             self._pending[:0] = rows
 
@@ -217,8 +216,7 @@ class RunRecorder:
         rows, self._pending = self._pending, []
         self._writing += rows
         if rows:
-            await conn.executemany(
-                "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)", rows)
+            await conn.executemany(_INSERT_LINES, rows)
         await conn.execute(
             "UPDATE runs SET counts = ?, errors = ?, steps = ?, "
             "duration_s = CASE WHEN ended_at IS NULL THEN ? ELSE duration_s END WHERE id = ?",

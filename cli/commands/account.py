@@ -140,10 +140,7 @@ def _options_from(args: argparse.Namespace, options: acc.AccountOptions) -> acc.
     if args.coding_rule is not None:
         out["coding_rule"] = args.coding_rule
     if args.article_prefix is not None:
-        if not re.match(r"^[A-Za-z0-9_.-]{1,10}$", args.article_prefix):
-            raise ConfigError(f"invalid article prefix {quoted(args.article_prefix)}",
-                              hint="1 to 10 letters, digits, . _ - (e.g. PS)")
-        out["article_prefix"] = args.article_prefix
+        out["article_prefix"] = acc.check_article_prefix(args.article_prefix)
     if args.allowance is not None:
         text = args.allowance.strip()
         if text == "unlimited":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from rich.text import Text
@@ -20,7 +19,6 @@ from tui.widgets.footer import ConsoleFooter
 from tui.widgets.form import FormMessage, FormRow, mark_invalid
 from tui.workers import ReportsFailures
 
-PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,10}$")  # as `sincro account edit --article-prefix`
 MAP_EVENTS = (("cancelled", "Cancelled"), ("shipped", "Shipped"), ("invoiced", "Invoiced"))
 CLUES = (("tax map", "acc-tax-map"), ("article prefix", "acc-prefix"), ("account name", "acc-name"), ("environment variable", "acc-key-env"),
          ("--key-env", "acc-key-env"), ("key", "acc-key"), ("url", "acc-url"),
@@ -52,11 +50,7 @@ def parse_language(text: str) -> str | None:
 
 
 def parse_prefix(text: str) -> str:
-    value = text.strip()
-    if not PREFIX_RE.match(value):
-        raise ConfigError(f"invalid article prefix {text!r}",
-                          hint="1 to 10 letters, digits, . _ - (e.g. PS)")
-    return value
+    return acc.check_article_prefix(text.strip())
 
 
 def parse_tax_map(text: str) -> dict[str, str]:
