@@ -385,11 +385,13 @@ async def add_account(db: Database, account: Account) -> Account:
             )
         cur = await conn.execute(
             "INSERT INTO accounts (name, url, key, key_env, tz, enabled, options, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (account.name, account.url, account.key, account.key_env, account.tz,
              int(account.enabled), json.dumps(account.options), now, now),
         )
-        return replace(account, id=cur.lastrowid)
+        row = await cur.fetchone()
+        assert row is not None  # RETURNING id of the row just inserted
+        return replace(account, id=row[0])
 
 
 async def save_account(db: Database, account: Account) -> Account:

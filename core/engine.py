@@ -48,6 +48,7 @@ from core.runs import (
 from core.store import faults
 from core.store.db import Database
 from core.store.hub import open_hub
+from core.store.location import ERP_SCHEMA
 from core.sync.context import RunContext
 from core.sync.pipeline import PIPELINES, steps_for
 from core.timeutil import utcnow
@@ -216,13 +217,19 @@ class Engine:
                 self._erp = await self.erp_factory(self)
             return self._erp
 
+    async def _embedded_erp_exists(self) -> bool:
+        if self.hub is not None and self.hub.dialect == "postgresql":
+            return bool(await self.hub.scalar(
+                f"SELECT to_regclass('{ERP_SCHEMA}.sincro_schema') IS NOT NULL"))
+        return (self.home / ERP_FILE).exists()
+
     async def erp_to_read(self) -> Any:
         """The ERP for what only reads (dry runs, reconcile): the real one, except that an
         embedded ERP never used yet is not created for it: an empty scratch one stands in,
         in a temporary directory removed when the engine closes."""
         async with self._erp_lock:
             if self._erp is not None or self.erp_factory is not default_erp_factory \
-                    or (self.home / ERP_FILE).exists():
+                    or await self._embedded_erp_exists():
                 pass
             elif self._scratch is not None:
                 return self._scratch[0]
@@ -234,7 +241,8 @@ class Engine:
 
                     where = Path(await asyncio.to_thread(tempfile.mkdtemp,
                                                          prefix="sincro-dry-erp-"))
-                    self._scratch = (await EmbeddedErp.open(where / ERP_FILE), where)
+                    self._scratch = (await EmbeddedErp.open(where / ERP_FILE, local=True),
+                                     where)
                     return self._scratch[0]
         return await self.erp()
 
@@ -438,10 +446,11 @@ class Engine:
         try:
             await finish_run(self.hub, rec, outcome, duration)
         except DiskFull:
-            try:
-                await self.hub.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
-            except SincroError:
-                pass
+            if self.hub.dialect == "sqlite":
+                try:
+                    await self.hub.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+                except SincroError:
+                    pass
             await finish_run(self.hub, rec, outcome, duration)
 
 

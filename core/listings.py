@@ -225,15 +225,18 @@ async def save_list(db: Database, name: str, *, add_codes=(), add_patterns=(), d
         await _list_row(db, name)  # raises NotFound
     async with db.transaction() as conn:
         if exists is None:
-            cur = await conn.execute("INSERT INTO sales_lists (name, created_at) VALUES (?, ?)",
-                                     (name, iso(utcnow())))
-            list_id = cur.lastrowid
+            cur = await conn.execute(
+                "INSERT INTO sales_lists (name, created_at) VALUES (?, ?) RETURNING id",
+                (name, iso(utcnow())))
+            row = await cur.fetchone()
+            assert row is not None  # RETURNING id of the row just inserted
+            list_id = row[0]
         else:
             list_id = exists
         if replace:
             await conn.execute("DELETE FROM sales_list_items WHERE list_id = ?", (list_id,))
         await conn.executemany(
-            "INSERT OR IGNORE INTO sales_list_items (list_id, kind, value) VALUES (?, ?, ?)",
+            "INSERT INTO sales_list_items (list_id, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(list_id, k, v) for k, v in add])
         await conn.executemany(
             "DELETE FROM sales_list_items WHERE list_id = ? AND kind = ? AND value = ?",
@@ -321,9 +324,11 @@ async def save_listing(db: Database, name: str, *, account: str | None = None,
         if existing is None:
             cur = await conn.execute(
                 "INSERT INTO listings (name, account_id, enabled, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)", (name, account_id, 1 if enabled in (None, True) else 0,
-                                           now, now))
-            lid = cur.lastrowid
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (name, account_id, 1 if enabled in (None, True) else 0, now, now))
+            row = await cur.fetchone()
+            assert row is not None  # RETURNING id of the row just inserted
+            lid = row[0]
         else:
             lid = existing["id"]
             sets: list[str] = ["updated_at = ?"]

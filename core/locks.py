@@ -99,6 +99,7 @@ class Lease:
         async with self.db.transaction() as conn:
             row = await (await conn.execute(
                 "SELECT * FROM leases WHERE account_id = ?", (self.account_id,))).fetchone()
+            stale_owner = ""
             if row is not None:
                 info = _info(row)
                 if info.owner != self.owner and not lease_is_stale(info, now):
@@ -106,12 +107,24 @@ class Lease:
                         info.describe(self.account),
                         hint="wait for it to finish and try again",
                     )
-            await conn.execute(
-                "INSERT OR REPLACE INTO leases (account_id, owner, pid, host, what, run_id, "
-                "acquired_at, heartbeat_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                stale_owner = info.owner
+            # taken only if it is still as read: on a shared PostgreSQL hub a daemon's
+            # claim (core/scheduler.py) may take it between the read and this write
+            cur = await conn.execute(
+                "INSERT INTO leases (account_id, owner, pid, host, what, run_id, "
+                "acquired_at, heartbeat_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (account_id) DO UPDATE SET owner = excluded.owner, "
+                "pid = excluded.pid, host = excluded.host, what = excluded.what, "
+                "run_id = excluded.run_id, acquired_at = excluded.acquired_at, "
+                "heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at "
+                "WHERE leases.owner = excluded.owner OR leases.owner = ? "
+                "OR leases.expires_at <= ?",
                 (self.account_id, self.owner, os.getpid(), HOST, what, run_id, iso(now), iso(now),
-                 iso(now + timedelta(seconds=self.ttl))),
+                 iso(now + timedelta(seconds=self.ttl)), stale_owner, iso(now)),
             )
+            if cur.rowcount == 0:
+                raise AccountBusy(f"account {self.account} is busy: another process has just "
+                                  "started a run", hint="wait for it to finish and try again")
 
     async def set_run(self, run_id: int) -> None:
         async with self.db.transaction() as conn:

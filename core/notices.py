@@ -36,7 +36,8 @@ async def save_smtp(db: Database, settings: SmtpSettings | None) -> None:
             await conn.execute("DELETE FROM settings WHERE name = 'smtp'")
         else:
             await conn.execute(
-                "INSERT OR REPLACE INTO settings (name, value) VALUES ('smtp', ?)",
+                "INSERT INTO settings (name, value) VALUES ('smtp', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (json.dumps(asdict(settings)),))
 
 

@@ -715,13 +715,21 @@ async def review(hub: Any, account_name: str, *, since: str | None = None) -> Re
         report.articles.append(AutoCodedArticle(r[0], r[1], r[2], r[3], r[4], r[5]))
     # every ERP customer that stands for several shop customers: guests and accounts with
     # one e-mail (core.sync.orders.customer_ref), and pairs merged by reconcile
-    for r in await hub.fetchall(
-            "SELECT erp_ref, MAX(erp_code), GROUP_CONCAT(shop_id), MIN(imported_at), "
-            "MAX(imported_at), MIN(lower(trim(email))) FROM customers WHERE account_id = ? "
-            "GROUP BY erp_ref HAVING COUNT(*) > 1 AND MAX(imported_at) >= ? ORDER BY erp_ref",
-            (account.id, cutoff)):
-        ids = tuple(sorted(int(x) for x in str(r[2]).split(",")))
-        report.merged.append(MergedGuests(r[0], r[1], r[5] or "", ids, r[3], r[4]))
+    merged = await hub.fetchall(
+        "SELECT erp_ref, MAX(erp_code), MIN(imported_at), MAX(imported_at), "
+        "MIN(lower(trim(email))) FROM customers WHERE account_id = ? "
+        "GROUP BY erp_ref HAVING COUNT(*) > 1 AND MAX(imported_at) >= ? ORDER BY erp_ref",
+        (account.id, cutoff))
+    shop_ids: dict[str, list[int]] = {}
+    if merged:
+        marks = ",".join("?" * len(merged))
+        for ref, shop_id in await hub.fetchall(
+                f"SELECT erp_ref, shop_id FROM customers WHERE account_id = ? AND erp_ref IN "
+                f"({marks})", (account.id, *(r[0] for r in merged))):
+            shop_ids.setdefault(ref, []).append(int(shop_id))
+    for r in merged:
+        ids = tuple(sorted(shop_ids.get(r[0], [])))
+        report.merged.append(MergedGuests(r[0], r[1], r[4] or "", ids, r[2], r[3]))
     from core import fiscal
 
     for r in await hub.fetchall(

@@ -162,8 +162,8 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
     if updates or new_articles:
         async with ctx.hub.transaction() as conn:
             await conn.executemany(
-                "INSERT OR IGNORE INTO articles (account_id, product_id, attribute_id, code, "
-                "reference, name, auto_coded, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO articles (account_id, product_id, attribute_id, code, "
+                "reference, name, auto_coded, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 new_articles)
             await conn.executemany(
                 "UPDATE orders SET reference = ?, state = ?, data = ? WHERE account_id = ? AND "
@@ -227,8 +227,8 @@ async def _refresh_known(ctx: RunContext, orders: list[Any], known: dict[int, An
     if outbox:
         async with ctx.hub.transaction() as conn:
             await conn.executemany(
-                "INSERT OR IGNORE INTO outbox (account_id, kind, ref, created_at) "
-                "VALUES (?, 'order', ?, ?)", [(ctx.account_id, i, now) for i in outbox])
+                "INSERT INTO outbox (account_id, kind, ref, created_at) "
+                "VALUES (?, 'order', ?, ?) ON CONFLICT DO NOTHING", [(ctx.account_id, i, now) for i in outbox])
 
 
 async def _ensure_articles(ctx: RunContext, data: OrderSnapshot) -> None:
@@ -272,8 +272,8 @@ async def resync_customers(ctx: RunContext, ids: list[int], *, force_erp: bool =
     now = iso(utcnow())
     async with ctx.hub.transaction() as conn:
         await conn.executemany(
-            "INSERT OR IGNORE INTO outbox (account_id, kind, ref, created_at) "
-            "VALUES (?, 'customer', ?, ?)", [(ctx.account_id, i, now) for i in fresh])
+            "INSERT INTO outbox (account_id, kind, ref, created_at) "
+            "VALUES (?, 'customer', ?, ?) ON CONFLICT DO NOTHING", [(ctx.account_id, i, now) for i in fresh])
     erp0 = run.counts["customers_created"] + run.counts["customers_updated"]
     await partial_sync(ctx, force_customers=force_erp)
     erp_changed = run.counts["customers_created"] + run.counts["customers_updated"] > erp0
@@ -291,10 +291,15 @@ async def resync_customers(ctx: RunContext, ids: list[int], *, force_erp: bool =
 async def _customer_rows(ctx: RunContext, ids: list[int]) -> list[Any]:
     """Each customer's data with its addresses' data, to tell what a resync changed."""
     marks = ",".join("?" * len(ids)) or "NULL"
-    return await ctx.hub.fetchall(
-        "SELECT c.shop_id, c.data, (SELECT GROUP_CONCAT(a.data, '|') FROM addresses a WHERE "
-        "a.account_id = c.account_id AND a.customer_shop_id = c.shop_id) FROM customers c "
-        f"WHERE c.account_id = ? AND c.shop_id IN ({marks})", (ctx.account_id, *ids))
+    addresses: dict[int, list[str]] = {}
+    for customer, data in await ctx.hub.fetchall(
+            "SELECT customer_shop_id, data FROM addresses WHERE account_id = ? AND "
+            f"customer_shop_id IN ({marks}) ORDER BY shop_id", (ctx.account_id, *ids)):
+        addresses.setdefault(customer, []).append(data)
+    return [(r[0], r[1], "|".join(addresses[r[0]]) if r[0] in addresses else None)
+            for r in await ctx.hub.fetchall(
+                f"SELECT shop_id, data FROM customers WHERE account_id = ? AND shop_id IN "
+                f"({marks})", (ctx.account_id, *ids))]
 
 
 # -- reconcile fixes -----------------------------------------------------------

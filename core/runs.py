@@ -253,11 +253,12 @@ async def create_run(db: Database, account_id: int, kind: RunKind, trigger: Trig
                      owner: str) -> int:
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "INSERT INTO runs (account_id, kind, trigger, owner, started_at) VALUES (?, ?, ?, ?, ?)",
-            (account_id, kind, trigger, owner, iso(utcnow())),
+            "INSERT INTO runs (account_id, kind, trigger, owner, started_at) VALUES (?, ?, ?, ?, ?) "
+            "RETURNING id", (account_id, kind, trigger, owner, iso(utcnow())),
         )
-        assert cur.lastrowid is not None  # set by the INSERT just made
-        return cur.lastrowid
+        row = await cur.fetchone()
+        assert row is not None  # RETURNING id of the row just inserted
+        return int(row[0])
 
 
 async def finish_run(db: Database, rec: RunRecorder, outcome: Outcome,
@@ -335,14 +336,18 @@ async def mark_interrupted(db: Database, run_ids: list[int]) -> None:
             ended = r["started_at"]
         ends.append((ended, r["id"]))
     async with db.transaction() as conn:
-        await conn.executemany(
-            "UPDATE runs SET ended_at = ?, outcome = 'interrupted' WHERE id = ? "
-            "AND ended_at IS NULL", ends)
+        closed = []
+        for end, i in ends:  # each once, when two processes find it at the same time
+            cur = await conn.execute(
+                "UPDATE runs SET ended_at = ?, outcome = 'interrupted' WHERE id = ? "
+                "AND ended_at IS NULL", (end, i))
+            if cur.rowcount == 1:
+                closed.append(i)
         await conn.executemany(
             "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, 'warning', ?)",
             [(i, now, "run interrupted: its process ended before it finished (killed, or the "
               "machine stopped); the counts are what it had committed, and the next run "
-              "resumes where it stopped") for _, i in ends])
+              "resumes where it stopped") for i in closed])
 
 
 async def prune(db: Database, keep_days: int) -> None:

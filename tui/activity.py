@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from core.errors import SincroError
 from core.kinds import Outcome
 from core.schedule import next_runs
+from core.store import sql
 from core.store.db import Database
 from core.timeutil import iso
 
@@ -75,18 +76,21 @@ def day_bounds(today: date, tz: tzinfo, days: int = DAYS) -> list[tuple[date, st
 _QUERY = """
 WITH days(day, day_start, day_end) AS (VALUES {values})
 SELECT runs.account_id AS account_id, days.day AS day,
-       SUM(COALESCE(json_extract(runs.counts, '$.orders_imported'), 0)) AS orders,
+       SUM(COALESCE({orders}, 0)) AS orders,
        COUNT(*) AS runs,
-       SUM(runs.outcome = ?) AS failed,
+       SUM(CASE WHEN runs.outcome = ? THEN 1 ELSE 0 END) AS failed,
        MAX({took}) AS longest,
        AVG({took}) AS mean
 FROM runs JOIN days ON runs.started_at >= days.day_start AND runs.started_at < days.day_end
 WHERE runs.started_at >= ? AND runs.started_at < ?
 GROUP BY runs.account_id, days.day
 """
-# a finished run's duration: the engine's measure, or its stamps for older runs
-_TOOK = ("CASE WHEN runs.ended_at IS NULL THEN NULL ELSE COALESCE(runs.duration_s, "
-         "ROUND((julianday(runs.ended_at) - julianday(runs.started_at)) * 86400.0, 3)) END")
+
+
+def _took(dialect: str) -> str:
+    """A finished run's duration: the engine's measure, or its stamps for older runs."""
+    return ("CASE WHEN runs.ended_at IS NULL THEN NULL ELSE COALESCE(runs.duration_s, "
+            f"{sql.seconds_between(dialect, 'runs.started_at', 'runs.ended_at')}) END")
 
 
 async def load_activity(db: Database, tz: tzinfo, now: datetime, days: int = DAYS,
@@ -99,7 +103,9 @@ async def load_activity(db: Database, tz: tzinfo, now: datetime, days: int = DAY
     values = ", ".join("(?, ?, ?)" for _ in bounds)
     params: list[object] = [v for day, start, end in bounds for v in (day.isoformat(), start, end)]
     params += [str(Outcome.FAILED), bounds[0][1], bounds[-1][2]]
-    rows = await db.fetchall(_QUERY.format(values=values, took=_TOOK), params)
+    rows = await db.fetchall(_QUERY.format(
+        values=values, took=_took(db.dialect),
+        orders=sql.json_number(db.dialect, "runs.counts", "orders_imported")), params)
     by_account: dict[int, dict[str, Day]] = {}
     for row in rows:
         by_account.setdefault(row["account_id"], {})[row["day"]] = Day(
@@ -132,8 +138,11 @@ async def activity_stamp(db: Database) -> tuple[object, ...]:
     """What changes when a run starts or ends (in any process), a schedule's next run
     moves or an account comes or goes: a cheap look that spares the aggregate when
     nothing changed."""
+    d = db.dialect
+    schedules = sql.group_concat(d, "account_id || ' ' || COALESCE(next_run, '') || ' ' || spec",
+                                 "';'")
+    accounts = sql.group_concat(d, "id || ' ' || name || ' ' || enabled", "';'")
     row = await db.fetchone(
         "SELECT (SELECT MAX(id) FROM runs), (SELECT COUNT(ended_at) FROM runs), "
-        "(SELECT group_concat(account_id || ' ' || COALESCE(next_run, '') || ' ' || spec, ';') "
-        "FROM schedules), (SELECT group_concat(id || ' ' || name || ' ' || enabled, ';') FROM accounts)")
+        f"(SELECT {schedules} FROM schedules), (SELECT {accounts} FROM accounts)")
     return tuple(row) if row else ()

@@ -66,7 +66,8 @@ class ForeignRuns:
 
     This console's own runs reach it as events; another process's only through the hub,
     where its run recorder writes each line within ``core.runs.LINES_WITHIN``. A look costs
-    one ``PRAGMA data_version`` while no other process has committed anything; then the
+    one ``PRAGMA data_version`` (on PostgreSQL, one empty statement that takes in the
+    hub's notifications) while no other process has committed anything; then the
     lines written since the last look, of every other process's run, in the order they
     were written (the hub's line ids).
     """
@@ -79,7 +80,7 @@ class ForeignRuns:
     async def poll(self, db: Database) -> list[LogLine]:
         # what it has seen changes only after the last await: a look cancelled half-way
         # (a newer one replaces it) leaves nothing unread
-        version = await db.scalar("PRAGMA data_version")
+        version = await db.data_version()
         if version == self.version:
             return []  # no other connection has committed since the last look
         last_id = self.last_id

@@ -37,8 +37,10 @@ def clock(value: datetime, tz: tzinfo) -> str:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if isinstance(seconds, float) and math.isnan(seconds):
+        return "NaN"  # SQLite keeps a stored 'NaN' as that text, PostgreSQL as a float
     if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-        return safe(seconds)  # a stored value that is not a number of seconds
+        return safe(seconds)  # a stored value that is not a number of seconds ('inf')
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(round(seconds)), 60)

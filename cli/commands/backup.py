@@ -30,8 +30,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     set_handler(r, cmd_restore)
 
 
+def _not_on_postgres(what: str) -> None:
+    from core.store.location import on_postgres
+
+    if on_postgres():
+        raise ConfigError(
+            f"sincro {what} copies the SQLite files; this hub is in PostgreSQL (SINCRO_HUB)",
+            hint="back it up with pg_dump (the schemas hub and erp) and restore it with "
+                 "pg_restore, as for any PostgreSQL database")
+
+
 async def cmd_backup(args: argparse.Namespace, ctx: Context) -> int:
     from core.store.backup import make_backup
+
+    _not_on_postgres("backup")
 
     home = ensure_home(ctx.home)
     info = await asyncio.to_thread(make_backup, home, args.to)
@@ -50,6 +62,7 @@ async def cmd_backup(args: argparse.Namespace, ctx: Context) -> int:
 async def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from core.store.backup import read_backup, restore
 
+    _not_on_postgres("restore")
     home = ensure_home(ctx.home)
     backup = await asyncio.to_thread(read_backup, args.path)
     what = ", ".join(f"{name} ({backup.describe(name)})" for name in (HUB_FILE, ERP_FILE)

@@ -1,5 +1,7 @@
 """`sincro demo`: the console on a demo shop (the emulator, with sample_data) and the
-embedded ERP, in a demo home of its own.
+embedded ERP, in a demo home of its own: its hub.db and erp.db are SQLite files there, even
+when SINCRO_HUB names a PostgreSQL hub (the demo starts afresh each time and never touches
+that database).
 
 Two accounts: `demo` (a healthy shop) and `demo-limited` (its key may not read
 customers, so its orders sync fails with the shop's own message). A schedule
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import shutil
 import threading
@@ -211,6 +214,9 @@ async def demo_listing(hub) -> None:
 
 
 async def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
+    from core.store.location import HUB_ENV
+
+    os.environ.pop(HUB_ENV, None)  # the demo's data are files of the demo home, never a hub's
     home = demo_home(args)
     if not args.keep and home.exists():
         await asyncio.to_thread(shutil.rmtree, home)

@@ -27,6 +27,7 @@ from core.status import (
     span,
     statuses,
 )
+from core.store.location import HUB_SCHEMA, on_postgres, target
 from core.textsafe import json_text, visible
 from core.timeutil import utcnow
 
@@ -54,7 +55,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
-    if not (ctx.home / HUB_FILE).exists():  # a wrong home is not an empty, healthy one
+    # a wrong home (or database) is not an empty, healthy one
+    if on_postgres():
+        from core.store.pg import schema_exists
+
+        place = target(ctx.hub_path, HUB_SCHEMA)
+        if not await schema_exists(place):  # type: ignore[arg-type]
+            raise ConfigError(f"no Sincro data in {place} (no schema {HUB_SCHEMA})",
+                              hint="point SINCRO_HUB at the daemon's database, or unset it to "
+                              "read the daemon's home given with --home or SINCRO_HOME")
+    elif not (ctx.home / HUB_FILE).exists():
         raise ConfigError(f"no Sincro data in {visible(str(ctx.home))} (no {HUB_FILE})",
                           hint="give the daemon's home with --home or SINCRO_HOME")
     db = await ctx.hub()

@@ -143,6 +143,8 @@ def _took(run: RunSummary) -> str:
         return ""
     if isinstance(seconds, (int, float)) and math.isfinite(seconds):
         return f"{seconds:.1f}s"
+    if isinstance(seconds, float):  # NaN, Infinity (a PostgreSQL hub stores them as such)
+        return "NaN" if math.isnan(seconds) else ("-" if seconds < 0 else "") + "Infinity"
     return visible(seconds)
 
 

@@ -77,7 +77,8 @@ async def load_erp_setting(hub: Database) -> dict[str, Any]:
 
 async def save_erp_setting(hub: Database, data: dict[str, Any]) -> None:
     async with hub.transaction() as conn:
-        await conn.execute("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+        await conn.execute("INSERT INTO settings (name, value) VALUES (?, ?) "
+                           "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                            (SETTING, json.dumps(data, sort_keys=True)))
 
 

@@ -44,6 +44,7 @@ from core.erp.port import (
     StateChange,
 )
 from core.store.db import Database, end_begun
+from core.store.location import ERP_SCHEMA, store, target
 
 __all__ = ["TRANSITIONS", "EmbeddedErp", "export_document"]
 
@@ -91,8 +92,11 @@ class EmbeddedErp:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path | str) -> EmbeddedErp:
-        db = Database(path, schema.MIGRATIONS, label="embedded ERP")
+    async def open(cls, path: Path | str, *, local: bool = False) -> EmbeddedErp:
+        """The ERP at ``path``, or in the ``erp`` schema of SINCRO_HUB's database when it
+        is set (``local``: the file ``path`` whatever the hub, for a scratch ERP)."""
+        place = Path(path) if local else target(path, ERP_SCHEMA)
+        db = store(place, schema.MIGRATIONS, label="embedded ERP")
         await db.open()
         return cls(db)
 
@@ -129,7 +133,7 @@ class EmbeddedErp:
         async with self._lock:
             conn = self._db.conn
             try:
-                await conn.execute("BEGIN")
+                await conn.execute(self._db.begin_snapshot)
             except asyncio.CancelledError:
                 # A console view's reload cancels the one in flight: its BEGIN is queued
                 # and still runs, so it is ended here before the lock is given up.
@@ -315,7 +319,8 @@ class EmbeddedErp:
             rows = await self._fetchall("SELECT * FROM articles ORDER BY code")
         else:
             rows = await self._fetchall(
-                "SELECT * FROM articles WHERE code GLOB ? ORDER BY code", (pattern,))
+                f"SELECT * FROM articles WHERE code {self._db.glob} ? ORDER BY code",
+                (self._db.glob_pattern(pattern),))
         return [schema.article(r) for r in rows]
 
     async def create_article(self, data: ArticleData) -> ErpArticle:

@@ -60,7 +60,7 @@ async def take_numbers(conn: aiosqlite.Connection, name: str, year: int, count: 
     """Reserve ``count`` numbers of a sequence; returns the first."""
     async with conn.execute(
         "INSERT INTO sequences (name, year, last) VALUES (?, ?, ?) "
-        "ON CONFLICT (name, year) DO UPDATE SET last = last + excluded.last RETURNING last",
+        "ON CONFLICT (name, year) DO UPDATE SET last = sequences.last + excluded.last RETURNING last",
         (name, year, count),
     ) as cur:
         row = await cur.fetchone()

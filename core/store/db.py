@@ -22,6 +22,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,9 +31,20 @@ import aiosqlite
 from core.errors import StoreError
 from core.store import faults
 
-# A migration is a SQL script, or a callable run on the connection for the
-# rare change that needs code.
-Migration = str | Callable[[aiosqlite.Connection], Any]
+
+@dataclass(frozen=True, slots=True)
+class Dialects:
+    """A migration that cannot be written once for both hubs (a trigger): its SQLite
+    script and its PostgreSQL script."""
+
+    sqlite: str
+    postgresql: str
+
+
+# A migration is a SQL script (written once: core/store/sql.py makes it PostgreSQL's), a
+# script per dialect, or a callable run on the connection for the rare change that needs
+# code.
+Migration = str | Dialects | Callable[[Any], Any]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -46,7 +58,7 @@ class TransactionHook(Protocol):
 
     def tx_begin(self) -> Any: ...  # after BEGIN: a mark handed back to tx_end
 
-    async def tx_write(self, conn: aiosqlite.Connection) -> None: ...  # just before COMMIT
+    async def tx_write(self, conn: Any) -> None: ...  # just before COMMIT (either store's)
 
     def tx_end(self, mark: Any, committed: bool) -> None: ...
 
@@ -64,7 +76,12 @@ def default_busy_timeout() -> int:
 
 
 class Database:
-    """A SQLite file with its migrations, opened as an async context manager."""
+    """A SQLite file with its migrations, opened as an async context manager.
+
+    ``core.store.pg.PgDatabase`` is the same on a PostgreSQL schema; ``open_store`` picks.
+    """
+
+    dialect = "sqlite"
 
     def __init__(
         self,
@@ -133,6 +150,23 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # a read transaction that sees one committed state; the operator to match a glob
+    begin_snapshot = "BEGIN"
+    glob = "GLOB"
+
+    @staticmethod
+    def glob_pattern(pattern: str) -> str:
+        return pattern
+
+    @property
+    def where(self) -> str:
+        """Where it is, for messages."""
+        return str(self.path)
+
+    async def data_version(self) -> int:
+        """Changes when another connection has committed a write (PRAGMA data_version)."""
+        return int(await self.scalar("PRAGMA data_version"))
+
     @property
     def conn(self) -> aiosqlite.Connection:
         if self._conn is None:
@@ -194,8 +228,9 @@ class Database:
             return
         async with self.transaction() as conn:
             for migration in self.migrations[current:]:
-                if isinstance(migration, str):
-                    for statement in _split_sql(migration):
+                if isinstance(migration, str | Dialects):
+                    script = migration if isinstance(migration, str) else migration.sqlite
+                    for statement in split_sql(script):
                         await conn.execute(statement)
                 else:
                     await migration(conn)
@@ -203,8 +238,9 @@ class Database:
 
     # -- queries -------------------------------------------------------
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+    async def transaction(self, *, serial: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error. (Every
+        SQLite write transaction is serial; ``serial`` matters on PostgreSQL.)"""
         bound = _bound.get()
         hook = bound[1] if bound is not None and bound[0] is self else None
         async with self._lock:
@@ -292,7 +328,7 @@ async def end_begun(conn: aiosqlite.Connection, how: str) -> None:
         await conn.execute(how)
 
 
-def _split_sql(script: str) -> list[str]:
+def split_sql(script: str) -> list[str]:
     """Split a migration script into statements (complete_statement-aware)."""
     statements: list[str] = []
     buf = ""

@@ -16,12 +16,17 @@ from core.errors import StoreDamaged
 from core.home import ERP_FILE
 from core.store.db import Database
 from core.store.faults import RESTORE_HINT
+from core.store.location import ERP_SCHEMA, HUB_SCHEMA, store, target
 from core.store.migrations import HUB_MIGRATIONS
 
 LABEL = "hub database"
 
 
 async def open_hub(path: Path) -> Database:
+    """The hub: the SQLite file ``path``, or the ``hub`` schema of SINCRO_HUB's database."""
+    place = target(path, HUB_SCHEMA)
+    if not isinstance(place, Path):
+        return await _open_pg_hub(store(place, HUB_MIGRATIONS, label=LABEL))
     path = Path(path)
     try:
         size: int | None = path.stat().st_size
@@ -30,12 +35,35 @@ async def open_hub(path: Path) -> Database:
     if not size:
         await _refuse_if_erp_has_documents(path, "missing" if size is None else
                                            "empty (0 bytes)")
-    db = await Database(path, HUB_MIGRATIONS, label=LABEL).open()
+    db = await store(path, HUB_MIGRATIONS, label=LABEL).open()
     try:
         if not await db.scalar(
                 "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM settings "
                 "WHERE name = 'hub_had_accounts')"):
             await _refuse_if_erp_has_documents(path, "without any account")
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def _open_pg_hub(db: Database) -> Database:
+    """As for the file: a hub schema without any account beside an ERP schema holding
+    documents was emptied, not new."""
+    await db.open()
+    try:
+        if not await db.scalar(
+                "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM settings "
+                "WHERE name = 'hub_had_accounts')") and await db.scalar(
+                f"SELECT to_regclass('{ERP_SCHEMA}.documents') IS NOT NULL"):
+            documents = await db.scalar(f"SELECT COUNT(*) FROM {ERP_SCHEMA}.documents")
+            if documents:
+                raise StoreDamaged(
+                    f"the {LABEL} at {db.where} has no account while the embedded ERP "
+                    f"(schema {ERP_SCHEMA}) holds {documents} document"
+                    f"{'s' if documents != 1 else ''}: it was emptied, not new, and is not "
+                    "used as new (orders would be imported again)",
+                    hint="restore the database from its last backup (pg_dump)")
     except BaseException:
         await db.close()
         raise

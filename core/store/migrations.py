@@ -1,11 +1,14 @@
-"""The hub's schema, as an ordered list: index + 1 is the PRAGMA user_version.
+"""The hub's schema, as an ordered list: index + 1 is the PRAGMA user_version (on
+PostgreSQL, the version row of ``hub.sincro_schema``).
 
 Append only: a migration that has shipped is never edited.
 """
 
 from __future__ import annotations
 
-HUB_MIGRATIONS: list[str] = [
+from core.store.db import Dialects, Migration
+
+HUB_MIGRATIONS: list[Migration] = [
     # 1: accounts and settings
     """
     CREATE TABLE accounts (
@@ -254,16 +257,30 @@ HUB_MIGRATIONS.append(
 
 HUB_MIGRATIONS.append(
     # 6: the hub remembers that it had accounts, so that a hub without any is told apart:
-    # emptied by accident (with an ERP full of documents) or only all removed on purpose
-    """
+    # emptied by accident (with an ERP full of documents) or only all removed on purpose.
+    # A trigger is written per dialect (core/store/db.py Dialects).
+    Dialects(
+        sqlite="""
     CREATE TRIGGER accounts_seen AFTER INSERT ON accounts
     BEGIN
         INSERT OR IGNORE INTO settings (name, value) VALUES ('hub_had_accounts', NEW.created_at);
     END;
     INSERT OR IGNORE INTO settings (name, value)
         SELECT 'hub_had_accounts', MIN(created_at) FROM accounts HAVING COUNT(*) > 0;
-    """
-)
+    """,
+        postgresql="""
+    CREATE FUNCTION accounts_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO settings (name, value) VALUES ('hub_had_accounts', NEW.created_at)
+            ON CONFLICT DO NOTHING;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER accounts_seen AFTER INSERT ON accounts
+        FOR EACH ROW EXECUTE FUNCTION accounts_seen();
+    INSERT INTO settings (name, value)
+        SELECT 'hub_had_accounts', MIN(created_at) FROM accounts HAVING COUNT(*) > 0
+        ON CONFLICT DO NOTHING;
+    """))
 
 HUB_MIGRATIONS.append(
     # 7: records the office already had in its ERP, found before Sincro would create its own
@@ -291,5 +308,23 @@ HUB_MIGRATIONS.append(
         PRIMARY KEY (account_id, shop_id)
     );
     CREATE INDEX refunds_waiting ON refunds(account_id, pushed_at, shop_id);
+    """
+)
+
+HUB_MIGRATIONS.append(
+    # 9: the daemons sharing the hub (docs/HUB.md): each one's row, renewed while it lives;
+    # the runs still open, found without reading every run
+    """
+    CREATE TABLE daemons (
+        owner         TEXT PRIMARY KEY,
+        host          TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        started_at    TEXT NOT NULL,
+        heartbeat_at  TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        running       TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX runs_open ON runs(id) WHERE ended_at IS NULL;
+    CREATE INDEX schedules_due ON schedules(next_run);
     """
 )

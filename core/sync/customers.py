@@ -102,5 +102,5 @@ async def _apply(ctx: RunContext, hub: dict[int, CustomerSnapshot], fresh: dict,
             [(ctx.account_id, a.id, a.id_customer, json.dumps(new, ensure_ascii=False))
              for a, new in address_changes])
         await conn.executemany(
-            "INSERT OR IGNORE INTO outbox (account_id, kind, ref, created_at) "
-            "VALUES (?, 'customer', ?, ?)", [(ctx.account_id, cid, now) for cid in touched])
+            "INSERT INTO outbox (account_id, kind, ref, created_at) "
+            "VALUES (?, 'customer', ?, ?) ON CONFLICT DO NOTHING", [(ctx.account_id, cid, now) for cid in touched])

@@ -70,7 +70,7 @@ async def full_sync(ctx: RunContext) -> None:
     if not ctx.dry_run:
         async with ctx.hub.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO outbox (account_id, kind, ref, created_at) "
-                "SELECT account_id, 'customer', shop_id, ? FROM customers WHERE account_id = ?",
+                "INSERT INTO outbox (account_id, kind, ref, created_at) "
+                "SELECT account_id, 'customer', shop_id, ? FROM customers WHERE account_id = ? ON CONFLICT DO NOTHING",
                 (now, ctx.account_id))
     await partial_sync(ctx, force_customers=True)

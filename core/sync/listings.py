@@ -286,9 +286,10 @@ async def _write(ctx: RunContext, listing: Listing, tag: str, plan: Plan) -> Non
         await conn.executemany(
             "INSERT INTO listing_pushed (listing_id, code, price, quantity, active, at, run_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (listing_id, code) DO UPDATE SET "
-            "price = COALESCE(excluded.price, price), "
-            "quantity = COALESCE(excluded.quantity, quantity), "
-            "active = COALESCE(excluded.active, active), at = excluded.at, run_id = excluded.run_id",
+            "price = COALESCE(excluded.price, listing_pushed.price), "
+            "quantity = COALESCE(excluded.quantity, listing_pushed.quantity), "
+            "active = COALESCE(excluded.active, listing_pushed.active), at = excluded.at, "
+            "run_id = excluded.run_id",
             rows)
 
 

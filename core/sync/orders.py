@@ -578,16 +578,16 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
 
     async with ctx.hub.transaction() as conn:
         await conn.executemany(
-            "INSERT OR IGNORE INTO customers (account_id, shop_id, email, is_guest, date_upd, data,"
-            " erp_ref, imported_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO customers (account_id, shop_id, email, is_guest, date_upd, data,"
+            " erp_ref, imported_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(ctx.account_id, c.id, c.email, int(bool(c.is_guest)),
               c.date_upd.isoformat() if c.date_upd else None,
               json.dumps(customer_data(c), ensure_ascii=False), refs_of[c.id], now, now)
              for c in customers.values()],
         )
         await conn.executemany(
-            "INSERT OR IGNORE INTO addresses (account_id, shop_id, customer_shop_id, data) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO addresses (account_id, shop_id, customer_shop_id, data) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(ctx.account_id, a.id, a.id_customer,
               json.dumps(address_data(a, lookups.country_iso(a.id_country),
                                       lookups.state_iso(a.id_state), ctx.account),
@@ -595,12 +595,12 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
              for a in addresses.values()],
         )
         await conn.executemany(
-            "INSERT OR IGNORE INTO articles (account_id, product_id, attribute_id, code, reference,"
-            " name, auto_coded, created_at, erp_match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (account_id, product_id, attribute_id, code, reference,"
+            " name, auto_coded, created_at, erp_match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             new_articles)
         await conn.executemany(
-            "INSERT OR IGNORE INTO orders (account_id, shop_id, reference, customer_shop_id, state,"
-            " date_add, data, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO orders (account_id, shop_id, reference, customer_shop_id, state,"
+            " date_add, data, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(ctx.account_id, o.id, o.reference, o.id_customer, o.current_state,
               o.date_add.isoformat() if o.date_add else None,
               json.dumps(order_data(o, articles.by_key, lookups, details.get(o.id, []),
@@ -608,7 +608,7 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
              for o in fresh],
         )
         await conn.executemany(
-            "INSERT OR IGNORE INTO outbox (account_id, kind, ref, created_at) VALUES (?, 'order', ?, ?)",
+            "INSERT INTO outbox (account_id, kind, ref, created_at) VALUES (?, 'order', ?, ?) ON CONFLICT DO NOTHING",
             [(ctx.account_id, o.id, now) for o in fresh],
         )
         imported = {o.id for o in fresh}
@@ -617,8 +617,9 @@ async def _write_page(ctx: RunContext, page: ReadPage, articles: ArticleMap, *,
             [(ctx.account_id, i) for i in imported | known],
         )
         await conn.executemany(
-            "INSERT OR REPLACE INTO pending_orders (account_id, shop_id, state, seen_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO pending_orders (account_id, shop_id, state, seen_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (account_id, shop_id) DO UPDATE SET "
+            "state = excluded.state, seen_at = excluded.seen_at",
             [(ctx.account_id, o.id, o.current_state, now) for o in skipped],
         )
         if cursor is not None:

@@ -213,8 +213,8 @@ async def read_refunds(ctx: RunContext) -> int | None:
         if not ctx.dry_run:
             async with ctx.hub.transaction() as conn:
                 await conn.executemany(
-                    "INSERT OR IGNORE INTO refunds (account_id, shop_id, order_shop_id, data,"
-                    " imported_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO refunds (account_id, shop_id, order_shop_id, data,"
+                    " imported_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [(ctx.account_id, s["id"], s["order_id"], json.dumps(s), now)
                      for s in slips])
                 await set_cursor(conn, ctx.account_id, CURSOR, str(top))
@@ -406,8 +406,8 @@ async def fix_missing_refunds(ctx: RunContext, slip_ids: list[int]) -> dict[int,
         slips.append(refund_data(raw))
     async with ctx.hub.transaction() as conn:
         await conn.executemany(
-            "INSERT OR IGNORE INTO refunds (account_id, shop_id, order_shop_id, data,"
-            " imported_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO refunds (account_id, shop_id, order_shop_id, data,"
+            " imported_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(ctx.account_id, s["id"], s["order_id"], json.dumps(s), now) for s in slips])
         await conn.executemany(
             "UPDATE refunds SET erp_number = NULL, pushed_at = NULL, data = ?"

@@ -284,7 +284,7 @@ async def _record(ctx: RunContext, t: _Todo, status: str, note: str | None = Non
             "document_number, tracking_number, note, at, run_id) VALUES (?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (account_id, order_id, event) DO UPDATE SET state_id = excluded.state_id,"
             " status = excluded.status, document_number = excluded.document_number, "
-            "tracking_number = COALESCE(excluded.tracking_number, tracking_number), "
+            "tracking_number = COALESCE(excluded.tracking_number, pushed_states.tracking_number), "
             "note = excluded.note, at = excluded.at, run_id = excluded.run_id",
             (ctx.account_id, t.order_id, t.event, t.state_id, status, t.number, t.tracking,
              note, iso(utcnow()), ctx.run.id or None))
