@@ -25,7 +25,8 @@ def _command_modules() -> list:
     modules = [account]
     for name in ("cli.commands.sync", "cli.commands.schedule", "cli.commands.settings",
                  "cli.commands.erp", "cli.commands.listing", "cli.commands.reconcile", "cli.commands.emulator",
-                 "cli.commands.demo", "cli.commands.backup", "cli.commands.status"):
+                 "cli.commands.demo", "cli.commands.backup", "cli.commands.status",
+                 "cli.commands.daemons"):
         try:
             modules.append(__import__(name, fromlist=["register"]))
         except ModuleNotFoundError as exc:  # a feature not built yet

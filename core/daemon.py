@@ -26,6 +26,7 @@ from core.events import Event, LogLine, Notice, RunFinished, RunRefused, RunStar
 from core.kinds import Level, Outcome
 from core.scheduler import Scheduler
 from core.textsafe import is_safe, json_text, visible
+from core.timeutil import schedule_clock
 
 
 def _logfmt_value(v: object) -> str:
@@ -145,7 +146,7 @@ async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str
                  stop: asyncio.Event, engine: Engine | None) -> int:
     loop = asyncio.get_running_loop()
     async with (engine or Engine(home)) as eng:
-        sched = Scheduler(eng, role="daemon")
+        sched = Scheduler(eng, role="daemon", clock=schedule_clock())
         await sched.acquire()  # refuses a second daemon
         sub = eng.subscribe()
 

@@ -199,16 +199,56 @@ async def _schedule_row(db: Database, account_id: int) -> tuple[Schedule, dateti
 
 
 async def scheduler_info(db: Database) -> SchedulerInfo | None:
-    """The live holder of the scheduler lease; None when nobody schedules this home."""
+    """The live holder of the scheduler lease, else the first live daemon (daemons that
+    share a PostgreSQL hub hold no lease); None when nobody schedules this home."""
     row = await db.fetchone("SELECT * FROM scheduler_lease WHERE id = 1")
-    if row is None:
-        return None
-    expires = _time(row["expires_at"])
-    if expires is None or expires <= utcnow() or (row["host"] == HOST
-                                                  and not _pid_alive(row["pid"])):
-        return None
-    return SchedulerInfo(row["role"], row["pid"], row["host"],
-                         _time(row["acquired_at"]) or expires)
+    if row is not None:
+        expires = _time(row["expires_at"])
+        if not (expires is None or expires <= utcnow() or (row["host"] == HOST
+                                                           and not _pid_alive(row["pid"]))):
+            return SchedulerInfo(row["role"], row["pid"], row["host"],
+                                 _time(row["acquired_at"]) or expires)
+    alive = [d for d in await daemons(db) if d.alive]
+    if alive:
+        return SchedulerInfo("daemon", alive[0].pid, alive[0].host, alive[0].started_at)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """A daemon on this hub, as its row in ``daemons`` says (core/scheduler.py)."""
+
+    owner: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+    running: tuple[str, ...]
+    alive: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "pid": self.pid, "alive": self.alive,
+                "started_at": iso(self.started_at), "last_heartbeat": iso(self.heartbeat_at),
+                "accounts_running": list(self.running)}
+
+
+async def daemons(db: Database, now: datetime | None = None) -> list[DaemonInfo]:
+    """Every daemon that has a row: the live ones, and those whose heartbeat stopped (a
+    daemon that was killed; another daemon removes the row an hour later)."""
+    now = now or utcnow()
+    found = []
+    for r in await db.fetchall("SELECT * FROM daemons ORDER BY started_at, owner"):
+        expires = _time(r["expires_at"]) or now
+        try:
+            running = tuple(str(a) for a in json.loads(r["running"] or "[]"))
+        except ValueError:
+            running = ()
+        alive = expires > now and not (r["host"] == HOST and not _pid_alive(r["pid"]))
+        found.append(DaemonInfo(r["owner"], r["host"], int(r["pid"]),
+                                _time(r["started_at"]) or now, _time(r["heartbeat_at"]) or now,
+                                expires, running if alive else (), alive))
+    return found
 
 
 async def account_status(db: Database, account: Account, now: datetime,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,3 +55,34 @@ def machine_zone() -> str:
         except ConfigError:
             continue
     return "UTC"
+
+
+class ScaledClock:
+    """UTC time running ``speed`` times faster than the wall clock from ``epoch`` (a
+    Unix time): schedules compressed in time, for tests and benches (docs/HUB.md,
+    "Capacity"). Processes given the same epoch and speed read the same time."""
+
+    def __init__(self, speed: float, epoch: float) -> None:
+        self.speed = speed
+        self.epoch = epoch
+
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch + (time.time() - self.epoch) * self.speed, UTC)
+
+
+def schedule_clock() -> Callable[[], datetime]:
+    """The clock schedules fire by: the real one, or with ``SINCRO_TIME_SPEED=N`` a clock N
+    times faster from ``SINCRO_TIME_EPOCH`` (a Unix time; default: now)."""
+    raw = os.environ.get("SINCRO_TIME_SPEED", "").strip()
+    if not raw:
+        return utcnow
+    try:
+        speed = float(raw)
+        epoch = float(os.environ.get("SINCRO_TIME_EPOCH") or time.time())
+    except ValueError:
+        raise ConfigError(f"SINCRO_TIME_SPEED and SINCRO_TIME_EPOCH must be numbers, not {raw!r}",
+                          hint="unset SINCRO_TIME_SPEED to run schedules in real time") from None
+    if not 0 < speed <= 10_000:
+        raise ConfigError(f"SINCRO_TIME_SPEED must be between 0 and 10000, not {raw}",
+                          hint="unset it to run schedules in real time")
+    return ScaledClock(speed, epoch)
