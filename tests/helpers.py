@@ -37,7 +37,9 @@ class Result:
 
 
 def _env(home: Path | None, env: Mapping[str, str] | None) -> dict[str, str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    # the runner's own SINCRO_* go, but the hub the test runs on (tests/conftest.py)
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("SINCRO_") or k == "SINCRO_HUB"}
     if home is not None:
         full_env["SINCRO_HOME"] = str(home)
     full_env.setdefault("COLUMNS", "200")

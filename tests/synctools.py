@@ -12,6 +12,7 @@ from core import accounts as acc
 from core.engine import Engine
 from core.erp.embedded import EmbeddedErp
 from core.sync.shop import open_shop
+from tests.hubs import erp_rows, hub_rows
 
 EXCLUDED = {6, 8}
 
@@ -69,8 +70,6 @@ async def erp_documents(home: Path) -> list:
 
 async def assert_erp_holds_each_importable_order_once(home: Path, state, account: str = "shop1",
                                                       excluded=EXCLUDED) -> None:
-    import aiosqlite
-
     docs = await erp_documents(home)
     refs = Counter(d.external_ref for d in docs)
     doubled = [r for r, n in refs.items() if n > 1]
@@ -79,10 +78,8 @@ async def assert_erp_holds_each_importable_order_once(home: Path, state, account
     importable = {oid for oid, o in orders.items() if o["state"] not in excluded}
     got = {int(r.rsplit(":", 1)[1]) for r in refs if r.startswith(f"{account}:o:")}
     assert got == importable, (sorted(importable - got)[:10], sorted(got - importable)[:10])
-    async with aiosqlite.connect(home / "hub.db") as hub:
-        rows = await (await hub.execute(
-            "SELECT a.product_id, a.attribute_id, a.code FROM articles a "
-            "JOIN accounts c ON c.id = a.account_id WHERE c.name = ?", (account,))).fetchall()
+    rows = hub_rows(home, "SELECT a.product_id, a.attribute_id, a.code FROM articles a "
+                          "JOIN accounts c ON c.id = a.account_id WHERE c.name = ?", (account,))
     code_of = {(p, a): code for p, a, code in rows}
     for d in docs:
         oid = int(d.external_ref.rsplit(":", 1)[1])
@@ -101,15 +98,11 @@ async def assert_erp_holds_each_importable_order_once(home: Path, state, account
 async def assert_erp_holds_each_slip_once(home: Path, state, account: str = "shop1") -> None:
     """Each shop refund (order slip) of an order the ERP holds is exactly one credit note,
     linked to that order's document, with the slip's totals to the cent; none of another."""
-    import aiosqlite
-
     cent = Decimal("0.01")
-    async with aiosqlite.connect(home / "erp.db") as erp:
-        rows = await (await erp.execute(
-            "SELECT c.external_ref, d.external_ref, c.total_tax_excl, c.total_tax_incl"
-            " FROM credit_notes c JOIN documents d ON d.id = c.document_id")).fetchall()
-        in_erp = {r[0] for r in await (await erp.execute(
-            "SELECT external_ref FROM documents")).fetchall()}
+    rows = erp_rows(home, "SELECT c.external_ref, d.external_ref, c.total_tax_excl,"
+                          " c.total_tax_incl FROM credit_notes c"
+                          " JOIN documents d ON d.id = c.document_id")
+    in_erp = {r[0] for r in erp_rows(home, "SELECT external_ref FROM documents")}
     refs = Counter(r[0] for r in rows)
     doubled = [r for r, n in refs.items() if n > 1]
     assert not doubled, f"credit notes doubled: {doubled[:10]}"

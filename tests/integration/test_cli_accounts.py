@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import KEY, assert_clean_error, sincro
+from tests.hubs import hub_exists, hub_rows, hub_write, on_postgres
 
 
 @pytest.fixture
@@ -40,14 +41,23 @@ def test_add_then_list_masks_the_key(home: Path) -> None:
 
 def test_key_is_never_in_the_database_log_or_wal_outside_its_column(home: Path) -> None:
     add(home)
-    db = sqlite3.connect(home / "hub.db")
-    assert db.execute("SELECT key FROM accounts").fetchone()[0] == KEY
-    db.close()
+    assert hub_rows(home, "SELECT key FROM accounts")[0][0] == KEY
+    if on_postgres():  # no file to read: every row of every table of the hub, as JSON
+        tables = [t for (t,) in hub_rows(home, "SELECT table_name FROM "
+                                         "information_schema.tables WHERE table_schema = 'hub'")]
+        assert "accounts" in tables
+        for table in tables:
+            found = hub_rows(home, f'SELECT COUNT(*) FROM "{table}" x WHERE '
+                             "(to_jsonb(x) - 'key')::text LIKE ?", (f"%{KEY[4:]}%",))
+            assert found[0][0] == 0, table
 
 
 def test_home_and_hub_permissions(home: Path) -> None:
     assert add(home).code == 0
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    if on_postgres():  # the hub is in the database: no file of it in the home
+        assert hub_exists(home) and not (home / "hub.db").exists()
+        return
     assert stat.S_IMODE((home / "hub.db").stat().st_mode) == 0o600
 
 
@@ -56,7 +66,7 @@ def test_home_flag_wins_over_env(tmp_path: Path) -> None:
     r = sincro(tmp_path / "env-home", "--home", str(other), "account", "add", "s", "--url",
                "http://127.0.0.1:8080/shop", "--key", KEY)
     assert r.code == 0, r.err
-    assert (other / "hub.db").exists()
+    assert other.is_dir() and (on_postgres() or (other / "hub.db").exists())
     assert not (tmp_path / "env-home").exists()
 
 
@@ -131,9 +141,12 @@ def test_key_env_unset_at_use_time(home: Path) -> None:
 
 def test_hub_from_a_newer_version(home: Path) -> None:
     add(home)
-    db = sqlite3.connect(home / "hub.db")
-    db.execute("PRAGMA user_version = 999")
-    db.close()
+    if on_postgres():
+        hub_write(home, "UPDATE sincro_schema SET version = 999")
+    else:
+        db = sqlite3.connect(home / "hub.db")
+        db.execute("PRAGMA user_version = 999")
+        db.close()
     r = sincro(home, "account", "list")
     assert_clean_error(r, "newer Sincro", "upgrade")
 
@@ -145,6 +158,7 @@ def test_home_that_cannot_be_written(tmp_path: Path) -> None:
     assert_clean_error(r, "data directory", "--home")
 
 
+@pytest.mark.sqlite_only  # the bytes of the file hub.db
 def test_hub_that_is_not_a_database(home: Path) -> None:
     home.mkdir(mode=0o700)
     (home / "hub.db").write_bytes(b"this is not sqlite" * 100)
@@ -152,6 +166,7 @@ def test_hub_that_is_not_a_database(home: Path) -> None:
                        "is damaged (file is not a database)", "sincro restore PATH")
 
 
+@pytest.mark.sqlite_only  # a SQLite lock on hub.db (PostgreSQL writers queue on a lock)
 def test_locked_database(home: Path) -> None:
     assert add(home).code == 0
     holder = sqlite3.connect(home / "hub.db", isolation_level=None)

@@ -9,12 +9,16 @@ SystemExit), on a home with one account, a schedule and a sales list.
 from __future__ import annotations
 
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli.main import main
+from tests import pg
 from tests.helpers import KEY
+from tests.hubs import erp_exists, hub_rows, on_postgres
 
 HUGE = "100000000000000000000000"  # 10^23
 LONG_HOST = "a" * 100_000
@@ -29,19 +33,27 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def dump(hub: Path) -> list[str]:
+def dump(home: Path) -> list[str]:
     """The hub row for row (its schema and every row of every table)."""
-    db = sqlite3.connect(f"file:{hub}?mode=ro", uri=True)
+    if on_postgres():
+        columns = hub_rows(home, "SELECT table_name, column_name, data_type, column_default "
+                           "FROM information_schema.columns WHERE table_schema = 'hub' "
+                           "ORDER BY table_name, ordinal_position")
+        lines = [repr(c) for c in columns]
+        lines += [repr(i) for i in hub_rows(home, "SELECT indexname, indexdef FROM pg_indexes "
+                                            "WHERE schemaname = 'hub' ORDER BY indexname")]
+        for table in sorted({c[0] for c in columns}):
+            lines += sorted(f"{table} {r!r}" for r in hub_rows(home, f'SELECT * FROM "{table}"'))
+        return lines
+    db = sqlite3.connect(f"file:{home / 'hub.db'}?mode=ro", uri=True)
     try:
         return list(db.iterdump())
     finally:
         db.close()
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory) -> Path:
-    """A home made once: account shop1, a schedule, SMTP settings, a sales list."""
-    home = tmp_path_factory.mktemp("bad-input") / "home"
+def seed(home: Path) -> Path:
+    """Account shop1, a schedule, SMTP settings, a sales list."""
     for argv in (
         ["account", "add", "shop1", "--url", "http://127.0.0.1:9/", "--key", KEY,
          "--tz", "Europe/Rome"],
@@ -51,6 +63,42 @@ def seeded(tmp_path_factory) -> Path:
     ):
         assert main(["--home", str(home), *argv]) == 0, argv
     return home
+
+
+@pytest.fixture(scope="module")
+def made() -> Iterator[dict[str, object]]:
+    """What is seeded once per hub kind: the SQLite home; the PostgreSQL home and the
+    database each test gets a copy of (CREATE DATABASE ... TEMPLATE)."""
+    made: dict[str, object] = {}
+    yield made
+    if "template" in made:
+        pg.cluster().drop_database(made["template"])
+
+
+@pytest.fixture
+def seeded(made, hub_kind: str, tmp_path_factory, monkeypatch, capsys) -> Iterator[Path]:
+    """A home with shop1, a schedule, SMTP settings and a sales list, seeded once."""
+    if hub_kind == "sqlite":
+        if "sqlite" not in made:
+            made["sqlite"] = seed(tmp_path_factory.mktemp("bad-input") / "home")
+        capsys.readouterr()
+        yield made["sqlite"]
+        return
+    cluster = pg.cluster()
+    if "template" not in made:
+        template = cluster.new_database()
+        made["template"] = template
+        with monkeypatch.context() as m:
+            m.setenv("SINCRO_HUB", cluster.url(template))
+            made["postgresql"] = seed(tmp_path_factory.mktemp("bad-input-pg") / "home")
+    name = "t_" + uuid.uuid4().hex[:16]
+    cluster.admin(f'CREATE DATABASE "{name}" TEMPLATE "{made["template"]}"')
+    monkeypatch.setenv("SINCRO_HUB", cluster.url(name))
+    capsys.readouterr()
+    try:
+        yield made["postgresql"]
+    finally:
+        cluster.drop_database(name)
 
 
 CASES = [
@@ -125,9 +173,8 @@ def test_a_bad_value_is_refused_in_one_line_and_the_hub_is_unchanged(
         seeded: Path, capsys, monkeypatch, argv: list[str], fragment: str) -> None:
     monkeypatch.setenv("SINCRO_HOME", str(seeded))  # where an accepted --home '' would go
     monkeypatch.delenv("SINCRO_DEBUG", raising=False)
-    hub = seeded / "hub.db"
-    before = dump(hub)
-    erp_before = (seeded / "erp.db").exists()
+    before = dump(seeded)
+    erp_before = erp_exists(seeded)
     full = argv if argv[0] == "--home" else ["--home", str(seeded), *argv]
     code, out, err = run(capsys, *full)
     lines = err.splitlines()
@@ -137,8 +184,8 @@ def test_a_bad_value_is_refused_in_one_line_and_the_hub_is_unchanged(
     assert fragment.lower() in lines[0].lower(), err
     assert "Traceback" not in out + err and "internal error" not in err
     assert len(lines[0]) < 500, lines[0]
-    assert dump(hub) == before
-    assert (seeded / "erp.db").exists() == erp_before
+    assert dump(seeded) == before
+    assert erp_exists(seeded) == erp_before
 
 
 def test_the_bounds_still_take_good_values(seeded: Path, capsys, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from core.schedule import Schedule
 from core.schedules_store import reset_next_run, save_schedule
 from core.store.hub import open_hub
 from tests.helpers import KEY
+from tests.hubs import hub_exists, hub_write
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 EVERY_5 = Schedule("cron", tz="UTC", cron="*/5 * * * *")
@@ -69,16 +69,11 @@ def home(tmp_path: Path, capsys) -> Path:
 def add_run(home: Path, outcome: str | None, ended: datetime, account_id: int = 1,
             kind: str = "scheduled") -> None:
     started = ended - timedelta(seconds=20)
-    db = sqlite3.connect(home / "hub.db")
-    try:
-        db.execute("INSERT INTO runs (account_id, kind, trigger, owner, started_at, ended_at, "
-                   "outcome, errors) VALUES (?, ?, 'schedule', 'test', ?, ?, ?, ?)",
-                   (account_id, kind, started.isoformat(),
-                    ended.isoformat() if outcome else None, outcome,
-                    json.dumps(["the shop answered 503"] if outcome == "failed" else [])))
-        db.commit()
-    finally:
-        db.close()
+    hub_write(home, "INSERT INTO runs (account_id, kind, trigger, owner, started_at, ended_at, "
+              "outcome, errors) VALUES (?, ?, 'schedule', 'test', ?, ?, ?, ?)",
+              (account_id, kind, started.isoformat(),
+               ended.isoformat() if outcome else None, outcome,
+               json.dumps(["the shop answered 503"] if outcome == "failed" else [])))
 
 
 def status(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
@@ -217,7 +212,7 @@ def test_a_home_without_sincro_data_is_exit_2_and_left_alone(tmp_path: Path, clo
     code, out, err = status(capsys, home)
     assert code == 2 and out == ""
     assert "no Sincro data in" in err and "SINCRO_HOME" in err
-    assert not (home / "hub.db").exists()
+    assert not (home / "hub.db").exists() and not hub_exists(home)
 
 
 def test_a_run_going_on_is_shown_beside_the_last_finished_one(home: Path, clock,
@@ -228,15 +223,10 @@ def test_a_run_going_on_is_shown_beside_the_last_finished_one(home: Path, clock,
 
     add_run(home, "ok", NOW - timedelta(minutes=6))
     add_run(home, None, NOW - timedelta(seconds=30))  # run 2, its lease held by a live process
-    db = sqlite3.connect(home / "hub.db")
-    try:
-        db.execute("INSERT INTO leases (account_id, owner, pid, host, what, run_id, acquired_at, "
-                   "heartbeat_at, expires_at) VALUES (1, 'test', ?, ?, 'scheduled sync', 2, ?, "
-                   "?, ?)", (os.getpid(), HOST, NOW.isoformat(), NOW.isoformat(),
-                             "2999-01-01T00:00:00+00:00"))
-        db.commit()
-    finally:
-        db.close()
+    hub_write(home, "INSERT INTO leases (account_id, owner, pid, host, what, run_id, "
+              "acquired_at, heartbeat_at, expires_at) VALUES (1, 'test', ?, ?, "
+              "'scheduled sync', 2, ?, ?, ?)", (os.getpid(), HOST, NOW.isoformat(),
+                                                NOW.isoformat(), "2999-01-01T00:00:00+00:00"))
     code, doc = as_json(capsys, home, "shop1")
     assert code == 0
     shop1 = doc["accounts"][0]

@@ -28,7 +28,8 @@ TRIALS = 20
 
 
 async def _sync_process(home: Path, *args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SINCRO_") or k == "SINCRO_HUB"}
     env["SINCRO_HOME"] = str(home)
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cli", "sync", "shop1", *args,

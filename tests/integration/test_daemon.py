@@ -53,7 +53,8 @@ async def inbox():
 
 
 def _env(home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SINCRO_") or k == "SINCRO_HUB"}
     env["SINCRO_HOME"] = str(home)
     return env
 

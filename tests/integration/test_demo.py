@@ -14,6 +14,10 @@ import httpx
 import pytest
 
 from tests.helpers import asincro
+from tests.hubs import erp_exists, hub_exists, on_postgres
+
+# the demo keeps its data in SQLite files of its home, whatever SINCRO_HUB says: read them
+FILES = {"SINCRO_HUB": ""}
 
 
 def ctrl_c_on() -> None:
@@ -38,7 +42,8 @@ async def stop_or_explain(proc: asyncio.subprocess.Process) -> None:
 
 async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> None:
     home = tmp_path / "demo"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+    env = {k: v for k, v in os.environ.items()  # SINCRO_HUB too: the demo leaves it alone
+           if not k.startswith("SINCRO_") or k == "SINCRO_HUB"}
     env["PYTHONFAULTHANDLER"] = "1"  # if it hangs on ctrl+c, SIGABRT shows where
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cli", "--home", str(home), "demo", "--no-console",
@@ -47,19 +52,24 @@ async def test_demo_prepares_a_healthy_and_a_limited_account(tmp_path: Path) -> 
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         assert "demo shop at http://127.0.0.1:" in line, line
-        accounts = json.loads((await asincro(home, "account", "list", "--json")).out)
+        accounts = json.loads((await asincro(home, "account", "list", "--json",
+                                             env=FILES)).out)
         assert [a["name"] for a in accounts] == ["demo", "demo-limited"]
-        ok = await asincro(home, "sync", "demo", "--orders", "--json")
+        ok = await asincro(home, "sync", "demo", "--orders", "--json", env=FILES)
         assert ok.code == 0, ok.err
         counts = json.loads(ok.out)["counts"]
         assert counts["documents_inserted"] > 20
         assert counts.get("articles_created", 0) == 0  # the ERP catalogue has them all
-        limited = await asincro(home, "sync", "demo-limited", "--orders")
+        limited = await asincro(home, "sync", "demo-limited", "--orders", env=FILES)
         assert limited.code == 1
         assert "customers" in limited.out + limited.err
         assert "Webservice" in limited.out + limited.err
-        shown = json.loads((await asincro(home, "schedule", "show", "demo", "--json")).out)
+        shown = json.loads((await asincro(home, "schedule", "show", "demo", "--json",
+                                          env=FILES)).out)
         assert shown["schedule"]["kind"] == "cron"
+        assert (home / "hub.db").exists() and (home / "erp.db").exists()
+        if on_postgres():  # SINCRO_HUB's database is left as it was: empty
+            assert not hub_exists(home) and not erp_exists(home)
     finally:
         await stop_or_explain(proc)
 

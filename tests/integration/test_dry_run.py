@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 
@@ -14,6 +14,7 @@ from core.erp.embedded import EmbeddedErp
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
+from tests.hubs import erp_exists, erp_rows, hub_rows, hub_write, on_postgres
 
 
 @pytest.fixture
@@ -22,22 +23,31 @@ async def emu():
         yield server
 
 
+def _tables(home: Path) -> list[tuple[str, Callable[..., list], str]]:
+    """Each table of the hub and of the ERP: (where, how to read it, its name)."""
+    if on_postgres():
+        return [(schema, read, t) for schema, read in (("hub", hub_rows), ("erp", erp_rows))
+                for (t,) in hub_rows(home, "SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = ? ORDER BY 1", (schema,))]
+    return [(name, read, t) for name, read in (("hub.db", hub_rows), ("erp.db", erp_rows))
+            for (t,) in read(home, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
 def files(home: Path) -> dict[str, tuple[str, int]]:
-    """Every file of the home (hub and ERP, with any -wal/-shm) by content hash and mtime."""
-    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(home.iterdir()) if p.is_file()}
+    """Every file of the home (hub and ERP, with any -wal/-shm) by content hash and mtime;
+    on the PostgreSQL hub, each table of the hub and ERP schemas by a hash of its rows."""
+    out = {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+           for p in sorted(home.iterdir()) if p.is_file()}
+    if on_postgres():
+        for where, read, t in _tables(home):
+            content = sorted(repr(r) for r in read(home, f'SELECT * FROM "{t}"'))
+            out[f"{where}:{t}"] = (hashlib.sha256(repr(content).encode()).hexdigest(), 0)
+    return out
 
 
 async def rows(home: Path) -> dict[str, int]:
-    out = {}
-    for name in ("hub.db", "erp.db"):
-        async with aiosqlite.connect(home / name) as db:
-            tables = [r[0] for r in await (await db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")).fetchall()]
-            for t in tables:
-                out[f"{name}:{t}"] = (await (await db.execute(
-                    f'SELECT COUNT(*) FROM "{t}"')).fetchone())[0]
-    return out
+    return {f"{where}:{t}": read(home, f'SELECT COUNT(*) FROM "{t}"')[0][0]
+            for where, read, t in _tables(home)}
 
 
 @pytest.mark.parametrize("kind", ["--orders", "--scheduled"])
@@ -55,9 +65,8 @@ async def test_dry_run_writes_nowhere(tmp_path: Path, emu, kind: str) -> None:
             emu.state.change_order_state(oid, 2)
         details = [d for d in emu.state.table("order_details").values()
                    if int(d["id_order"]) in new]
-        async with aiosqlite.connect(home / "hub.db") as db:
-            coded = {(r[0], r[1]) for r in await (await db.execute(
-                "SELECT product_id, attribute_id FROM articles")).fetchall()}
+        coded = {(r[0], r[1]) for r in hub_rows(
+            home, "SELECT product_id, attribute_id FROM articles")}
         pid = next((int(d["product_id"]) for d in details
                     if (int(d["product_id"]), 0) not in coded), None)
         if pid is None:  # every product of these orders is known as it is: a new one
@@ -73,11 +82,9 @@ async def test_dry_run_writes_nowhere(tmp_path: Path, emu, kind: str) -> None:
             await erp.set_state(number, "cancelled")
         finally:
             await erp.close()
-        async with aiosqlite.connect(home / "hub.db") as db:
-            await db.execute("INSERT INTO runs (account_id, kind, trigger, owner, started_at, "
-                             "ended_at, outcome) VALUES (1, 'orders', 'cli', 'x', "
-                             "'2001-01-01T00:00:00+00:00', '2001-01-01T00:01:00+00:00', 'ok')")
-            await db.commit()
+        hub_write(home, "INSERT INTO runs (account_id, kind, trigger, owner, started_at, "
+                        "ended_at, outcome) VALUES (1, 'orders', 'cli', 'x', "
+                        "'2001-01-01T00:00:00+00:00', '2001-01-01T00:01:00+00:00', 'ok')")
         await http.post("/_emulator/requests/reset")
     before_files, before_rows = files(home), await rows(home)
 
@@ -127,7 +134,7 @@ async def test_a_home_whose_erp_was_never_used_gets_no_erp_file(tmp_path: Path, 
     assert (await asincro(home, "account", "add", "shop1", "--tax-map", "0=N4", "--url", emu.url, "--key",
                           emu.key)).code == 0
     before = files(home)
-    assert "erp.db" not in before
+    assert "erp.db" not in before and not erp_exists(home)
     scratch = set(Path(tempfile.gettempdir()).glob("sincro-dry-erp-*"))
     dry = await asincro(home, "sync", "shop1", "--orders", "--dry-run")
     assert dry.code == 0, dry.out + dry.err

@@ -13,7 +13,6 @@ from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from core import accounts as acc
@@ -23,6 +22,7 @@ from core.reconcile import review
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
+from tests.hubs import hub_rows, hub_write, on_postgres
 from tests.synctools import (
     assert_erp_holds_each_importable_order_once,
     engine_for,
@@ -99,6 +99,8 @@ async def test_customers_carry_province_pec_sdi_and_checked_identifiers(tmp_path
         state = generate(300, seed=21, address_module_fields=module_fields)
         async with EmulatorServer(state) as emu:
             home = tmp_path / f"home-{len(module_fields)}"
+            if on_postgres():  # a new home, a new hub: the one database holds one hub
+                hub_write(home, "DROP SCHEMA IF EXISTS hub, erp CASCADE")
             async with engine_for(home, emu) as engine:
                 assert (await engine.run_sync("shop1", "orders")).outcome == "ok"
                 report = await review(engine.hub, "shop1")
@@ -109,9 +111,7 @@ async def test_customers_carry_province_pec_sdi_and_checked_identifiers(tmp_path
             await erp.close()
         states = state.tables["states"]
         addresses = state.table("addresses")
-        async with aiosqlite.connect(home / "hub.db") as hub:
-            rows = await (await hub.execute(
-                "SELECT shop_id, erp_destination, data FROM addresses")).fetchall()
+        rows = hub_rows(home, "SELECT shop_id, erp_destination, data FROM addresses")
         by_dest = {r[1]: (r[0], json.loads(r[2])) for r in rows if r[1]}
         provinces = Counter()
         for c in data["customers"]:

@@ -6,8 +6,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import aiosqlite
-
 from core import listings as lst
 from core.erp.embedded import EmbeddedErp
 from core.reconcile import reconcile, review
@@ -16,6 +14,7 @@ from core.sync import orders as orders_step
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro, sincro
+from tests.hubs import hub_rows
 from tests.synctools import (
     assert_erp_holds_each_importable_order_once,
     engine_for,
@@ -251,9 +250,8 @@ async def test_auto_created_articles_start_at_the_shops_stock(tmp_path: Path) ->
         home = tmp_path / "home"
         async with engine_for(home, emu) as engine:
             assert (await engine.run_sync("shop1", "orders")).outcome == "ok"
-            async with aiosqlite.connect(home / "hub.db") as db:
-                mapped = {r[2]: (r[0], r[1]) for r in await (await db.execute(
-                    "SELECT product_id, attribute_id, code FROM articles")).fetchall()}
+            mapped = {r[2]: (r[0], r[1]) for r in hub_rows(
+                home, "SELECT product_id, attribute_id, code FROM articles")}
             erp = await engine.erp()
             articles = await erp.find_articles(sorted(mapped))
             for code, a in articles.items():

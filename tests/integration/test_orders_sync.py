@@ -6,12 +6,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from core.erp.embedded import EmbeddedErp
 from emulator.data import generate
 from emulator.server import EmulatorServer
+from tests.hubs import hub_rows
 from tests.synctools import (
     assert_erp_holds_each_importable_order_once,
     engine_for,
@@ -92,9 +92,7 @@ async def test_articles_are_coded_by_the_rule(tmp_path: Path, emu) -> None:
     async with engine_for(home, emu) as engine:
         summary = await engine.run_sync("shop1", "orders")
     assert summary.outcome == "ok", summary.errors
-    async with aiosqlite.connect(home / "hub.db") as hub:
-        rows = await (await hub.execute(
-            "SELECT product_id, attribute_id, code, auto_coded FROM articles")).fetchall()
+    rows = hub_rows(home, "SELECT product_id, attribute_id, code, auto_coded FROM articles")
     by_product = {}
     for p, a, code, auto in rows:
         by_product.setdefault(p, []).append((a, code, auto))

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 
@@ -16,6 +15,7 @@ from core.resync import apply_fix
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
+from tests.hubs import erp_rows, erp_write
 from tests.synctools import engine_for, more_shipping, shop_orders
 
 
@@ -27,14 +27,10 @@ async def emu():
 
 async def delete_document(home: Path, ref: str) -> None:
     """Test-only: a document vanishes from the embedded ERP."""
-    async with aiosqlite.connect(home / "erp.db") as db:
-        (doc_id,) = await (await db.execute(
-            "SELECT id FROM documents WHERE external_ref = ?", (ref,))).fetchone()
-        await db.execute("DELETE FROM document_lines WHERE document_id = ?", (doc_id,))
-        await db.execute("DELETE FROM document_vat WHERE document_id = ?", (doc_id,))
-        await db.execute("DELETE FROM state_journal WHERE document_id = ?", (doc_id,))
-        await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-        await db.commit()
+    ((doc_id,),) = erp_rows(home, "SELECT id FROM documents WHERE external_ref = ?", (ref,))
+    for table in ("document_lines", "document_vat", "state_journal"):
+        erp_write(home, f"DELETE FROM {table} WHERE document_id = ?", (doc_id,))
+    erp_write(home, "DELETE FROM documents WHERE id = ?", (doc_id,))
 
 
 def pick(emu, n: int, state: int = 2) -> list[int]:

@@ -9,7 +9,6 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 
@@ -22,6 +21,7 @@ from emulator.data import add_generated_slips, generate
 from emulator.pricing import ROUND_ITEM, ROUND_LINE, ROUND_TOTAL
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
+from tests.hubs import erp_write
 from tests.synctools import (
     OPTIONS,
     assert_erp_holds_each_importable_order_once,
@@ -307,11 +307,8 @@ async def test_reconcile_lists_refunds_missing_from_the_erp_and_its_fix_adds_eac
         gone = await _slip(emu, paid[0]["id"], {
             int(state.assoc_items("orders", paid[0], "order_rows")[0]["id"]): 1})
         assert (await engine.run_sync("shop1", "orders")).counts["credit_notes"] == 1
-        async with aiosqlite.connect(home / "erp.db") as erp:  # lost by the ERP
-            await erp.execute("DELETE FROM credit_note_lines")
-            await erp.execute("DELETE FROM credit_note_vat")
-            await erp.execute("DELETE FROM credit_notes")
-            await erp.commit()
+        for table in ("credit_note_lines", "credit_note_vat", "credit_notes"):  # lost by the ERP
+            erp_write(home, f"DELETE FROM {table}")
         unread = await _slip(emu, paid[1]["id"], {
             int(state.assoc_items("orders", paid[1], "order_rows")[0]["id"]): 1})
 

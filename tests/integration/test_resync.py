@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 
@@ -14,6 +13,7 @@ from core.resync import resync_customers, resync_orders
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro, assert_clean_error
+from tests.hubs import erp_rows, hub_rows
 from tests.synctools import engine_for, shop_orders
 
 
@@ -26,16 +26,15 @@ async def emu():
 async def snapshot(home: Path) -> tuple:
     """What a resync may change: hub orders and customers, ERP documents, lines, customers."""
     out = []
-    for name, queries in (("hub.db", ("SELECT shop_id, state, data FROM orders ORDER BY 1",
+    for rows, queries in ((hub_rows, ("SELECT shop_id, state, data FROM orders ORDER BY 1",
                                       "SELECT shop_id, data FROM customers ORDER BY 1",
                                       "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL")),
-                          ("erp.db", ("SELECT * FROM documents ORDER BY id",
+                          (erp_rows, ("SELECT * FROM documents ORDER BY id",
                                       "SELECT * FROM document_lines ORDER BY 1, 2",
                                       "SELECT * FROM customers ORDER BY id",
                                       "SELECT code, stock FROM articles ORDER BY code"))):
-        async with aiosqlite.connect(home / name) as db:
-            for q in queries:
-                out.append(await (await db.execute(q)).fetchall())
+        for q in queries:
+            out.append(rows(home, q))
     return tuple(out)
 
 

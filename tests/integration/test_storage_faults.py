@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -26,15 +25,8 @@ from core.store.hub import open_hub
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import KEY, asincro, assert_clean_error, sincro
+from tests.hubs import hub_rows, hub_write, on_postgres
 from tests.synctools import OPTIONS, assert_erp_holds_each_importable_order_once
-
-
-def hub_rows(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(home / "hub.db")
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 async def add_shop(home: Path, url: str, key: str, name: str = "shop1") -> None:
@@ -90,6 +82,7 @@ def _fill(path: Path, leave: int) -> None:
             size -= f.write(chunk[:min(size, len(chunk))])
 
 
+@pytest.mark.sqlite_only  # a full filesystem under the SQLite files
 async def test_a_full_disk_is_named_and_the_next_run_completes(tmp_path: Path) -> None:
     mnt = tmp_path / "small"
     _mount_tmpfs(mnt, "16m")
@@ -134,7 +127,8 @@ async def test_a_killed_run_keeps_its_counts_its_log_and_its_duration(tmp_path: 
     async with EmulatorServer(state) as emu:
         state.faults.add(kind="latency", seconds=0.002)
         await add_shop(home, emu.url, emu.key)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SINCRO_")}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SINCRO_") or k == "SINCRO_HUB"}
         env["SINCRO_HOME"] = str(home)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cli", "sync", "shop1", "--orders", "--verbose",
@@ -179,6 +173,16 @@ async def test_a_killed_run_keeps_its_counts_its_log_and_its_duration(tmp_path: 
 async def test_a_zero_byte_hub_beside_an_erp_with_documents_is_named(tmp_path: Path) -> None:
     home = tmp_path / "home"
     await seeded_home(home, documents=3)
+    if on_postgres():  # no file to empty: the hub's schema emptied, the ERP's kept
+        hub_write(home, "DROP SCHEMA hub CASCADE")
+        for args in (("account", "list"), ("sync", "shop1", "--orders"), ("runs",)):
+            res = sincro(home, *args)
+            assert res.code == 2, (args, res)
+            assert_clean_error(res, "the hub database at postgresql://", "has no account",
+                               "(schema erp) holds 3 documents", "not used as new", "pg_dump")
+            assert "no accounts yet" not in res.out
+        assert hub_rows(home, "SELECT COUNT(*) FROM accounts") == [(0,)]  # nothing added
+        return
     (home / "hub.db").write_bytes(b"")
     for args in (("account", "list"), ("sync", "shop1", "--orders"), ("runs",)):
         res = sincro(home, *args)
@@ -214,6 +218,7 @@ def _garble(path: Path, offset: int, length: int) -> None:
         f.write(bytes((i * 37 + 11) % 256 for i in range(length)))
 
 
+@pytest.mark.sqlite_only  # the bytes of the SQLite files
 async def test_garbage_pages_in_the_hub_or_the_erp_are_named(tmp_path: Path) -> None:
     home = tmp_path / "home"
     await seeded_home(home, documents=40)
@@ -255,6 +260,7 @@ def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
+@pytest.mark.sqlite_only  # copies of the SQLite files (refused on PostgreSQL: below)
 async def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     home = tmp_path / "home"
     await seeded_home(home, documents=5)
@@ -311,6 +317,7 @@ async def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     assert (home / "hub.db").read_bytes() == before
 
 
+@pytest.mark.sqlite_only  # a restore of the SQLite files (refused on PostgreSQL: below)
 async def test_restore_is_refused_while_a_run_or_a_daemon_holds_the_home(tmp_path: Path) -> None:
     home = tmp_path / "home"
     await seeded_home(home)
@@ -346,3 +353,20 @@ async def test_restore_is_refused_while_a_run_or_a_daemon_holds_the_home(tmp_pat
     done = sincro(home, "restore", str(target), "--yes")
     assert done.code == 0, done
     assert json.loads(sincro(home, "account", "list", "--json").out)[0]["name"] == "shop1"
+
+
+async def test_backup_and_restore_refuse_a_postgresql_hub(tmp_path: Path) -> None:
+    if not on_postgres():
+        pytest.skip("about a hub in PostgreSQL (the SQLite files: the tests above)")
+    home = tmp_path / "home"
+    await seeded_home(home)
+    target = tmp_path / "backup"
+    for args in (("backup", "--to", str(target)), ("restore", str(target), "--yes")):
+        res = sincro(home, *args)
+        assert res.code == 2, (args, res)
+        assert_clean_error(res, f"sincro {args[0]} copies the SQLite files",
+                           "this hub is in PostgreSQL (SINCRO_HUB)", "pg_dump")
+        assert len(res.err.strip().splitlines()) == 1, res.err
+        assert "postgresql://" not in res.err  # the URL (and its password) is not shown
+    assert not target.exists()
+    assert hub_rows(home, "SELECT name FROM accounts") == [("shop1",)]

@@ -5,7 +5,6 @@ text by `erp documents`, `erp document N`, `erp articles`, `runs` and reconcile.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -18,6 +17,7 @@ from core.erp.port import CustomerData, OrderDocumentData, OrderLineData
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import KEY, asincro
+from tests.hubs import erp_rows, erp_write, hub_rows, hub_write, on_postgres
 from tests.synctools import engine_for
 
 ODD = ("1e309", "NaN", "Infinity", "-Infinity", "0.12345678901234567890")
@@ -38,26 +38,24 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def corrupt_erp(erp_db: Path, values: tuple[str, ...] = ODD) -> None:
-    """Each document, line and article gets one of `values` for its amounts."""
-    db = sqlite3.connect(erp_db)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        docs = [r[0] for r in db.execute("SELECT id FROM documents ORDER BY id")]
-        for i, doc in enumerate(docs):
-            v = values[i % len(values)]
-            db.execute("UPDATE documents SET total_tax_incl = ?, total_tax_excl = ? WHERE id = ?",
-                       (v, v, doc))
-            for t in tables:
-                if t.startswith("document_lines"):
-                    db.execute(f"UPDATE {t} SET unit_price = ?, unit_price_tax_incl = ? "
-                               "WHERE document_id = ?", (v, v, doc))
-        for i, (code,) in enumerate(db.execute("SELECT code FROM articles ORDER BY code")
-                                    .fetchall()):
-            db.execute("UPDATE articles SET price = ? WHERE code = ?",
-                       (values[i % len(values)], code))
-        db.commit()
-    finally:
-        db.close()
+    """Each document, line and article gets one of `values` for its amounts (in the
+    embedded ERP of the home of `erp_db`, on whichever hub the test runs)."""
+    home = erp_db.parent
+    tables = [r[0] for r in erp_rows(
+        home, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'erp'"
+        if on_postgres() else "SELECT name FROM sqlite_master WHERE type='table'")]
+    docs = [r[0] for r in erp_rows(home, "SELECT id FROM documents ORDER BY id")]
+    for i, doc in enumerate(docs):
+        v = values[i % len(values)]
+        erp_write(home, "UPDATE documents SET total_tax_incl = ?, total_tax_excl = ? "
+                  "WHERE id = ?", (v, v, doc))
+        for t in tables:
+            if t.startswith("document_lines"):
+                erp_write(home, f"UPDATE {t} SET unit_price = ?, unit_price_tax_incl = ? "
+                          "WHERE document_id = ?", (v, v, doc))
+    for i, (code,) in enumerate(erp_rows(home, "SELECT code FROM articles ORDER BY code")):
+        erp_write(home, "UPDATE articles SET price = ? WHERE code = ?",
+                  (values[i % len(values)], code))
 
 
 @pytest.fixture
@@ -85,21 +83,17 @@ def home(tmp_path: Path, capsys) -> Path:
 
     asyncio.run(seed())
     corrupt_erp(home / "erp.db")
-    db = sqlite3.connect(home / "hub.db")
-    try:
-        for i, v in enumerate(ODD):
-            db.execute(
-                "INSERT INTO runs (account_id, kind, trigger, owner, started_at, ended_at, "
-                "outcome, counts, errors, steps, duration_s) VALUES (1, 'orders', 'cli', 't', "
-                "?, ?, 'ok', ?, '[]', '[]', ?)",
-                ("2026-11-27T07:00:00+00:00", "2026-11-27T07:00:05+00:00",
-                 json.dumps({"orders_imported": 1}) if i else '{"orders_imported": 1e999}', v))
-        db.execute("INSERT INTO runs (account_id, kind, trigger, owner, started_at, counts, "
-                   "errors, steps) VALUES (1, 'orders', 'cli', 't', 'not a time', '{}', '[]', "
-                   "'[]')")
-        db.commit()
-    finally:
-        db.close()
+    for i, v in enumerate(ODD):
+        if on_postgres() and v == "1e309":
+            v = "Infinity"  # what SQLite makes of 1e309 in a REAL column; PostgreSQL refuses it
+        hub_write(home,
+                  "INSERT INTO runs (account_id, kind, trigger, owner, started_at, ended_at, "
+                  "outcome, counts, errors, steps, duration_s) VALUES (1, 'orders', 'cli', 't', "
+                  "?, ?, 'ok', ?, '[]', '[]', ?)",
+                  ("2026-11-27T07:00:00+00:00", "2026-11-27T07:00:05+00:00",
+                   json.dumps({"orders_imported": 1}) if i else '{"orders_imported": 1e999}', v))
+    hub_write(home, "INSERT INTO runs (account_id, kind, trigger, owner, started_at, counts, "
+              "errors, steps) VALUES (1, 'orders', 'cli', 't', 'not a time', '{}', '[]', '[]')")
     capsys.readouterr()
     return home
 
@@ -138,19 +132,14 @@ async def test_reconcile_shows_odd_erp_and_hub_amounts_as_text(tmp_path: Path) -
             summary = await engine.run_sync("shop1", "orders")
             assert summary.outcome == "ok" and summary.counts["documents_inserted"] > 0
         corrupt_erp(home / "erp.db")
-        db = sqlite3.connect(home / "hub.db")
-        try:
-            for i, (shop_id, data) in enumerate(db.execute(
-                    "SELECT shop_id, data FROM orders ORDER BY shop_id").fetchall()):
-                order = json.loads(data)
-                for key in ("total_tax_incl", "total_tax_excl"):
-                    if key in order:
-                        order[key] = ODD[i % len(ODD)]
-                db.execute("UPDATE orders SET data = ? WHERE shop_id = ?",
-                           (json.dumps(order), shop_id))
-            db.commit()
-        finally:
-            db.close()
+        for i, (shop_id, data) in enumerate(hub_rows(
+                home, "SELECT shop_id, data FROM orders ORDER BY shop_id")):
+            order = json.loads(data)
+            for key in ("total_tax_incl", "total_tax_excl"):
+                if key in order:
+                    order[key] = ODD[i % len(ODD)]
+            hub_write(home, "UPDATE orders SET data = ? WHERE shop_id = ?",
+                      (json.dumps(order), shop_id))
         r = await asincro(home, "reconcile", "shop1")
         assert r.code == 1, r.err  # not aligned, and said so
         assert "internal error" not in r.err and "Traceback" not in r.err

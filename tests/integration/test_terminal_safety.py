@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from core.textsafe import visible
 from emulator.data import load_dir
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
+from tests.hubs import hub_rows
 from tests.integration.test_notify import free_port
 from tests.synctools import fast_shop_factory
 
@@ -129,11 +129,7 @@ async def test_no_escape_reaches_a_terminal_or_a_log(tmp_path: Path, inbox) -> N
             assert_clean(" ".join(argv), r.out + r.err)
 
         # the hub keeps what the shop sent, byte for byte
-        db = sqlite3.connect(home / "hub.db")
-        try:
-            refs = {r[0] for r in db.execute("SELECT reference FROM orders")}
-        finally:
-            db.close()
+        refs = {r[0] for r in hub_rows(home, "SELECT reference FROM orders")}
         assert f"R{min(hostile['orders'])}{HOSTILE}" in refs
 
         # now the shop quotes hostile text in its errors: the daemon's run says so

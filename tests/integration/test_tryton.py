@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 from collections import Counter
 from dataclasses import replace
 from datetime import date
@@ -41,6 +40,7 @@ from core.erp.tryton import (
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro, assert_clean_error
+from tests.hubs import hub_rows
 from tests.synctools import EXCLUDED, shop_orders
 from tests.tryton_server import (
     ADMIN_PASSWORD,
@@ -85,8 +85,7 @@ async def _use(home: Path, srv: TrytonServer, *extra: str) -> None:
 
 
 def _stored_settings(home: Path) -> str:
-    with sqlite3.connect(home / "hub.db") as db:
-        return db.execute("SELECT value FROM settings WHERE name = 'erp'").fetchone()[0]
+    return hub_rows(home, "SELECT value FROM settings WHERE name = 'erp'")[0][0]
 
 
 # -- acceptance 1 and 2: orders in, states back -------------------------------------
@@ -124,10 +123,9 @@ async def test_orders_become_confirmed_sales_once_and_states_come_back(
         assert {int(r.rsplit(":", 1)[1]) for r in refs} == importable
         assert {s["state"] for s in sales} == {"processing"}, [s["state"] for s in sales]
 
-        with sqlite3.connect(home / "hub.db") as hub:
-            code_of = {(p, a): c for p, a, c in hub.execute(
-                "SELECT product_id, attribute_id, code FROM articles")}
-            erp_ref = dict(hub.execute("SELECT shop_id, erp_ref FROM customers"))
+        code_of = {(p, a): c for p, a, c in hub_rows(
+            home, "SELECT product_id, attribute_id, code FROM articles")}
+        erp_ref = dict(hub_rows(home, "SELECT shop_id, erp_ref FROM customers"))
         table = emu.state.table("orders")
         for s in sales:
             oid = int(s["description"].rsplit(":", 1)[1])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from core.erp.tryton import TrytonErp, TrytonSettings
 from emulator.data import generate
 from emulator.server import EmulatorServer
 from tests.helpers import asincro
+from tests.hubs import hub_rows
 from tests.integration.test_tryton import CUSTOMERS, MULTI, SHIP, ZERO, _vat_doc, _vat_setup
 from tests.tryton_server import ADMIN_PASSWORD, DB_NAME, TrytonServer, template_db, tryton_available
 
@@ -121,9 +121,8 @@ async def test_refunds_become_one_confirmed_return_sale_each_and_reconcile_is_cl
 
         returns = rpc.model("sale.sale", "search_read", [["origin", "!=", None]], 0, None,
                             None, SALE)
-        with sqlite3.connect(home / "hub.db") as hub:
-            code_of = {(p, a): c for p, a, c in hub.execute(
-                "SELECT product_id, attribute_id, code FROM articles")}
+        code_of = {(p, a): c for p, a, c in hub_rows(
+            home, "SELECT product_id, attribute_id, code FROM articles")}
         assert sorted(s["description"] for s in returns) == sorted(slips)
         for ret in returns:
             slip, order = slips[ret["description"]]

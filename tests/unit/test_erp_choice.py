@@ -22,6 +22,7 @@ from core.erp.choice import (
 from core.erp.embedded import EmbeddedErp
 from core.erp.port import ErpError
 from core.store.hub import open_hub
+from tests.hubs import erp_exists
 
 TRYTON_MODULES = ("import sys\n"
                   "print(','.join(sorted(m for m in sys.modules if 'tryton' in m\n"
@@ -63,7 +64,7 @@ async def test_no_setting_stored_chooses_the_embedded_erp(tmp_path: Path) -> Non
             await erp.close()
     finally:
         await hub.close()
-    assert (tmp_path / "erp.db").exists()
+    assert erp_exists(tmp_path)
     erp = await open_chosen_erp(None, tmp_path / "erp.db")  # no hub: embedded too
     try:
         assert isinstance(erp, EmbeddedErp)

@@ -27,6 +27,7 @@ from core.erp.port import (
 from core.errors import ConfigError, NotFound
 from core.store.hub import open_hub
 from tests.helpers import assert_clean_error, sincro
+from tests.hubs import erp_exists
 
 
 def parser() -> argparse.ArgumentParser:
@@ -199,7 +200,7 @@ async def test_an_empty_erp_is_created_on_first_use(tmp_path: Path) -> None:
     cli = Cli(tmp_path / "new-home")
     assert await cli("customers") == "no customers in the embedded ERP yet\n"
     assert await cli("documents") == "no documents\n"
-    assert (tmp_path / "new-home" / "erp.db").exists()
+    assert erp_exists(tmp_path / "new-home")
 
 
 def test_the_real_command_prints_one_error_line(tmp_path: Path) -> None:

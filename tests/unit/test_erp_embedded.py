@@ -34,6 +34,7 @@ from core.erp.port import (
     upsert_destinations_each,
 )
 from core.errors import NotFound, StoreError
+from tests.hubs import erp_write, on_postgres
 
 
 @pytest.fixture
@@ -74,6 +75,7 @@ async def test_embedded_erp_is_an_erp_connector(erp: EmbeddedErp) -> None:
     assert Capability.BULK in erp.capabilities and Capability.STATE_CHANGES in erp.capabilities
 
 
+@pytest.mark.sqlite_only  # the file's mode; the data part runs on both in every other test
 async def test_open_creates_a_private_file_and_reopens_with_the_data(tmp_path: Path) -> None:
     path = tmp_path / "erp.db"
     erp = await EmbeddedErp.open(path)
@@ -91,9 +93,12 @@ async def test_open_creates_a_private_file_and_reopens_with_the_data(tmp_path: P
 async def test_a_newer_erp_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     path = tmp_path / "erp.db"
     await (await EmbeddedErp.open(path)).close()
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA user_version = 99")
-    con.close()
+    if on_postgres():
+        erp_write(tmp_path, "UPDATE sincro_schema SET version = 99")
+    else:
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA user_version = 99")
+        con.close()
     with pytest.raises(StoreError, match="embedded ERP .* newer Sincro"):
         await EmbeddedErp.open(path)
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from core.store.db import Database
+from core.store.location import HUB_SCHEMA, store, target
 
 SCHEMA = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"]
 
 
 async def test_a_transaction_cancelled_while_it_begins_leaves_none_open(tmp_path: Path) -> None:
-    db = await Database(tmp_path / "hub.db", SCHEMA, label="hub").open()
+    # the file, or the hub schema of SINCRO_HUB's database (tests/conftest.py)
+    db = await store(target(tmp_path / "hub.db", HUB_SCHEMA), SCHEMA, label="hub").open()
     try:
         async def write(v: str) -> None:
             async with db.transaction() as conn:

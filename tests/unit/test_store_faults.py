@@ -24,6 +24,7 @@ def sqlite_error(cls: type, message: str, code: int) -> sqlite3.Error:
     return exc
 
 
+@pytest.mark.sqlite_only  # SQLite's error codes and the file's filesystem
 def test_classify_names_a_full_disk_with_the_file_and_the_space_left(tmp_path: Path) -> None:
     hub = tmp_path / "hub.db"
     full = faults.classify(sqlite_error(sqlite3.OperationalError, "database or disk is full",
@@ -46,6 +47,7 @@ def test_classify_names_a_full_disk_with_the_file_and_the_space_left(tmp_path: P
     assert faults.human_bytes(0) == "0 bytes" and faults.human_bytes(3 << 20) == "3.0 MiB"
 
 
+@pytest.mark.sqlite_only  # a SQLite file that cannot grow (PRAGMA max_page_count)
 async def test_a_transaction_that_fills_the_file_is_named_and_leaves_nothing(
         tmp_path: Path) -> None:
     db = await Database(tmp_path / "t.db", ["CREATE TABLE t (v TEXT)"], label="hub").open()
@@ -86,7 +88,7 @@ async def test_a_runs_counts_and_lines_go_in_with_its_transactions(tmp_path: Pat
         with rec.attached():
             rec.info("reading orders")
             async with hub.transaction() as conn:  # a page: counted inside, written with it
-                await conn.execute("CREATE TABLE page (v)")
+                await conn.execute("CREATE TABLE page (v TEXT)")
                 rec.counts["orders_imported"] += 100
                 rec.log("debug", "order 1 imported")
             counts, lines, took = await row()
