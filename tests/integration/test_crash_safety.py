@@ -10,7 +10,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from core import accounts as acc
@@ -18,6 +17,7 @@ from core.erp.embedded import EmbeddedErp
 from core.store.hub import open_hub
 from emulator.data import add_generated_orders, add_generated_slips, generate
 from emulator.server import EmulatorServer
+from tests.hubs import hub_rows
 from tests.synctools import (
     assert_erp_holds_each_importable_order_once,
     assert_erp_holds_each_slip_once,
@@ -79,10 +79,8 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
         await assert_erp_holds_each_slip_once(home, state)
         # the kills fell on customers merging by e-mail too (issue 15): guests with the
         # e-mail of an account, or of each other, are one ERP customer, never two
-        async with aiosqlite.connect(home / "hub.db") as db:
-            groups = await (await db.execute(
-                "SELECT lower(trim(email)), COUNT(*), COUNT(DISTINCT erp_ref), "
-                "MIN(is_guest), MAX(is_guest) FROM customers GROUP BY 1")).fetchall()
+        groups = hub_rows(home, "SELECT lower(trim(email)), COUNT(*), COUNT(DISTINCT erp_ref), "
+                                "MIN(is_guest), MAX(is_guest) FROM customers GROUP BY 1")
         assert all(refs == 1 for _, _, refs, _, _ in groups)
         assert any(n > 1 and lo == 0 and hi == 1 for _, n, _, lo, hi in groups)
         erp = await EmbeddedErp.open(home / "erp.db")

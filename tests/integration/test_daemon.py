@@ -139,6 +139,7 @@ async def test_sigterm_mid_run_exits_zero_and_a_restart_loses_nothing(tmp_path: 
         await assert_erp_holds_each_importable_order_once(home, state)
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL daemons share the hub: tests/integration/test_hub_postgres.py
 async def test_a_second_daemon_refuses_to_start(tmp_path: Path) -> None:
     home = tmp_path / "home"
     async with EmulatorServer(generate(5, seed=1)) as emu:

@@ -119,12 +119,14 @@ async def seed_runs(home: Path) -> None:
                 end = (start + timedelta(seconds=secs)).isoformat()
                 cur = await conn.execute(
                     "INSERT INTO runs (account_id, kind, trigger, owner, started_at, ended_at, "
-                    "outcome, counts, errors, steps) VALUES (?, ?, ?, 'test', ?, ?, ?, ?, ?, ?)",
+                    "outcome, counts, errors, steps) VALUES (?, ?, ?, 'test', ?, ?, ?, ?, ?, ?) "
+                    "RETURNING id",
                     (account_id, kind, trigger, started, end, outcome, json.dumps(counts),
                      json.dumps(errors), json.dumps([kind, "partial"])))
-                lines = [(cur.lastrowid, started, "info", f"{kind} sync started ({trigger})")]
-                lines += [(cur.lastrowid, started, "error", e) for e in errors]
-                lines.append((cur.lastrowid, end, "info", f"{kind} sync: {outcome}"))
+                run_id = (await cur.fetchone())[0]
+                lines = [(run_id, started, "info", f"{kind} sync started ({trigger})")]
+                lines += [(run_id, started, "error", e) for e in errors]
+                lines.append((run_id, end, "info", f"{kind} sync: {outcome}"))
                 await conn.executemany(
                     "INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)",
                     lines)

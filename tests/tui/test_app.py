@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from core.store.pg import shown_url
+from tests import pg
+from tests.hubs import on_postgres
 from tests.tui.fakes import help_rows, make_app, screen_text, settle
 from tui.app import SincroApp
 from tui.screens.help import HelpScreen
@@ -113,9 +117,16 @@ async def test_quitting_while_a_sync_runs_asks_first(home: Path, shop) -> None:
     assert app.return_code == 0
 
 
-async def test_a_hub_that_cannot_be_opened_is_explained(tmp_path: Path, notes) -> None:
+async def test_a_hub_that_cannot_be_opened_is_explained(tmp_path: Path, notes,
+                                                        monkeypatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
+    if on_postgres():  # the PostgreSQL hub's equivalent: its server refuses the password
+        url = os.environ["SINCRO_HUB"]
+        assert f":{pg.PASSWORD}@" in url
+        monkeypatch.setenv("SINCRO_HUB", url.replace(f":{pg.PASSWORD}@", ":wrong-secret@"))
+        await _explains_an_unreachable_hub(make_app(home), notes, shown_url(url))
+        return
     (home / "hub.db").write_bytes(b"this is not a database" * 100)
     app = make_app(home)
     seen = notes(app)
@@ -128,6 +139,26 @@ async def test_a_hub_that_cannot_be_opened_is_explained(tmp_path: Path, notes) -
         assert "cannot open the hub: the hub database" in screen_text(app)
         assert any("is damaged (file is not a database)" in n["message"]
                    and "sincro restore PATH" in n["message"] for n in seen)
+        assert app.engine is None
+
+
+async def _explains_an_unreachable_hub(app: SincroApp, notes, shown: str) -> None:
+    seen = notes(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):  # the opening worker fails; wait for it without raising
+            await pilot.pause()
+            if all(w.is_finished for w in app.workers if w.group == "engine"):
+                break
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert f"cannot open the hub: cannot open the hub database at {shown} " in text
+        assert "password authentication failed" in text
+        errors = [n["message"] for n in seen if n.get("severity") == "error"]
+        assert len(errors) == 1 and "\n" not in errors[0], errors
+        assert shown in errors[0] and "password authentication failed" in errors[0]
+        assert "SINCRO_HUB" in errors[0]
+        for shown_text in (text, *[n["message"] for n in seen]):
+            assert "wrong-secret" not in shown_text and pg.PASSWORD not in shown_text
         assert app.engine is None
 
 

@@ -5,11 +5,11 @@ durations in hub.db, escape sequences in names and errors."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from core.erp.embedded import EmbeddedErp
 from core.erp.port import CustomerData
+from tests.hubs import erp_write, hub_write, on_postgres
 from tests.integration.test_stored_values import corrupt_erp
 from tests.tui.fakes import make_app, screen_text, seed_erp, seed_runs, settle
 
@@ -24,12 +24,7 @@ def raw_screen(app) -> str:
 async def test_erp_view_shows_odd_amounts_as_text(home: Path, notes) -> None:
     await seed_erp(home)
     corrupt_erp(home / "erp.db", ("1e309", "NaN"))
-    db = sqlite3.connect(home / "erp.db")
-    try:
-        db.execute("UPDATE articles SET price = '0.12345678901234567890' WHERE code = 'B2'")
-        db.commit()
-    finally:
-        db.close()
+    erp_write(home, "UPDATE articles SET price = '0.12345678901234567890' WHERE code = 'B2'")
     app = make_app(home)
     seen = notes(app)
     async with app.run_test(size=(100, 24)) as pilot:
@@ -46,22 +41,19 @@ async def test_erp_view_shows_odd_amounts_as_text(home: Path, notes) -> None:
 
 async def test_history_and_run_detail_show_odd_durations(home: Path, notes) -> None:
     await seed_runs(home)
-    db = sqlite3.connect(home / "hub.db")
-    try:
-        db.execute("UPDATE runs SET duration_s = 'NaN' WHERE id = 1")
-        db.execute("UPDATE runs SET duration_s = 1e999 WHERE id = 2")  # stored as Inf
-        db.execute("UPDATE runs SET counts = ? WHERE id = 3",
-                   (json.dumps({"orders_imported": 10**30}),))
-        db.commit()
-    finally:
-        db.close()
+    hub_write(home, "UPDATE runs SET duration_s = 'NaN' WHERE id = 1")
+    # SQLite stores 1e999 as Inf; PostgreSQL refuses the literal, so it is told Infinity
+    infinite = "'Infinity'" if on_postgres() else "1e999"
+    hub_write(home, f"UPDATE runs SET duration_s = {infinite} WHERE id = 2")
+    hub_write(home, "UPDATE runs SET counts = ? WHERE id = 3",
+              (json.dumps({"orders_imported": 10**30}),))
     app = make_app(home)
     seen = notes(app)
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
-        assert "NaN" in screen_text(app)
+        assert "NaN" in screen_text(app) and " inf " in screen_text(app)
         for _ in range(3):
             await pilot.press("enter")
             await settle(pilot)
@@ -81,15 +73,11 @@ async def test_hostile_names_and_errors_are_drawn_with_their_escapes_written_out
         await erp.upsert_customer(CustomerData("shop1:c:9", f"Ann{HOSTILE}"))
     finally:
         await erp.close()
-    db = sqlite3.connect(home / "hub.db")
-    try:  # what a shop's answer put in a run's errors and log
-        db.execute("UPDATE runs SET errors = ? WHERE id = 2",
-                   (json.dumps([f"customer 7: the shop said {HOSTILE}"]),))
-        db.execute("INSERT INTO run_logs (run_id, at, level, message) VALUES "
-                   "(2, '2026-11-27T09:30:01+00:00', 'error', ?)", (f"order R{HOSTILE} failed",))
-        db.commit()
-    finally:
-        db.close()
+    # what a shop's answer put in a run's errors and log
+    hub_write(home, "UPDATE runs SET errors = ? WHERE id = 2",
+              (json.dumps([f"customer 7: the shop said {HOSTILE}"]),))
+    hub_write(home, "INSERT INTO run_logs (run_id, at, level, message) VALUES "
+              "(2, '2026-11-27T09:30:01+00:00', 'error', ?)", (f"order R{HOSTILE} failed",))
     app = make_app(home)
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
