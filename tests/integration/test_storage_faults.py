@@ -355,9 +355,8 @@ async def test_restore_is_refused_while_a_run_or_a_daemon_holds_the_home(tmp_pat
     assert json.loads(sincro(home, "account", "list", "--json").out)[0]["name"] == "shop1"
 
 
+@pytest.mark.postgresql_only  # (the SQLite files: the tests above)
 async def test_backup_and_restore_refuse_a_postgresql_hub(tmp_path: Path) -> None:
-    if not on_postgres():
-        pytest.skip("about a hub in PostgreSQL (the SQLite files: the tests above)")
     home = tmp_path / "home"
     await seeded_home(home)
     target = tmp_path / "backup"
