@@ -320,8 +320,8 @@ class PgDatabase(Database):
         """What went wrong, in one line, without the password."""
         text = " ".join(str(exc).split()) or type(exc).__name__
         secret = password_of(self.target.url)
-        if secret:
-            text = text.replace(secret, "***")
+        for form in {secret, unquote(secret)} if secret else ():
+            text = text.replace(form, "***")
         return text.replace(self.target.url, self.target.shown)
 
     def lost(self, exc: BaseException) -> StoreError:
