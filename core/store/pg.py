@@ -392,7 +392,7 @@ class PgDatabase(Database):
         hook = bound[1] if bound is not None and bound[0] is self else None
         async with self._lock:
             self._holder = asyncio.current_task()
-            conn = self.conn
+            conn = await self._live(True)  # no transaction yet on it
             try:
                 try:
                     # cancelled while BEGIN runs, the server may have begun: rolled back
@@ -436,13 +436,25 @@ class PgDatabase(Database):
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Any]:
         async with self._reading():
-            cur = await self.conn.execute(sql, params)
+            cur = await (await self._live(self._holder is None)).execute(sql, params)
             return await cur.fetchall()
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
         async with self._reading():
-            cur = await self.conn.execute(sql, params)
+            cur = await (await self._live(self._holder is None)).execute(sql, params)
             return await cur.fetchone()
+
+    async def _live(self, may_reconnect: bool) -> PgConn:
+        """The connection; a new one when the last was lost (PostgreSQL restarted, the
+        network cut) and no transaction was open on it: a daemon goes on by itself once
+        the database is back. Inside a transaction the loss is the transaction's error."""
+        conn = self.conn
+        if may_reconnect and (conn.raw.broken or conn.raw.closed):
+            with contextlib.suppress(psycopg.Error, OSError):
+                await conn.raw.close()
+            self._pg = conn = await self._connect()
+            self._listening = False  # LISTEN again at the next look
+        return conn
 
     # -- other processes' commits ---------------------------------------
     def _notified(self, notify: psycopg.Notify) -> None:

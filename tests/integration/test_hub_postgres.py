@@ -179,3 +179,28 @@ def test_daemons_lists_none_then_says_how_to_start_one(tmp_path: Path) -> None:
     result = sincro(home, "daemons")
     assert result.code == 0 and "no daemon runs on this hub" in result.out
     assert json.loads(sincro(home, "daemons", "--json").out) == []
+
+
+async def test_a_lost_connection_fails_one_statement_then_the_hub_reconnects(
+        tmp_path: Path) -> None:
+    """PostgreSQL restarted or the network cut: the statement under way fails in one clear
+    error, and the next one works on a new connection (a daemon goes on by itself)."""
+    from core.errors import StoreError
+    from core.store.hub import open_hub
+
+    hub = await open_hub(tmp_path / "hub.db")
+    try:
+        assert await hub.scalar("SELECT COUNT(*) FROM accounts") == 0
+        cluster = pg.cluster()
+        assert cluster is not None
+        cluster.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      f"WHERE datname = '{os.environ['SINCRO_HUB'].rsplit('/', 1)[1]}'")
+        with pytest.raises(StoreError, match="terminating connection") as caught:
+            await hub.scalar("SELECT COUNT(*) FROM accounts")
+        assert pg.PASSWORD not in str(caught.value)
+        assert await hub.scalar("SELECT COUNT(*) FROM accounts") == 0
+        async with hub.transaction() as conn:
+            await conn.execute("INSERT INTO settings (name, value) VALUES ('x', 'y')")
+        assert await hub.scalar("SELECT value FROM settings WHERE name = 'x'") == "y"
+    finally:
+        await hub.close()
