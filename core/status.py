@@ -237,13 +237,17 @@ async def daemons(db: Database, now: datetime | None = None) -> list[DaemonInfo]
     """Every daemon that has a row: the live ones, and those whose heartbeat stopped (a
     daemon that was killed; another daemon removes the row an hour later)."""
     now = now or utcnow()
+    # what each runs now: the accounts whose live lease it holds (the row's own list,
+    # written at each heartbeat, may be 20 s old)
+    holding: dict[str, list[str]] = {}
+    for owner, name in await db.fetchall(
+            "SELECT l.owner, a.name FROM leases l JOIN accounts a ON a.id = l.account_id "
+            "WHERE l.expires_at > ? ORDER BY a.name", (iso(now),)):
+        holding.setdefault(owner, []).append(name)
     found = []
     for r in await db.fetchall("SELECT * FROM daemons ORDER BY started_at, owner"):
         expires = _time(r["expires_at"]) or now
-        try:
-            running = tuple(str(a) for a in json.loads(r["running"] or "[]"))
-        except ValueError:
-            running = ()
+        running = tuple(holding.get(r["owner"], ()))
         alive = expires > now and not (r["host"] == HOST and not _pid_alive(r["pid"]))
         found.append(DaemonInfo(r["owner"], r["host"], int(r["pid"]),
                                 _time(r["started_at"]) or now, _time(r["heartbeat_at"]) or now,
