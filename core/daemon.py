@@ -161,14 +161,19 @@ async def _serve(home: Path, emit: Callable[[str | None], None], log_format: str
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([loop_task, stopper], return_when=asyncio.FIRST_COMPLETED)
         sched.stop()
+        # the loop ends first (a round under way may still start the runs it claimed),
+        # then every run started gets the grace
+        if loop_task.done():
+            if (error := loop_task.exception()) is not None:
+                raise error
+        else:
+            await asyncio.wait([loop_task])
         running = sum(1 for t in sched.tasks.values() if not t.done())
         if running:
             emit(format_event(Notice(message=f"stopping: waiting up to {grace:.0f}s for {running} "
                                      "running sync(s)"), log_format))
         await sched.drain(grace)
-        if not loop_task.done():
-            await loop_task
-        elif (error := loop_task.exception()) is not None:
+        if (error := loop_task.exception()) is not None:
             raise error
         stopper.cancel()
         await asyncio.sleep(0)
