@@ -249,6 +249,8 @@ class Scheduler:
             return await self._claim(now)
         nearest: datetime | None = None
         for stored in await all_schedules(self.engine.hub):
+            if self._stopping:  # SIGTERM during a long round: start nothing more
+                break
             sched = stored.schedule
             if sched.kind == "off":
                 continue
